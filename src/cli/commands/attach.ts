@@ -1,0 +1,81 @@
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { parseTarget } from '../../client/session-target.js';
+import { OrchestraError } from '../../common/errors.js';
+import { loadConfig } from '../../config/load.js';
+import { defaultConfig, type OrchestraConfig } from '../../config/schema.js';
+import { findRepoRoot } from '../../git/repo.js';
+import { sanitizeSessionName } from '../../server/socket-dir.js';
+import type { CommandEnv } from '../main.js';
+import { QuietExit } from '../output.js';
+import { VERSION } from '../version.js';
+
+function requireTerminal(): void {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new OrchestraError('USAGE', 'the TUI needs a terminal', {
+      hint: 'run it in a terminal; scripts can use `orchestra send-keys` and `orchestra capture-pane`',
+    });
+  }
+}
+
+async function configFor(root: string | undefined, env: CommandEnv): Promise<OrchestraConfig> {
+  if (!root) return defaultConfig();
+  return (await loadConfig(root, { env: env.env })).config;
+}
+
+async function runTui(
+  env: CommandEnv,
+  options: {
+    session: string;
+    root?: string;
+    autostart: boolean;
+    readOnly: boolean;
+    config: OrchestraConfig;
+    initialCommand?: string[];
+  },
+): Promise<void> {
+  requireTerminal();
+  const { Tui } = await import('../../client/tui.js');
+  const tui = new Tui({ ...options, version: VERSION, env: env.env });
+  const code = await tui.run();
+  if (code !== 0) throw new QuietExit(code);
+}
+
+/** Registers `orchestra tui` and `orchestra attach`. */
+export function registerAttachCommands(program: Command, env: CommandEnv): void {
+  program
+    .command('tui')
+    .description("open this repository's session full-screen (starting its server if needed)")
+    .option('-r, --read-only', 'watch only: keys are not sent to panes')
+    .action(async (opts: { readOnly?: boolean }) => {
+      const root = await findRepoRoot(env.cwd);
+      const config = await configFor(root, env);
+      const session = sanitizeSessionName(config.sessionName ?? basename(root));
+      await runTui(env, {
+        session,
+        root,
+        autostart: true,
+        readOnly: opts.readOnly ?? false,
+        config,
+        initialCommand: [env.env.SHELL || '/bin/sh'],
+      });
+    });
+
+  program
+    .command('attach')
+    .alias('a')
+    .description('attach to a running session')
+    .option('-t, --target <session>', "session (default: this repository's)")
+    .option('-r, --read-only', 'watch only: keys are not sent to panes')
+    .action(async (opts: { target?: string; readOnly?: boolean }) => {
+      const target = await parseTarget(opts.target, env.cwd, env.env, false);
+      const config = await configFor(target.root, env);
+      await runTui(env, {
+        session: target.session,
+        ...(target.root ? { root: target.root } : {}),
+        autostart: false,
+        readOnly: opts.readOnly ?? false,
+        config,
+      });
+    });
+}

@@ -1,0 +1,139 @@
+import type { Command } from 'commander';
+import { errorMessage } from '../../common/errors.js';
+import { loadConfig } from '../../config/load.js';
+import { defaultConfig } from '../../config/schema.js';
+import { findRepoRoot, gitVersion } from '../../git/repo.js';
+import { imagePresent, probeDocker } from '../../workers/docker-engine.js';
+import type { CommandEnv } from '../main.js';
+import { printJson, QuietExit } from '../output.js';
+
+/** One line of the doctor's report. `fail` makes `orchestra doctor` exit 1; `warn` does not. */
+export interface DoctorCheck {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+/** Loads node-pty and runs `true` on a real PTY, to prove the native module works here. */
+async function probeNodePty(): Promise<DoctorCheck> {
+  try {
+    const pty = await import('node-pty');
+    const exitCode = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('a PTY child did not exit within 5 s')), 5000);
+      const child = pty.spawn('/bin/sh', ['-c', 'exit 0'], { cols: 80, rows: 24 });
+      child.onExit(({ exitCode: code }) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    return {
+      name: 'node-pty',
+      status: exitCode === 0 ? 'ok' : 'fail',
+      detail: `loads; a PTY child exited ${exitCode}`,
+    };
+  } catch (error) {
+    return {
+      name: 'node-pty',
+      status: 'fail',
+      detail: `${errorMessage(error)} (reinstall with \`npm rebuild node-pty\`; it needs python3, make and g++)`,
+    };
+  }
+}
+
+/** Runs every check; never throws. */
+export async function runDoctor(env: CommandEnv): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  const git = await gitVersion();
+  checks.push(
+    git
+      ? { name: 'git', status: 'ok', detail: git }
+      : { name: 'git', status: 'fail', detail: 'git not found on PATH (install git)' },
+  );
+  let root: string | undefined;
+  try {
+    root = await findRepoRoot(env.cwd);
+    checks.push({ name: 'repository', status: 'ok', detail: root });
+  } catch (error) {
+    checks.push({ name: 'repository', status: 'fail', detail: errorMessage(error) });
+  }
+  let image = defaultConfig().worker.image;
+  let sandbox = defaultConfig().sandbox;
+  if (root) {
+    try {
+      const { config, files } = await loadConfig(root, { env: env.env });
+      image = config.worker.image;
+      sandbox = config.sandbox;
+      checks.push({
+        name: 'config',
+        status: 'ok',
+        detail:
+          files.length > 0
+            ? `valid (${files.join(', ')})`
+            : 'no config files; defaults (run `orchestra init`)',
+      });
+    } catch (error) {
+      checks.push({ name: 'config', status: 'fail', detail: errorMessage(error) });
+    }
+  }
+  checks.push(await probeNodePty());
+  const docker = await probeDocker(env.env);
+  // Docker is optional (`sandbox: auto` falls back to local panes) unless the config demands it.
+  const dockerMissingStatus = sandbox === 'docker' ? 'fail' : 'warn';
+  if (docker.reachable) {
+    checks.push({ name: 'docker', status: 'ok', detail: `engine ${docker.version} at ${docker.host}` });
+    const present = await imagePresent(image, env.env);
+    checks.push(
+      present
+        ? { name: 'worker image', status: 'ok', detail: `${image} present` }
+        : {
+            name: 'worker image',
+            status: dockerMissingStatus,
+            detail: `${image} ${present === false ? 'not built' : 'could not be inspected'} (run \`orchestra image build\`)`,
+          },
+    );
+  } else {
+    checks.push({
+      name: 'docker',
+      status: dockerMissingStatus,
+      detail: `${docker.reason}; agents run as local processes${sandbox === 'docker' ? ', but sandbox is "docker"' : ''}`,
+    });
+    checks.push({
+      name: 'worker image',
+      status: dockerMissingStatus,
+      detail: `${image}: unknown (no engine)`,
+    });
+  }
+  const apiKey = env.env.ANTHROPIC_API_KEY;
+  checks.push(
+    apiKey
+      ? { name: 'ANTHROPIC_API_KEY', status: 'ok', detail: 'set' }
+      : {
+          name: 'ANTHROPIC_API_KEY',
+          status: 'warn',
+          detail: 'not set (the built-in agent needs it for a real model)',
+        },
+  );
+  if (env.env.ANTHROPIC_BASE_URL) {
+    checks.push({ name: 'ANTHROPIC_BASE_URL', status: 'ok', detail: env.env.ANTHROPIC_BASE_URL });
+  }
+  return checks;
+}
+
+const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;
+
+/** Registers `orchestra doctor`. */
+export function registerDoctorCommand(program: Command, env: CommandEnv): void {
+  program
+    .command('doctor')
+    .description('check git, the repository, config, node-pty, Docker, the worker image and the API key')
+    .option('--json', 'print the checks as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const checks = await runDoctor(env);
+      if (opts.json) printJson(env.output, checks);
+      else {
+        const width = Math.max(...checks.map((c) => c.name.length));
+        for (const c of checks) env.output.out(`${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`);
+      }
+      if (checks.some((c) => c.status === 'fail')) throw new QuietExit(1);
+    });
+}

@@ -1,0 +1,70 @@
+import { isOrchestraError } from '../common/errors.js';
+
+/** Where CLI commands print; tests and the TUI's `:` prompt can capture it. */
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** Output to the process's stdout and stderr. */
+export const processOutput: Output = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Prints a value as indented JSON (the `--json` form of a command). */
+export function printJson(output: Output, value: unknown): void {
+  output.out(JSON.stringify(value, null, 2));
+}
+
+/**
+ * Prints an error the way every command does: `error: <message>` and, when known, `hint: <hint>`.
+ * With `debug`, the stack (and causes) follow.
+ */
+export function printError(output: Output, error: unknown, debug: boolean): void {
+  if (isOrchestraError(error)) {
+    output.err(`error: ${error.message}`);
+    if (error.hint) output.err(`hint: ${error.hint}`);
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    output.err(`error: ${message.split('\n')[0]}`);
+    if (!debug) output.err('hint: run again with --debug for details, and report it if it looks like a bug');
+  }
+  if (debug && error instanceof Error) {
+    output.err(error.stack ?? String(error));
+    let cause = error.cause;
+    while (cause instanceof Error) {
+      output.err(`caused by: ${cause.stack ?? cause.message}`);
+      cause = cause.cause;
+    }
+  }
+}
+
+/** Left-aligned columns for human-readable tables; the last column is not padded. */
+export function formatTable(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/**
+ * Thrown by a command that has already printed its own report and only needs a non-zero exit
+ * (for example `config validate` listing every problem). `main` turns it into the exit code quietly.
+ */
+export class QuietExit extends Error {
+  readonly exitCode: number;
+
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.exitCode = exitCode;
+  }
+}

@@ -1,0 +1,272 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { errorMessage, OrchestraError } from '../common/errors.js';
+import { encodeFrame, FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
+import {
+  type Command,
+  controlSchema,
+  errorPayloadSchema,
+  type Hello,
+  type LayoutState,
+  PROTOCOL_VERSION,
+  parsePayload,
+  type Snapshot,
+  snapshotSchema,
+  type Welcome,
+  welcomeSchema,
+} from '../protocol/messages.js';
+import { ensureSocketDir, socketPath } from '../server/socket-dir.js';
+import { probeSocket, withSessionLock } from '../server/start.js';
+
+/** How long a client waits for a server it started to accept connections, ms. */
+const SERVER_START_TIMEOUT_MS = 10_000;
+
+export interface ConnectionHandlers {
+  onLayout?: (layout: LayoutState) => void;
+  onSnapshot?: (pane: number, snapshot: Snapshot) => void;
+  onOutput?: (pane: number, data: Buffer) => void;
+  /** The connection ended; `reason` says why (server-exit reason, or the socket closing). */
+  onClose?: (reason: string) => void;
+}
+
+/** A client's connection to a session server: HELLO, then requests, events and pane streams. */
+export class ServerConnection {
+  private readonly decoder = new FrameDecoder();
+  private nextRequest = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private closeReason: string | undefined;
+  welcome: Welcome | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly handlers: ConnectionHandlers,
+  ) {}
+
+  /**
+   * Connects to the socket at `path` and says HELLO.
+   * @throws OrchestraError SERVER_UNREACHABLE when nothing listens, PROTOCOL_MISMATCH when the server
+   *   speaks another protocol version
+   */
+  static open(
+    path: string,
+    hello: Omit<Hello, 'protocol'>,
+    handlers: ConnectionHandlers = {},
+  ): Promise<ServerConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      const connection = new ServerConnection(socket, handlers);
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        socket.destroy();
+        reject(error);
+      };
+      socket.once('error', (error: NodeJS.ErrnoException) =>
+        fail(
+          new OrchestraError('SERVER_UNREACHABLE', `no server at ${path} (${error.code ?? error.message})`, {
+            hint: 'start one with `orchestra tui` or `orchestra server`',
+          }),
+        ),
+      );
+      socket.on('data', (chunk) => {
+        let frames: ReturnType<FrameDecoder['push']>;
+        try {
+          frames = connection.decoder.push(chunk);
+        } catch (error) {
+          fail(new Error(errorMessage(error)));
+          return;
+        }
+        for (const frame of frames) {
+          if (!connection.welcome) {
+            if (frame.type === FrameType.Welcome) {
+              connection.welcome = parsePayload(welcomeSchema, frame.payload, 'WELCOME');
+              if (connection.welcome.protocol !== PROTOCOL_VERSION) {
+                return fail(
+                  new OrchestraError(
+                    'PROTOCOL_MISMATCH',
+                    `server speaks protocol ${connection.welcome.protocol}, this client ${PROTOCOL_VERSION}: run \`orchestra kill-server\` or use the matching version`,
+                  ),
+                );
+              }
+              settled = true;
+              socket.removeAllListeners('error');
+              socket.on('error', () => {
+                // 'close' follows and reports the end.
+              });
+              resolve(connection);
+              continue;
+            }
+            if (frame.type === FrameType.Error) {
+              const error = parsePayload(errorPayloadSchema, frame.payload, 'ERROR');
+              return fail(
+                new OrchestraError(
+                  error.code === 'PROTOCOL_MISMATCH' ? 'PROTOCOL_MISMATCH' : 'SERVER_UNREACHABLE',
+                  error.message,
+                  error.hint ? { hint: error.hint } : {},
+                ),
+              );
+            }
+            continue;
+          }
+          connection.handleFrame(frame.type, frame.pane, frame.payload);
+        }
+      });
+      socket.on('close', () => {
+        if (!settled)
+          fail(new OrchestraError('SERVER_UNREACHABLE', 'the server closed the connection during HELLO'));
+        connection.closed(connection.closeReason ?? 'the server closed the connection');
+      });
+      socket.once('connect', () => {
+        socket.write(
+          encodeFrame(FrameType.Hello, NO_PANE, JSON.stringify({ ...hello, protocol: PROTOCOL_VERSION })),
+        );
+      });
+    });
+  }
+
+  private handleFrame(type: number, pane: number, payload: Buffer): void {
+    switch (type) {
+      case FrameType.Output:
+        this.handlers.onOutput?.(pane, payload);
+        return;
+      case FrameType.Snapshot:
+        this.handlers.onSnapshot?.(pane, parsePayload(snapshotSchema, payload, 'SNAPSHOT'));
+        return;
+      case FrameType.Control: {
+        const message = parsePayload(controlSchema, payload, 'control message');
+        if (message.kind === 'response') {
+          const waiter = this.pending.get(message.id);
+          this.pending.delete(message.id);
+          if (!waiter) return;
+          if (message.ok) waiter.resolve(message.result);
+          else {
+            const e = message.error ?? { code: 'INTERNAL', message: 'request failed' };
+            waiter.reject(new OrchestraError(e.code as never, e.message, e.hint ? { hint: e.hint } : {}));
+          }
+        } else if (message.kind === 'event') {
+          if (message.event.event === 'layout') this.handlers.onLayout?.(message.event.layout);
+          else if (message.event.event === 'server-exit')
+            this.closeReason = `server exited (${message.event.reason})`;
+        }
+        return;
+      }
+      case FrameType.Error: {
+        const error = parsePayload(errorPayloadSchema, payload, 'ERROR');
+        this.closeReason = error.message;
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private closed(reason: string): void {
+    for (const waiter of this.pending.values()) {
+      waiter.reject(new OrchestraError('SERVER_UNREACHABLE', `connection closed: ${reason}`));
+    }
+    this.pending.clear();
+    this.handlers.onClose?.(reason);
+  }
+
+  /**
+   * Sends a command and waits for its answer.
+   * @throws OrchestraError as the server reported it
+   */
+  request<T = unknown>(command: Command): Promise<T> {
+    const id = this.nextRequest++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.socket.write(
+        encodeFrame(FrameType.Control, NO_PANE, JSON.stringify({ kind: 'request', id, command })),
+      );
+    });
+  }
+
+  /** Sends raw input bytes to a pane. */
+  input(pane: number, data: Buffer | string): void {
+    if (!this.socket.destroyed) this.socket.write(encodeFrame(FrameType.Input, pane, data));
+  }
+
+  /** Acknowledges `chars` parsed output characters of a pane (flow control). */
+  ack(pane: number, chars: number): void {
+    if (this.socket.destroyed) return;
+    const payload = Buffer.allocUnsafe(4);
+    payload.writeUInt32BE(chars >>> 0, 0);
+    this.socket.write(encodeFrame(FrameType.Ack, pane, payload));
+  }
+
+  /** The underlying socket (tests use it to stop reading, as a stuck client would). */
+  get rawSocket(): Socket {
+    return this.socket;
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
+
+/** The orchestra entry script, for starting a server in the background. */
+function orchestraBin(): string {
+  return fileURLToPath(new URL('../../bin/orchestra', import.meta.url));
+}
+
+export interface ConnectOptions {
+  session: string;
+  hello: Omit<Hello, 'protocol'>;
+  handlers?: ConnectionHandlers;
+  /** Start a server for the session when none answers (clients like `tui` and `new-pane` do). */
+  autostart?: { root?: string };
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Connects to a session, starting its server first when `autostart` is given and none answers.
+ * The server is started detached from this terminal (own session and process group, stdio to a log
+ * next to the socket), so closing the terminal or an SSH logout does not end it.
+ *
+ * @throws OrchestraError SERVER_UNREACHABLE when there is no server and none could be started
+ */
+export async function connectSession(options: ConnectOptions): Promise<ServerConnection> {
+  const env = options.env ?? process.env;
+  const dir = await ensureSocketDir(env);
+  const path = socketPath(options.session, env);
+  try {
+    return await ServerConnection.open(path, options.hello, options.handlers);
+  } catch (error) {
+    if (!options.autostart || !(error instanceof OrchestraError) || error.code !== 'SERVER_UNREACHABLE')
+      throw error;
+  }
+  const autostart = options.autostart;
+  await withSessionLock(`${dir}/${options.session}.start.lock`, async () => {
+    if ((await probeSocket(path)) === 'live') return;
+    const logPath = `${dir}/${options.session}.log`;
+    const log = openSync(logPath, 'a', 0o600);
+    const args = [orchestraBin(), 'server', '-s', options.session];
+    if (autostart.root) args.push('--repo', autostart.root);
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', log, log],
+      cwd: autostart.root ?? process.cwd(),
+      env,
+    });
+    closeSync(log);
+    child.unref();
+    const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if ((await probeSocket(path)) === 'live') return;
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new OrchestraError(
+      'SERVER_UNREACHABLE',
+      `the server for session ${options.session} did not start`,
+      {
+        hint: `see ${logPath}`,
+      },
+    );
+  });
+  return ServerConnection.open(path, options.hello, options.handlers);
+}

@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { findRepoRoot } from '../git/repo.js';
+import { sanitizeSessionName, socketPath } from '../server/socket-dir.js';
+
+/** A parsed `-t` target: a session, and optionally a pane in it (index, `%id` or name). */
+export interface Target {
+  session: string;
+  pane?: string;
+  /** Repository the session belongs to, when it is the current repository's own session. */
+  root?: string;
+}
+
+/**
+ * The session a command means when none is given: `$ORCHESTRA_SESSION` inside a pane, else the
+ * current repository's (its directory name), else `default`.
+ */
+export async function defaultSession(
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ session: string; root?: string }> {
+  if (env.ORCHESTRA_SESSION) return { session: sanitizeSessionName(env.ORCHESTRA_SESSION) };
+  try {
+    const root = await findRepoRoot(cwd);
+    return { session: sanitizeSessionName(basename(root)), root };
+  } catch {
+    return { session: 'default' };
+  }
+}
+
+/**
+ * Parses tmux-style targets: `session:pane`, `session:`, `:pane`, or a bare word, which names a
+ * session when one of that name is running and a pane of the current session otherwise (tmux
+ * resolves a bare target-pane the same way).
+ */
+export async function parseTarget(
+  target: string | undefined,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  wantPane: boolean,
+): Promise<Target> {
+  const fallback = await defaultSession(cwd, env);
+  if (target === undefined || target === '') return { ...fallback };
+  const colon = target.indexOf(':');
+  if (colon >= 0) {
+    const session = target.slice(0, colon);
+    const pane = target.slice(colon + 1);
+    const base = session === '' ? fallback : { session: sanitizeSessionName(session) };
+    return pane === '' ? base : { ...base, pane };
+  }
+  if (!wantPane) return { session: sanitizeSessionName(target) };
+  if (existsSync(socketPath(sanitizeSessionName(target), env)))
+    return { session: sanitizeSessionName(target) };
+  return { ...fallback, pane: target };
+}

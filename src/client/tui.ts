@@ -1,0 +1,977 @@
+import { PassThrough } from 'node:stream';
+import xtermHeadless from '@xterm/headless';
+import blessed from 'blessed';
+import { errorMessage } from '../common/errors.js';
+import type { KeyAction } from '../config/key-bindings.js';
+import type { OrchestraConfig } from '../config/schema.js';
+import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
+import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
+import type { LayoutState, PaneInfo, Snapshot } from '../protocol/messages.js';
+import { STATUS_ROWS } from '../server/session-server.js';
+import {
+  copyTerminalCells,
+  DEFAULT_COLOR,
+  FLAG_BOLD,
+  FLAG_INVERSE,
+  isCursorHidden,
+  packAttr,
+  type ScreenLine,
+  writeText,
+} from './cell-render.js';
+import { connectSession, type ServerConnection } from './connection.js';
+import { MirrorPane } from './mirror.js';
+import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON, parseSgrMouse } from './mouse.js';
+import { loadTheme, type Theme } from './theme.js';
+
+const { Terminal } = xtermHeadless;
+type HeadlessTerminal = InstanceType<typeof Terminal>;
+
+/** At most one frame per this many ms (60 fps), never one per chunk of output. */
+export const FRAME_INTERVAL_MS = 16;
+
+/** How long `prefix q` shows pane numbers, ms (tmux's display-panes-time default). */
+const SHOW_NUMBERS_MS = 1000;
+
+/** How long a status-bar message stays, ms. */
+const MESSAGE_MS = 3000;
+
+/** Lines one wheel notch scrolls, as in tmux's copy mode. */
+const WHEEL_LINES = 3;
+
+export interface TuiOptions {
+  session: string;
+  /** Repository of the session, when known (server autostart, task board). */
+  root?: string;
+  /** Start the server when none answers (`orchestra tui`); `attach` does not. */
+  autostart: boolean;
+  readOnly: boolean;
+  config: OrchestraConfig;
+  version: string;
+  env: NodeJS.ProcessEnv;
+  /** When the session has no panes, start one running this command (tmux's new-session does). */
+  initialCommand?: string[];
+}
+
+type Mode =
+  | { kind: 'normal' }
+  | { kind: 'prompt'; text: string }
+  | { kind: 'confirm'; question: string; onYes: () => void }
+  | { kind: 'numbers'; until: number }
+  | { kind: 'overlay' }
+  | {
+      kind: 'scroll';
+      pane: number;
+      history: HeadlessTerminal;
+      top: number;
+      search?: string;
+      searching?: string;
+    };
+
+/** Arrow and Home/End keys in normal cursor mode, and what they become in application mode (DECCKM). */
+const APP_CURSOR: Record<string, string> = {
+  '\x1b[A': '\x1bOA',
+  '\x1b[B': '\x1bOB',
+  '\x1b[C': '\x1bOC',
+  '\x1b[D': '\x1bOD',
+  '\x1b[H': '\x1bOH',
+  '\x1b[F': '\x1bOF',
+};
+const NORMAL_CURSOR: Record<string, string> = Object.fromEntries(
+  Object.entries(APP_CURSOR).map(([k, v]) => [v, k]),
+);
+
+/** The prefix key in effect: the config's, else C-b, or C-a when running inside tmux (DESIGN.md, "Keys"). */
+export function effectivePrefix(config: OrchestraConfig, env: NodeJS.ProcessEnv): string {
+  if (config.keys.prefix) return normalizeKeyName(config.keys.prefix);
+  return env.TMUX ? 'C-a' : 'C-b';
+}
+
+/**
+ * The full-screen client (`orchestra tui`, `orchestra attach`): draws the session's panes from
+ * mirror terminals, sends keys to the focused pane, and handles the prefix key table.
+ */
+export class Tui {
+  private connection!: ServerConnection;
+  private screen!: blessed.Widgets.Screen;
+  private theme!: Theme;
+  private layout: LayoutState | undefined;
+  private readonly mirrors = new Map<number, MirrorPane>();
+  private mode: Mode = { kind: 'normal' };
+  private prefixPending = false;
+  private message: { text: string; until: number } | undefined;
+  private renderTimer: NodeJS.Timeout | undefined;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private lastRender = 0;
+  private replaysPending = 0;
+  private queuedInput: Buffer[] = [];
+  private overlay: blessed.Widgets.BoxElement | undefined;
+  private finished: ((code: number) => void) | undefined;
+  private exitLine = '';
+  private readonly prefixName: string;
+  private readonly prefixBytes: string;
+  private readonly bindings: Map<string, KeyAction>;
+
+  constructor(private readonly options: TuiOptions) {
+    this.prefixName = effectivePrefix(options.config, options.env);
+    this.prefixBytes = keyNameToBytes(this.prefixName) ?? '\x02';
+    this.bindings = new Map(
+      Object.entries(options.config.keys.bindings).map(([key, action]) => [
+        normalizeKeyName(key),
+        action as KeyAction,
+      ]),
+    );
+  }
+
+  /**
+   * Attaches and runs until the person detaches or the session ends.
+   * @returns the exit code: 0 after a detach or a clean end, 1 when the server was lost
+   */
+  async run(): Promise<number> {
+    this.theme = await loadTheme(this.options.config.theme);
+    const cols = process.stdout.columns ?? 80;
+    const rows = process.stdout.rows ?? 24;
+    this.connection = await connectSession({
+      session: this.options.session,
+      env: this.options.env,
+      hello: {
+        version: this.options.version,
+        mode: 'attach',
+        cols,
+        rows,
+        term: this.options.env.TERM ?? 'xterm-256color',
+        readOnly: this.options.readOnly,
+      },
+      handlers: {
+        onLayout: (layout) => this.onLayout(layout),
+        onSnapshot: (pane, snapshot) => this.onSnapshot(pane, snapshot),
+        onOutput: (pane, data) => this.mirrors.get(pane)?.write(data),
+        onClose: (reason) => this.onClose(reason),
+      },
+      ...(this.options.autostart ? { autostart: this.options.root ? { root: this.options.root } : {} } : {}),
+    });
+    if (this.options.initialCommand && !this.options.readOnly) {
+      const panes = await this.connection.request<PaneInfo[]>({ cmd: 'list-panes' });
+      if (panes.length === 0) {
+        await this.connection.request({
+          cmd: 'new-pane',
+          command: this.options.initialCommand,
+          ...(this.options.root ? { cwd: this.options.root } : {}),
+        });
+      }
+    }
+    this.setupScreen();
+    return new Promise<number>((resolve) => {
+      this.finished = resolve;
+    });
+  }
+
+  // ---- screen ------------------------------------------------------------------------------
+
+  private setupScreen(): void {
+    // blessed only draws; keys and mouse are read raw from stdin below, so that every byte the
+    // person types reaches the pane unchanged (blessed's key parser would lose some).
+    const fakeInput = new PassThrough() as unknown as NodeJS.ReadStream;
+    this.screen = blessed.screen({
+      smartCSR: true,
+      fullUnicode: true,
+      input: fakeInput,
+      output: process.stdout,
+      terminal: this.options.env.TERM ?? 'xterm-256color',
+      warnings: false,
+      autoPadding: false,
+      dockBorders: false,
+      title: `orchestra: ${this.options.session}`,
+      // Agents print UTF-8 whatever the locale says; without this blessed turns non-ASCII into '?'.
+      forceUnicode: true,
+    } as blessed.Widgets.IScreenOptions);
+    // Draw borders as UTF-8 box characters, not the terminal's line-drawing charset (ACS), so what
+    // a person sees and what `tmux capture-pane` reads are the same characters.
+    const tput = (this.screen as unknown as { tput?: { brokenACS: boolean } }).tput;
+    if (tput) tput.brokenACS = true;
+    // blessed installs handlers that exit the process on SIGTERM/SIGINT; the client cleans up itself.
+    const view = blessed.box({ top: 0, left: 0, width: '100%', height: '100%' });
+    (view as unknown as { render: () => unknown }).render = () => this.draw(view);
+    this.screen.append(view);
+    this.screen.on('render', () => this.placeCursor());
+    this.screen.on('resize', () => {
+      void this.connection
+        .request({ cmd: 'resize', cols: this.screen.width as number, rows: this.screen.height as number })
+        .catch(() => {});
+      this.requestRender();
+    });
+    process.stdout.write(MOUSE_ON + PASTE_ON);
+    if (process.stdin.isTTY) process.stdin.setRawMode(true);
+    process.stdin.resume();
+    process.stdin.on('data', this.onStdin);
+    process.on('SIGHUP', this.onHangup);
+    process.on('SIGTERM', this.onHangup);
+    this.clockTimer = setInterval(() => this.requestRender(), 15_000);
+    this.requestRender();
+  }
+
+  private readonly onStdin = (data: Buffer): void => {
+    try {
+      this.handleInput(data);
+    } catch (error) {
+      this.flash(`error: ${errorMessage(error)}`);
+    }
+  };
+
+  private readonly onHangup = (): void => {
+    this.finish(0, '');
+  };
+
+  /** Restores the terminal exactly as it was (cursor, echo, main screen) and resolves `run`. */
+  private finish(code: number, line: string): void {
+    if (!this.finished) return;
+    const done = this.finished;
+    this.finished = undefined;
+    clearTimeout(this.renderTimer);
+    clearInterval(this.clockTimer);
+    process.stdin.off('data', this.onStdin);
+    process.off('SIGHUP', this.onHangup);
+    process.off('SIGTERM', this.onHangup);
+    process.stdout.write(MOUSE_OFF + PASTE_OFF);
+    this.screen?.destroy();
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    process.stdin.pause();
+    for (const mirror of this.mirrors.values()) mirror.dispose();
+    this.exitLine = line;
+    if (line) process.stdout.write(`${line}\n`);
+    this.connection?.close();
+    done(code);
+  }
+
+  /** The line printed after leaving the full screen (for tests and logs). */
+  get lastExitLine(): string {
+    return this.exitLine;
+  }
+
+  private onClose(reason: string): void {
+    if (!this.finished) return;
+    if (reason.startsWith('server exited')) this.finish(0, '[exited]');
+    else this.finish(1, `[lost server: ${reason}]`);
+  }
+
+  private requestRender(): void {
+    if (this.renderTimer || !this.screen) return;
+    const wait = Math.max(0, FRAME_INTERVAL_MS - (Date.now() - this.lastRender));
+    this.renderTimer = setTimeout(() => {
+      this.renderTimer = undefined;
+      this.lastRender = Date.now();
+      this.screen.render();
+    }, wait);
+  }
+
+  private flash(text: string): void {
+    this.message = { text, until: Date.now() + MESSAGE_MS };
+    this.requestRender();
+    setTimeout(() => this.requestRender(), MESSAGE_MS + 10);
+  }
+
+  // ---- server events -----------------------------------------------------------------------
+
+  private onLayout(layout: LayoutState): void {
+    const known = new Set(layout.panes.map((p) => p.id));
+    for (const [id, mirror] of this.mirrors) {
+      if (!known.has(id)) {
+        mirror.dispose();
+        this.mirrors.delete(id);
+      }
+    }
+    for (const pane of layout.panes) this.mirrors.get(pane.id)?.resize(pane.cols, pane.rows);
+    if (this.mode.kind === 'scroll' && !known.has(this.mode.pane)) this.mode = { kind: 'normal' };
+    this.layout = layout;
+    this.requestRender();
+  }
+
+  private onSnapshot(paneId: number, snapshot: Snapshot): void {
+    let mirror = this.mirrors.get(paneId);
+    if (!mirror) {
+      mirror = new MirrorPane(
+        paneId,
+        snapshot.cols,
+        snapshot.rows,
+        (chars) => this.connection.ack(paneId, chars),
+        () => this.requestRender(),
+      );
+      this.mirrors.set(paneId, mirror);
+    }
+    this.replaysPending++;
+    mirror.applySnapshot(snapshot, () => {
+      // The snapshot is applied at the size it was taken; follow the pane's current size after.
+      const info = this.layout?.panes.find((p) => p.id === paneId);
+      if (info) mirror.resize(info.cols, info.rows);
+      this.replaysPending--;
+      if (this.replaysPending === 0 && this.queuedInput.length > 0) {
+        const queued = this.queuedInput;
+        this.queuedInput = [];
+        for (const data of queued) this.handleInput(data);
+      }
+    });
+  }
+
+  // ---- geometry ----------------------------------------------------------------------------
+
+  private focusIndex(): number {
+    const layout = this.layout;
+    if (!layout || layout.focus === null) return -1;
+    return layout.panes.findIndex((p) => p.id === layout.focus);
+  }
+
+  private rects(): Rect[] {
+    const layout = this.layout;
+    if (!layout) return [];
+    const focus = this.focusIndex();
+    return computeLayout(
+      layout.kind,
+      layout.panes.length,
+      layout.cols,
+      Math.max(1, layout.rows - STATUS_ROWS),
+      layout.zoomed,
+      focus < 0 ? null : focus,
+    );
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+
+  private draw(view: blessed.Widgets.BoxElement): void {
+    const screen = this.screen;
+    const lines = (screen as unknown as { lines: ScreenLine[] }).lines;
+    const width = screen.width as number;
+    const height = screen.height as number;
+    const areaRows = height - STATUS_ROWS;
+    (view as unknown as { lpos: unknown }).lpos = {
+      xi: 0,
+      xl: width,
+      yi: 0,
+      yl: height,
+      base: 0,
+      noleft: false,
+    };
+    const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
+    // Clear the pane area first; cells a pane covers are overwritten below (blessed only sends
+    // the cells that differ from what is on the terminal, so this costs nothing on the wire).
+    for (let y = 0; y < areaRows; y++) writeText(lines[y], 0, width, '', blank);
+    const layout = this.layout;
+    if (!layout || layout.panes.length === 0) {
+      const hint = layout ? 'no panes — start one with `orchestra new-pane` or prefix :' : 'attaching…';
+      writeText(
+        lines[Math.floor(areaRows / 2)],
+        Math.max(0, Math.floor((width - hint.length) / 2)),
+        hint.length,
+        hint,
+        blank,
+      );
+    } else {
+      const rects = this.rects();
+      const focus = this.focusIndex();
+      layout.panes.forEach((pane, i) => {
+        const rect = rects[i];
+        if (!rect || rect.w === 0 || rect.h === 0) return;
+        this.drawPane(lines, pane, rect, i === focus, width, areaRows);
+      });
+      if (this.mode.kind === 'numbers') this.drawNumbers(lines, rects, width, areaRows);
+    }
+    this.drawStatus(lines[height - 1], width);
+  }
+
+  private drawPane(
+    lines: ScreenLine[],
+    pane: PaneInfo,
+    rect: Rect,
+    focused: boolean,
+    width: number,
+    areaRows: number,
+  ): void {
+    if (rect.x >= width || rect.y >= areaRows) return;
+    const w = Math.min(rect.w, width - rect.x);
+    // Border on the left of panes that do not start at the edge.
+    if (rect.x > 0) {
+      const attr = focused ? this.theme.borderFocused : this.theme.border;
+      for (let y = rect.y; y < Math.min(rect.y + rect.h, areaRows); y++)
+        writeText(lines[y], rect.x - 1, 1, '│', attr);
+    }
+    const scroll = this.mode.kind === 'scroll' && this.mode.pane === pane.id ? this.mode : undefined;
+    let title = ` ${pane.index}: ${pane.name}`;
+    if (pane.state) title += ` [${pane.state}]`;
+    if (pane.exited) title += pane.exitCode === null ? ' (killed)' : ` (exit ${pane.exitCode})`;
+    if (pane.detail) title += `  ${pane.detail}`;
+    if (scroll) {
+      const total = scroll.history.buffer.active.length;
+      title += `  [scroll ${scroll.top + 1}-${Math.min(total, scroll.top + scroll.history.rows)}/${total}]`;
+    }
+    writeText(lines[rect.y], rect.x, w, title, focused ? this.theme.titleFocused : this.theme.title);
+    const bodyRows = Math.min(rect.h - 1, areaRows - rect.y - 1);
+    if (bodyRows <= 0) return;
+    const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
+    const source = scroll ? scroll.history : this.mirrors.get(pane.id)?.terminal;
+    if (!source) {
+      for (let y = 0; y < bodyRows; y++) writeText(lines[rect.y + 1 + y], rect.x, w, '', blank);
+      return;
+    }
+    copyTerminalCells(source, {
+      lines,
+      x: rect.x,
+      y: rect.y + 1,
+      width: w,
+      height: bodyRows,
+      fillAttr: blank,
+      ...(scroll ? { topLine: scroll.top } : {}),
+    });
+  }
+
+  private drawNumbers(lines: ScreenLine[], rects: Rect[], width: number, areaRows: number): void {
+    rects.forEach((rect, i) => {
+      if (rect.w === 0) return;
+      const label = ` ${i} `;
+      const y = Math.min(areaRows - 1, rect.y + Math.floor(rect.h / 2));
+      const x = rect.x + Math.max(0, Math.floor((rect.w - label.length) / 2));
+      if (x < width)
+        writeText(
+          lines[y],
+          x,
+          label.length,
+          label,
+          packAttr(FLAG_BOLD | FLAG_INVERSE, DEFAULT_COLOR, DEFAULT_COLOR),
+        );
+    });
+  }
+
+  private drawStatus(line: ScreenLine | undefined, width: number): void {
+    if (!line) return;
+    const mode = this.mode;
+    if (mode.kind === 'prompt') {
+      writeText(line, 0, width, `:${mode.text}`, this.theme.message);
+      return;
+    }
+    if (mode.kind === 'confirm') {
+      writeText(line, 0, width, `${mode.question} (y/n)`, this.theme.message);
+      return;
+    }
+    if (mode.kind === 'scroll' && mode.searching !== undefined) {
+      writeText(line, 0, width, `search: ${mode.searching}`, this.theme.message);
+      return;
+    }
+    if (this.message && this.message.until > Date.now()) {
+      writeText(line, 0, width, this.message.text, this.theme.message);
+      return;
+    }
+    const layout = this.layout;
+    const left = `[${this.options.session}] `;
+    const panes = (layout?.panes ?? [])
+      .map(
+        (p) => `${p.index}:${p.name}${p.id === layout?.focus ? '*' : ''}${p.state === 'waiting' ? '!' : ''}`,
+      )
+      .join(' ');
+    const extras = Object.entries(layout?.status ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' | ');
+    const now = new Date();
+    const clock = `${String(now.getHours()).padStart(2, '0')}:${String(now.getMinutes()).padStart(2, '0')}`;
+    const prefix = this.prefixPending ? ` ${this.prefixName} ` : ` ${this.prefixName}`;
+    const flags = [this.options.readOnly ? 'read-only' : '', layout?.zoomed ? 'Z' : '']
+      .filter(Boolean)
+      .join(' ');
+    const right = `${extras ? `${extras} | ` : ''}${flags ? `${flags} | ` : ''}${layout?.panes.length ?? 0} panes |${prefix} | ${clock} `;
+    writeText(line, 0, width, left + panes, this.theme.status);
+    const start = Math.max(left.length + panes.length + 1, width - right.length);
+    if (start < width) {
+      writeText(line, start, width - start, right, this.theme.status);
+      if (this.prefixPending) {
+        const at = start + right.indexOf(this.prefixName) - 1;
+        writeText(line, at, this.prefixName.length + 2, ` ${this.prefixName} `, this.theme.statusPrefix);
+      }
+    }
+  }
+
+  private placeCursor(): void {
+    const program = this.screen.program;
+    const layout = this.layout;
+    const focus = this.focusIndex();
+    if (this.mode.kind === 'prompt') {
+      program.cup((this.screen.height as number) - 1, 1 + this.mode.text.length);
+      program.showCursor();
+      return;
+    }
+    if (!layout || focus < 0 || this.mode.kind !== 'normal' || this.overlay) {
+      program.hideCursor();
+      return;
+    }
+    const mirror = this.mirrors.get(layout.panes[focus]!.id);
+    const rect = this.rects()[focus];
+    if (!mirror || !rect || isCursorHidden(mirror.terminal)) {
+      program.hideCursor();
+      return;
+    }
+    const buffer = mirror.terminal.buffer.active;
+    const x = rect.x + buffer.cursorX;
+    const y = rect.y + 1 + buffer.cursorY;
+    if (
+      x >= (this.screen.width as number) ||
+      y >= (this.screen.height as number) - STATUS_ROWS ||
+      buffer.cursorX >= rect.w
+    ) {
+      program.hideCursor();
+      return;
+    }
+    program.cup(y, x);
+    program.showCursor();
+  }
+
+  // ---- input -------------------------------------------------------------------------------
+
+  private handleInput(data: Buffer): void {
+    if (this.replaysPending > 0) {
+      // Keys wait until every snapshot is replayed, so they act on the screen the person sees.
+      this.queuedInput.push(data);
+      return;
+    }
+    let forward = '';
+    const flush = () => {
+      if (forward) this.sendToFocused(forward);
+      forward = '';
+    };
+    for (const token of tokenizeInput(data.toString('utf8'))) {
+      const mouse = parseSgrMouse(token);
+      if (mouse) {
+        flush();
+        this.handleMouse(mouse);
+        continue;
+      }
+      if (this.mode.kind !== 'normal' && this.mode.kind !== 'numbers') {
+        flush();
+        this.handleModeKey(token);
+        continue;
+      }
+      if (this.mode.kind === 'numbers') {
+        this.mode = { kind: 'normal' };
+        if (/^[0-9]$/.test(token)) {
+          this.selectPane(String(token));
+          continue;
+        }
+      }
+      if (this.prefixPending) {
+        this.prefixPending = false;
+        flush();
+        this.handlePrefixKey(token);
+        this.requestRender();
+        continue;
+      }
+      if (token === this.prefixBytes) {
+        flush();
+        this.prefixPending = true;
+        this.requestRender();
+        continue;
+      }
+      forward += this.translateForPane(token);
+    }
+    flush();
+  }
+
+  /** Adapts a key to the focused pane's terminal modes (cursor keys, bracketed paste), as tmux does. */
+  private translateForPane(token: string): string {
+    const mirror = this.focusedMirror();
+    if (!mirror) return token;
+    const modes = mirror.terminal.modes;
+    if (token.startsWith('\x1b[200~') && !modes.bracketedPasteMode) {
+      return token.slice(6).replace(/\x1b\[201~$/, '');
+    }
+    if (modes.applicationCursorKeysMode) return APP_CURSOR[token] ?? token;
+    return NORMAL_CURSOR[token] ?? token;
+  }
+
+  private focusedMirror(): MirrorPane | undefined {
+    const layout = this.layout;
+    return layout && layout.focus !== null ? this.mirrors.get(layout.focus) : undefined;
+  }
+
+  private sendToFocused(data: string): void {
+    if (this.options.readOnly) {
+      this.flash('read-only client: keys are not sent');
+      return;
+    }
+    const layout = this.layout;
+    if (!layout || layout.focus === null) return;
+    this.connection.input(layout.focus, data);
+  }
+
+  private handlePrefixKey(token: string): void {
+    const name = keyTokenName(token);
+    const action = name === undefined ? undefined : this.bindings.get(name);
+    if (action === undefined || action === 'none') {
+      if (token === this.prefixBytes) this.runAction('send-prefix');
+      return;
+    }
+    this.runAction(action);
+  }
+
+  private static readonly READ_ONLY_ACTIONS = new Set<KeyAction>([
+    'detach',
+    'help',
+    'scroll-mode',
+    'show-numbers',
+    'task-board',
+  ]);
+
+  private runAction(action: KeyAction): void {
+    if (this.options.readOnly && !Tui.READ_ONLY_ACTIONS.has(action)) {
+      this.flash('read-only client');
+      return;
+    }
+    const layout = this.layout;
+    const focus = this.focusIndex();
+    const count = layout?.panes.length ?? 0;
+    switch (action) {
+      case 'focus-left':
+      case 'focus-right':
+      case 'focus-up':
+      case 'focus-down': {
+        if (focus < 0) return;
+        const direction = action.slice(6) as 'left' | 'right' | 'up' | 'down';
+        const target = paneInDirection(this.rects(), focus, direction);
+        if (target !== focus) this.selectPane(String(target));
+        return;
+      }
+      case 'next-pane':
+        if (count > 0) this.selectPane(String((focus + 1) % count));
+        return;
+      case 'last-pane':
+        this.selectPane('!');
+        return;
+      case 'show-numbers':
+        this.mode = { kind: 'numbers', until: Date.now() + SHOW_NUMBERS_MS };
+        setTimeout(() => {
+          if (this.mode.kind === 'numbers') this.mode = { kind: 'normal' };
+          this.requestRender();
+        }, SHOW_NUMBERS_MS);
+        return;
+      case 'next-waiting': {
+        const panes = layout?.panes ?? [];
+        for (let step = 1; step <= panes.length; step++) {
+          const candidate = panes[(focus + step) % panes.length];
+          if (candidate?.state === 'waiting') {
+            this.selectPane(`%${candidate.id}`);
+            return;
+          }
+        }
+        this.flash('no agent is waiting for you');
+        return;
+      }
+      case 'zoom':
+        this.request({ cmd: 'zoom' });
+        return;
+      case 'next-layout':
+        this.request({ cmd: 'select-layout', layout: 'next' });
+        return;
+      case 'scroll-mode':
+        void this.enterScrollMode(0);
+        return;
+      case 'detach':
+        this.finish(0, `[detached (from session ${this.options.session})]`);
+        return;
+      case 'task-board':
+        void this.showTaskBoard();
+        return;
+      case 'command-prompt':
+        this.mode = { kind: 'prompt', text: '' };
+        return;
+      case 'stop-agent': {
+        const pane = layout?.panes[focus];
+        if (!pane) return;
+        this.mode = {
+          kind: 'confirm',
+          question: `stop pane ${pane.index} (${pane.name})?`,
+          onYes: () => this.request({ cmd: 'kill-pane', pane: `%${pane.id}` }),
+        };
+        return;
+      }
+      case 'help':
+        this.showHelp();
+        return;
+      case 'send-prefix':
+        this.sendToFocused(this.prefixBytes);
+        return;
+      default: {
+        const match = /^select-pane-(\d)$/.exec(action);
+        if (match) this.selectPane(match[1]!);
+      }
+    }
+  }
+
+  private request(command: Parameters<ServerConnection['request']>[0]): void {
+    this.connection.request(command).catch((error) => this.flash(errorMessage(error)));
+  }
+
+  private selectPane(target: string): void {
+    this.request({ cmd: 'select-pane', pane: target });
+  }
+
+  private handleModeKey(token: string): void {
+    const mode = this.mode;
+    if (this.overlay) {
+      if (token === 'q' || token === '\x1b' || token === '\r') this.closeOverlay();
+      else if (token === 'j' || token === '\x1b[B') this.overlay.scroll(1);
+      else if (token === 'k' || token === '\x1b[A') this.overlay.scroll(-1);
+      this.requestRender();
+      return;
+    }
+    switch (mode.kind) {
+      case 'prompt':
+        this.promptKey(mode, token);
+        break;
+      case 'confirm':
+        this.mode = { kind: 'normal' };
+        if (token === 'y' || token === 'Y') mode.onYes();
+        break;
+      case 'scroll':
+        this.scrollKey(mode, token);
+        break;
+      default:
+        this.mode = { kind: 'normal' };
+    }
+    this.requestRender();
+  }
+
+  private promptKey(mode: Extract<Mode, { kind: 'prompt' }>, token: string): void {
+    if (token === '\r') {
+      this.mode = { kind: 'normal' };
+      if (mode.text.trim()) void this.runCommandLine(mode.text.trim());
+    } else if (token === '\x1b' || token === '\x03') {
+      this.mode = { kind: 'normal' };
+    } else if (token === '\x7f' || token === '\b') {
+      mode.text = [...mode.text].slice(0, -1).join('');
+    } else if (token === '\x15') {
+      mode.text = '';
+    } else if (!token.startsWith('\x1b') && token >= ' ') {
+      mode.text += token;
+    }
+  }
+
+  /**
+   * Runs a line typed at the `:` prompt as an orchestra command against this session, in-process,
+   * with the same parser as the CLI (`new-pane -n logs -- tail -f x.log`, `select-layout tiled`...).
+   */
+  private async runCommandLine(line: string): Promise<void> {
+    const { parse } = await import('shell-quote');
+    const argv = parse(line).filter((a): a is string => typeof a === 'string');
+    if (argv[0] === 'orchestra') argv.shift();
+    if (['tui', 'attach', 'server'].includes(argv[0] ?? '')) {
+      this.flash(`"${argv[0]}" cannot run inside the TUI`);
+      return;
+    }
+    const out: string[] = [];
+    const { main } = await import('../cli/main.js');
+    const code = await main(['node', 'orchestra', ...argv], {
+      cwd: this.options.root ?? process.cwd(),
+      env: { ...this.options.env, ORCHESTRA_SESSION: this.options.session },
+      output: { out: (l) => out.push(l), err: (l) => out.push(l) },
+      readStdin: async () => '',
+    });
+    if (out.length > 1) this.showOverlay(`:${line}`, out.join('\n'));
+    else this.flash(out[0] ?? (code === 0 ? 'ok' : `exit ${code}`));
+  }
+
+  // ---- scroll mode -------------------------------------------------------------------------
+
+  private async enterScrollMode(linesUp: number): Promise<void> {
+    const layout = this.layout;
+    if (!layout || layout.focus === null) return;
+    const paneId = layout.focus;
+    try {
+      const { snapshot } = await this.connection.request<{ snapshot: Snapshot }>({
+        cmd: 'history',
+        pane: `%${paneId}`,
+      });
+      const history = new Terminal({
+        cols: snapshot.cols,
+        rows: snapshot.rows,
+        scrollback: this.options.config.scrollback,
+        allowProposedApi: true,
+      });
+      await new Promise<void>((resolve) => history.write(snapshot.data, resolve));
+      const bottom = history.buffer.active.baseY;
+      this.mode = { kind: 'scroll', pane: paneId, history, top: Math.max(0, bottom - linesUp) };
+      this.requestRender();
+    } catch (error) {
+      this.flash(errorMessage(error));
+    }
+  }
+
+  private leaveScrollMode(): void {
+    if (this.mode.kind === 'scroll') this.mode.history.dispose();
+    this.mode = { kind: 'normal' };
+  }
+
+  private scrollBy(mode: Extract<Mode, { kind: 'scroll' }>, delta: number): void {
+    const bottom = mode.history.buffer.active.baseY;
+    mode.top = Math.max(0, Math.min(bottom, mode.top + delta));
+  }
+
+  private scrollKey(mode: Extract<Mode, { kind: 'scroll' }>, token: string): void {
+    if (mode.searching !== undefined) {
+      if (token === '\r') {
+        mode.search = mode.searching;
+        mode.searching = undefined;
+        this.searchFrom(mode, mode.top - 1, -1);
+      } else if (token === '\x1b') mode.searching = undefined;
+      else if (token === '\x7f') mode.searching = [...mode.searching].slice(0, -1).join('');
+      else if (!token.startsWith('\x1b') && token >= ' ') mode.searching += token;
+      return;
+    }
+    const page = Math.max(1, mode.history.rows - 1);
+    switch (token) {
+      case 'q':
+      case '\x1b':
+      case '\x03':
+        this.leaveScrollMode();
+        return;
+      case 'k':
+      case '\x1b[A':
+      case '\x1bOA':
+        this.scrollBy(mode, -1);
+        return;
+      case 'j':
+      case '\x1b[B':
+      case '\x1bOB':
+        this.scrollBy(mode, 1);
+        return;
+      case '\x1b[5~':
+      case '\x02':
+        this.scrollBy(mode, -page);
+        return;
+      case '\x1b[6~':
+      case '\x06':
+      case ' ':
+        this.scrollBy(mode, page);
+        return;
+      case 'g':
+        mode.top = 0;
+        return;
+      case 'G':
+        mode.top = mode.history.buffer.active.baseY;
+        return;
+      case '/':
+      case '?':
+        mode.searching = '';
+        return;
+      case 'n':
+        this.searchFrom(mode, mode.top - 1, -1);
+        return;
+      case 'N':
+        this.searchFrom(mode, mode.top + 1, 1);
+        return;
+      default:
+    }
+  }
+
+  /** Moves the view to the next line containing the search text, upwards (-1) or downwards (1). */
+  private searchFrom(mode: Extract<Mode, { kind: 'scroll' }>, start: number, step: -1 | 1): void {
+    const needle = mode.search?.toLowerCase();
+    if (!needle) return;
+    const buffer = mode.history.buffer.active;
+    for (let y = start; y >= 0 && y < buffer.length; y += step) {
+      if (buffer.getLine(y)?.translateToString(true).toLowerCase().includes(needle)) {
+        mode.top = Math.min(y, buffer.baseY);
+        if (y > buffer.baseY) mode.top = buffer.baseY;
+        this.flash(`found "${mode.search}" at line ${y + 1}`);
+        return;
+      }
+    }
+    this.flash(`"${mode.search}" not found`);
+  }
+
+  // ---- mouse -------------------------------------------------------------------------------
+
+  private handleMouse(event: ReturnType<typeof parseSgrMouse> & object): void {
+    const rects = this.rects();
+    const index = paneAt(rects, event.x, event.y);
+    const pane = index === undefined ? undefined : this.layout?.panes[index];
+    if (event.kind === 'press' && pane && !this.options.readOnly && pane.id !== this.layout?.focus) {
+      if (this.mode.kind === 'scroll') this.leaveScrollMode();
+      this.selectPane(`%${pane.id}`);
+      return;
+    }
+    if (event.kind === 'wheel-up' || event.kind === 'wheel-down') {
+      const mode = this.mode;
+      if (mode.kind === 'scroll') {
+        this.scrollBy(mode, event.kind === 'wheel-up' ? -WHEEL_LINES : WHEEL_LINES);
+        if (event.kind === 'wheel-down' && mode.top >= mode.history.buffer.active.baseY)
+          this.leaveScrollMode();
+        this.requestRender();
+      } else if (event.kind === 'wheel-up' && pane && pane.id === this.layout?.focus) {
+        void this.enterScrollMode(WHEEL_LINES);
+      }
+    }
+  }
+
+  // ---- overlays ----------------------------------------------------------------------------
+
+  private showOverlay(label: string, content: string): void {
+    this.closeOverlay();
+    const style = this.theme.file;
+    this.overlay = blessed.box({
+      parent: this.screen,
+      top: 'center',
+      left: 'center',
+      width: '80%',
+      height: '80%',
+      label: ` ${label} — q closes `,
+      content,
+      tags: false,
+      border: { type: 'line' },
+      scrollable: true,
+      alwaysScroll: true,
+      style: {
+        fg: style.overlay.fg,
+        bg: style.overlay.bg,
+        border: { fg: style.overlayBorder.fg, bg: style.overlay.bg },
+      },
+    });
+    this.mode = { kind: 'overlay' };
+    this.requestRender();
+  }
+
+  private closeOverlay(): void {
+    if (!this.overlay) return;
+    this.overlay.destroy();
+    this.overlay = undefined;
+    this.mode = { kind: 'normal' };
+  }
+
+  private showHelp(): void {
+    const byAction = new Map<string, string[]>();
+    for (const [key, action] of this.bindings) {
+      if (action === 'none') continue;
+      byAction.set(action, [...(byAction.get(action) ?? []), key]);
+    }
+    const lines = [
+      `prefix: ${this.prefixName} — press it, then one of these keys (press it twice to send it to the pane)`,
+      '',
+      ...[...byAction.entries()].map(([action, keys]) => `  ${keys.join(' ').padEnd(24)} ${action}`),
+      '',
+      'without the prefix, every key goes to the focused pane',
+      'mouse: click focuses a pane, the wheel scrolls its history',
+      'scroll mode: arrows/j/k, PgUp/PgDn, g/G, / search, n/N next/previous, q leaves',
+    ];
+    this.showOverlay('keys', lines.join('\n'));
+  }
+
+  private async showTaskBoard(): Promise<void> {
+    if (!this.options.root) {
+      this.flash('no task queue: this session is not tied to a repository');
+      return;
+    }
+    try {
+      const { orchestraPaths } = await import('../common/paths.js');
+      const { listTasks } = await import('../tasks/queue.js');
+      const entries = await listTasks(orchestraPaths(this.options.root), { all: true });
+      const lines = entries.length
+        ? entries.map((e) => `  ${e.id.padEnd(10)} ${e.state.padEnd(9)} ${e.title ?? e.error ?? ''}`)
+        : ['  no tasks — add one with `orchestra task add "<goal>"`'];
+      this.showOverlay('tasks', ['  ID         STATE     TITLE', ...lines].join('\n'));
+    } catch (error) {
+      this.flash(errorMessage(error));
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Writes `data` to `path` atomically: a temporary file in the same directory is written, fsynced
+ * and renamed over the target, so a reader sees either the old or the new content, never a torn
+ * file. Creates the parent directory when missing.
+ *
+ * @param path destination file
+ * @param data content (string is written as UTF-8)
+ * @param mode file mode for a newly created file (default 0o644)
+ * @throws the underlying fs error when the directory is not writable
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'w', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await rename(tmp, path);
+  } catch (error) {
+    await unlink(tmp).catch(() => {
+      // The rename failure is the error worth reporting; a leftover temp file is harmless.
+    });
+    throw error;
+  }
+}

@@ -1,0 +1,99 @@
+import { realpathSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { OrchestraError } from './errors.js';
+
+/**
+ * Where orchestra keeps its files inside a repository (DESIGN.md, "On disk"). All paths are
+ * absolute; `root` is the repository's top-level directory.
+ */
+export interface OrchestraPaths {
+  root: string;
+  dir: string;
+  config: string;
+  gitignore: string;
+  tasks: string;
+  done: string;
+  failed: string;
+  rejected: string;
+  state: string;
+  runs: string;
+  worktrees: string;
+  logs: string;
+  log: string;
+  strategies: string;
+}
+
+/** The `.orchestra/` layout for the repository whose top level is `root`. */
+export function orchestraPaths(root: string): OrchestraPaths {
+  const dir = join(root, '.orchestra');
+  return {
+    root,
+    dir,
+    config: join(dir, 'orchestra.json'),
+    gitignore: join(dir, '.gitignore'),
+    tasks: join(dir, 'tasks'),
+    done: join(dir, 'done'),
+    failed: join(dir, 'failed'),
+    rejected: join(dir, 'rejected'),
+    state: join(dir, 'state.json'),
+    runs: join(dir, 'runs'),
+    worktrees: join(dir, 'worktrees'),
+    logs: join(dir, 'logs'),
+    log: join(dir, 'logs', 'orchestra.jsonl'),
+    strategies: join(dir, 'strategies'),
+  };
+}
+
+/** True when `child` is `parent` or lies below it (both absolute, already normalised). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/** realpath of the longest existing prefix of `path`, with the missing rest appended. */
+function realpathOfExistingPrefix(path: string): string {
+  let head = path;
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return join(realpathSync(head), ...tail.reverse());
+    } catch {
+      const parent = resolve(head, '..');
+      if (parent === head) return path;
+      tail.push(head.slice(parent.length + (parent.endsWith(sep) ? 0 : 1)));
+      head = parent;
+    }
+  }
+}
+
+/**
+ * Resolves a path that came from a task file or the config and confines it to the repository
+ * (DESIGN.md, "Security"): absolute paths, `..` escapes and symlinks that lead outside are refused.
+ * The path need not exist; the longest existing prefix is resolved through symlinks.
+ *
+ * @param root repository top level (absolute)
+ * @param path the untrusted path, relative to `root`
+ * @returns the absolute, resolved path inside `root`
+ * @throws OrchestraError PATH_ESCAPE when the path leaves the repository
+ */
+export function confinePath(root: string, path: string): string {
+  if (isAbsolute(path)) {
+    throw new OrchestraError('PATH_ESCAPE', `path "${path}" is absolute`, {
+      hint: 'use a path relative to the repository root',
+    });
+  }
+  const realRoot = realpathOfExistingPrefix(resolve(root));
+  const lexical = resolve(realRoot, path);
+  if (!isInside(realRoot, lexical)) {
+    throw new OrchestraError('PATH_ESCAPE', `path "${path}" is outside the repository`, {
+      hint: 'paths in task files and config must stay inside the repository',
+    });
+  }
+  const real = realpathOfExistingPrefix(lexical);
+  if (!isInside(realRoot, real)) {
+    throw new OrchestraError('PATH_ESCAPE', `path "${path}" leads outside the repository through a symlink`, {
+      hint: 'paths in task files and config must stay inside the repository',
+    });
+  }
+  return real;
+}

@@ -1,0 +1,101 @@
+import { type SimpleGit, simpleGit } from 'simple-git';
+import { errorMessage, OrchestraError } from '../common/errors.js';
+
+/**
+ * The one way this folder talks to git: a simple-git instance with a controlled environment, and
+ * the mapping of git's failures to {@link OrchestraError}.
+ *
+ * simple-git 4 strips every ambient `GIT_*` variable (and EDITOR, PAGER, ...) from the child
+ * environment and rejects any it is handed explicitly unless named in `allowEnvironment`. That also
+ * protects us from a `GIT_DIR` / `GIT_INDEX_FILE` leaking in when orchestra runs from a git hook.
+ * We let through only the commit identity variables, so a user's `GIT_AUTHOR_NAME` still counts.
+ */
+
+/** Ambient variables that keep their meaning for git: commit identity only. */
+const PASSED_GIT_ENV = [
+  'GIT_AUTHOR_NAME',
+  'GIT_AUTHOR_EMAIL',
+  'GIT_AUTHOR_DATE',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
+  'GIT_COMMITTER_DATE',
+];
+
+/** Non-`GIT_` names simple-git's environment guard also rejects (its `GitEnvKeys` set). */
+const GUARDED_PLAIN_ENV = new Set(['editor', 'pager', 'prefix', 'ssh_askpass', 'visual']);
+
+/** The environment of every git child: the ambient one minus guarded names, plus `extra`. */
+function gitEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value === undefined) continue;
+    const lower = key.toLowerCase();
+    const guarded = lower.startsWith('git_') || GUARDED_PLAIN_ENV.has(lower);
+    if (guarded && !PASSED_GIT_ENV.includes(key)) continue;
+    env[key] = value;
+  }
+  // Messages in English, because a few are recognised by text ("not a git repository").
+  env.LC_ALL = 'C';
+  return { ...env, ...extra };
+}
+
+/**
+ * A simple-git instance rooted at `cwd` (which must exist).
+ *
+ * @param options.env extra variables, e.g. `GIT_INDEX_FILE`; they are allowed through the guard
+ * @param options.config `key=value` pairs passed as `git -c key=value`
+ */
+export function git(
+  cwd: string,
+  options: { env?: Record<string, string>; config?: string[] } = {},
+): SimpleGit {
+  const extra = options.env ?? {};
+  return simpleGit({
+    baseDir: cwd,
+    config: options.config ?? [],
+    allowEnvironment: [...PASSED_GIT_ENV, ...Object.keys(extra)],
+  }).env(gitEnv(extra));
+}
+
+/** The line of git's output that says what went wrong, without its `fatal: ` prefix. */
+export function gitReason(error: unknown): string {
+  const lines = errorMessage(error)
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  const line = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines[0] ?? 'unknown error';
+  return line.replace(/^(fatal|error):\s*/, '').slice(0, 300);
+}
+
+/** True when the failure is git itself missing (spawn ENOENT), not a git command failing. */
+function gitMissing(error: unknown): boolean {
+  return /spawn git ENOENT/.test(errorMessage(error));
+}
+
+/**
+ * Wraps a failed git command as `GIT_FAILED` with git's own reason.
+ *
+ * @param action what we were doing, e.g. `worktree add`
+ * @param hint overrides the default hint
+ */
+export function gitFailed(action: string, error: unknown, hint?: string): OrchestraError {
+  if (gitMissing(error)) {
+    return new OrchestraError('GIT_FAILED', 'git is not installed or not on PATH', {
+      hint: 'install git (2.30 or newer) and try again',
+      cause: error,
+    });
+  }
+  return new OrchestraError('GIT_FAILED', `git ${action} failed: ${gitReason(error)}`, {
+    hint: hint ?? 'run the same git command yourself to see the full output',
+    cause: error,
+  });
+}
+
+/** Refuses a ref or branch name that git would read as an option. */
+export function assertNotOption(name: string, what: string): void {
+  if (name === '' || name.startsWith('-')) {
+    throw new OrchestraError('GIT_FAILED', `invalid ${what} "${name}"`, {
+      hint: `a ${what} cannot be empty or start with "-"`,
+    });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * orchestra's structured log: pino writing one JSON object per line, normally to
+ * `.orchestra/logs/orchestra.jsonl` (`orchestraPaths(root).log`). Every line carries
+ * `ts` (ISO-8601), `level` (label, e.g. "info"), `component` and `msg`, plus `task`, `attempt`
+ * or other fields that a child logger was given:
+ *
+ *   {"level":"info","ts":"2025-05-01T12:00:00.000Z","component":"scheduler","task":"task-03","attempt":"task-03-a1","msg":"attempt started"}
+ *
+ * Secrets are redacted before a line reaches the file (see `redact.ts`).
+ */
+import { type LogFn, type Logger as PinoLogger, pino } from 'pino';
+import { OrchestraError } from '../common/errors.js';
+import { collectSecrets, redactSecretKeys, secretValueRedactor } from './redact.js';
+
+/** Log levels, least to most severe; `silent` logs nothing. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Fields a child logger adds to each of its lines. */
+export interface LogBindings {
+  /** the part of orchestra that logs: `server`, `scheduler`, `worker`, ... */
+  component?: string;
+  /** task id, e.g. `task-03` */
+  task?: string;
+  /** attempt id, e.g. `task-03-a1` */
+  attempt?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A structured logger. Each level method takes `(msg, ...printfArgs)` or
+ * `(fields, msg?, ...printfArgs)` like pino; an Error as first argument is logged under `err`.
+ */
+export interface Logger {
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  fatal: LogFn;
+  /** A logger whose lines also carry `bindings`; a `component` given here replaces the parent's. */
+  child(bindings: LogBindings): Logger;
+  isLevelEnabled(level: LogLevel): boolean;
+  /** Writes anything buffered. Lines are written synchronously, so this is cheap. */
+  flush(): void;
+  /** Flushes and closes the file, for this logger and all its relatives; later calls log nothing. */
+  close(): void;
+}
+
+export interface LoggerOptions {
+  /** minimum level written; default `info` */
+  level?: string;
+  /** `component` of lines from this logger; default `orchestra` */
+  component?: string;
+  /** extra secret values to redact, besides ANTHROPIC_API_KEY, OPENAI_API_KEY, ANTHROPIC_AUTH_TOKEN */
+  secrets?: string[];
+}
+
+/**
+ * Opens (appending) or creates the log file, creating its directory.
+ *
+ * Secret values are taken from the environment when the logger is created. Writes are
+ * synchronous: a line is in the file when the log call returns, at the price of one write(2)
+ * per line, which orchestra's log volume affords.
+ *
+ * @param file the log file, normally `orchestraPaths(root).log`
+ * @throws OrchestraError CONFIG_INVALID for an unknown `level`
+ * @throws the fs error when the file cannot be opened
+ */
+export function createLogger(file: string, options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new OrchestraError('CONFIG_INVALID', `unknown log level "${level}"`, {
+      hint: `use one of ${LOG_LEVELS.join(', ')}`,
+    });
+  }
+  const destination = pino.destination({ dest: file, sync: true, mkdir: true, append: true });
+  const redactLine = secretValueRedactor(collectSecrets(options.secrets ?? []));
+  const root = pino(
+    {
+      level,
+      // No pid/hostname: one log per repository, and the server's pid is in its own lines' fields.
+      base: undefined,
+      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: (object) => redactSecretKeys(object),
+      },
+      hooks: { streamWrite: redactLine },
+    },
+    destination,
+  );
+  const shared: SharedState = {
+    closed: false,
+    flush: () => {
+      if (!shared.closed) destination.flushSync();
+    },
+    close: () => {
+      if (shared.closed) return;
+      destination.flushSync();
+      shared.closed = true;
+      destination.end();
+    },
+  };
+  return new FileLogger(root, { component: options.component ?? 'orchestra' }, shared);
+}
+
+/** A logger that drops everything, for code paths that run outside a repository. */
+export function nullLogger(): Logger {
+  const drop: LogFn = () => undefined;
+  const logger: Logger = {
+    trace: drop,
+    debug: drop,
+    info: drop,
+    warn: drop,
+    error: drop,
+    fatal: drop,
+    child: () => logger,
+    isLevelEnabled: () => false,
+    flush: () => undefined,
+    close: () => undefined,
+  };
+  return logger;
+}
+
+interface SharedState {
+  closed: boolean;
+  flush(): void;
+  close(): void;
+}
+
+class FileLogger implements Logger {
+  readonly trace: LogFn;
+  readonly debug: LogFn;
+  readonly info: LogFn;
+  readonly warn: LogFn;
+  readonly error: LogFn;
+  readonly fatal: LogFn;
+  readonly #root: PinoLogger;
+  readonly #pino: PinoLogger;
+  readonly #bindings: LogBindings;
+  readonly #shared: SharedState;
+
+  constructor(root: PinoLogger, bindings: LogBindings, shared: SharedState) {
+    // Every logger is a direct pino child of the root with the merged bindings: pino appends a
+    // grandchild's bindings to its parent's, which would repeat `component` in one line.
+    this.#root = root;
+    // pino's `formatters.bindings` only sees the root's base bindings, so children are redacted here.
+    this.#pino = root.child(redactSecretKeys(bindings));
+    this.#bindings = bindings;
+    this.#shared = shared;
+    this.trace = this.#method('trace');
+    this.debug = this.#method('debug');
+    this.info = this.#method('info');
+    this.warn = this.#method('warn');
+    this.error = this.#method('error');
+    this.fatal = this.#method('fatal');
+  }
+
+  child(bindings: LogBindings): Logger {
+    return new FileLogger(this.#root, { ...this.#bindings, ...bindings }, this.#shared);
+  }
+
+  isLevelEnabled(level: LogLevel): boolean {
+    return !this.#shared.closed && this.#pino.isLevelEnabled(level);
+  }
+
+  flush(): void {
+    this.#shared.flush();
+  }
+
+  close(): void {
+    this.#shared.close();
+  }
+
+  #method(level: Exclude<LogLevel, 'silent'>): LogFn {
+    const target = this.#pino;
+    const shared = this.#shared;
+    return ((...args: Parameters<LogFn>) => {
+      // A closed file cannot be written; logging after shutdown is not worth a crash.
+      if (shared.closed) return;
+      target[level](...args);
+    }) as LogFn;
+  }
+}

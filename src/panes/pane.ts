@@ -1,0 +1,202 @@
+import serializeAddon from '@xterm/addon-serialize';
+import xtermHeadless from '@xterm/headless';
+import type { PaneInfo, Snapshot } from '../protocol/messages.js';
+import type { Disposable, PaneExit, PaneProcess } from './pane-process.js';
+
+const { Terminal } = xtermHeadless;
+type HeadlessTerminal = InstanceType<typeof Terminal>;
+const { SerializeAddon } = serializeAddon;
+type Serializer = InstanceType<typeof SerializeAddon>;
+
+/**
+ * Flow control between a pane's process and the server's emulator, from VS Code's pty host
+ * (`FlowControlConstants`): stop reading the process when more than 100,000 characters are written
+ * to the emulator but not yet parsed, start again below 5,000.
+ */
+export const HIGH_WATERMARK_CHARS = 100_000;
+export const LOW_WATERMARK_CHARS = 5_000;
+
+/** Default lines of history per pane (config `scrollback`). */
+export const DEFAULT_SCROLLBACK = 10_000;
+
+/** How a pane was made, kept so the server can describe (and later restore) it. */
+export interface PaneSpec {
+  name: string;
+  command: string[];
+  cwd: string;
+  /** Keep the pane on screen after its process ends (agents: yes, plain commands: no, as in tmux). */
+  remainOnExit: boolean;
+  /** The attempt whose agent runs here, if any. */
+  attemptId?: string;
+}
+
+/**
+ * One pane: a process and the server's `@xterm/headless` emulator of its screen, the
+ * authoritative copy of what every client shows (DESIGN.md, "Processes" 1).
+ * Output reaches listeners only after the emulator has parsed it, so a snapshot plus the output
+ * that follows it always adds up to the pane's screen.
+ */
+export class Pane {
+  readonly terminal: HeadlessTerminal;
+  private readonly serializer: Serializer;
+  private readonly outputListeners = new Set<(data: string) => void>();
+  private readonly exitListeners = new Set<(exit: PaneExit) => void>();
+  private readonly disposables: Disposable[] = [];
+  private pendingChars = 0;
+  private paused = false;
+  private exit: PaneExit | undefined;
+  /** Agent state shown in the title (working, waiting, done, error) when known. */
+  state: string | undefined;
+  /** Extra title text (cost, container CPU and memory). */
+  detail: string | undefined;
+
+  /**
+   * @param id the pane's number on the wire (never reused within a server's life)
+   * @param process what runs in the pane; the pane owns it from now on
+   */
+  constructor(
+    readonly id: number,
+    readonly spec: PaneSpec,
+    readonly process: PaneProcess,
+    size: { cols: number; rows: number },
+    scrollback = DEFAULT_SCROLLBACK,
+  ) {
+    this.terminal = new Terminal({ cols: size.cols, rows: size.rows, scrollback, allowProposedApi: true });
+    this.serializer = new SerializeAddon();
+    this.terminal.loadAddon(this.serializer as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
+    // Only the server's emulator answers terminal queries (device attributes, cursor position):
+    // its replies go to the process; client mirrors never write back.
+    this.disposables.push(this.terminal.onData((reply) => process.write(reply)));
+    this.disposables.push(this.terminal.onBinary((reply) => process.write(Buffer.from(reply, 'binary'))));
+    this.disposables.push(process.onData((data) => this.ingest(data)));
+    this.disposables.push(
+      process.onExit((exit) => {
+        // Let output already written finish parsing before announcing the exit.
+        this.terminal.write('', () => {
+          this.exit = exit;
+          for (const listener of this.exitListeners) listener(exit);
+        });
+      }),
+    );
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get exited(): boolean {
+    return this.exit !== undefined;
+  }
+
+  get exitInfo(): PaneExit | undefined {
+    return this.exit;
+  }
+
+  /** Characters written to the emulator and not yet parsed (for tests and the benchmark). */
+  get backlog(): number {
+    return this.pendingChars;
+  }
+
+  private ingest(data: string): void {
+    this.pendingChars += data.length;
+    if (!this.paused && this.pendingChars > HIGH_WATERMARK_CHARS) {
+      this.paused = true;
+      this.process.pause();
+    }
+    this.terminal.write(data, () => {
+      this.pendingChars -= data.length;
+      if (this.paused && this.pendingChars < LOW_WATERMARK_CHARS) {
+        this.paused = false;
+        this.process.resume();
+      }
+      for (const listener of this.outputListeners) listener(data);
+    });
+  }
+
+  /** Output after the emulator parsed it. */
+  onOutput(listener: (data: string) => void): Disposable {
+    this.outputListeners.add(listener);
+    return { dispose: () => this.outputListeners.delete(listener) };
+  }
+
+  /** Fires once when the process has ended and its last output is parsed. */
+  onExit(listener: (exit: PaneExit) => void): Disposable {
+    this.exitListeners.add(listener);
+    return { dispose: () => this.exitListeners.delete(listener) };
+  }
+
+  /** Input from a client (keys, paste): straight to the process. */
+  input(data: string | Buffer): void {
+    this.process.write(data);
+  }
+
+  /** Resizes the emulator and the process's terminal; a no-op when the size is unchanged. */
+  resize(cols: number, rows: number): void {
+    if (cols < 1 || rows < 1) return;
+    if (cols === this.terminal.cols && rows === this.terminal.rows) return;
+    this.terminal.resize(cols, rows);
+    this.process.resize(cols, rows);
+  }
+
+  /**
+   * The screen (and `scrollback` lines of history, default none) as escape sequences that rebuild it
+   * in a terminal of the same size: modes, alternate screen and cursor included.
+   */
+  snapshot(scrollback = 0): Snapshot {
+    return {
+      cols: this.terminal.cols,
+      rows: this.terminal.rows,
+      data: this.serializer.serialize({ scrollback }),
+    };
+  }
+
+  /**
+   * The pane's text, like `tmux capture-pane -p`: lines `start`..`end` (inclusive), where 0 is the
+   * top of the visible screen and negative numbers reach into history; trailing blanks trimmed.
+   * With `escapes`, colours and attributes are kept as escape sequences (the serialize addon's form).
+   */
+  capture(start = 0, end?: number, escapes = false): string {
+    const buffer = this.terminal.buffer.active;
+    const top = buffer.baseY;
+    const first = Math.max(0, top + start);
+    const last = Math.min(buffer.length - 1, top + (end ?? this.terminal.rows - 1));
+    if (escapes) {
+      return this.serializer.serialize({ range: { start: first, end: last }, excludeModes: true });
+    }
+    const lines: string[] = [];
+    for (let y = first; y <= last; y++) {
+      const line = buffer.getLine(y);
+      if (!line) continue;
+      lines.push(line.translateToString(true));
+    }
+    while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+    return lines.join('\n');
+  }
+
+  /** The pane as clients see it. */
+  info(index: number): PaneInfo {
+    return {
+      id: this.id,
+      index,
+      name: this.spec.name,
+      state: this.state ?? (this.exit ? 'exited' : undefined),
+      detail: this.detail,
+      cols: this.terminal.cols,
+      rows: this.terminal.rows,
+      exited: this.exit !== undefined,
+      exitCode: this.exit?.exitCode ?? null,
+      pid: this.process.pid,
+      command: this.spec.command,
+      cwd: this.spec.cwd,
+    };
+  }
+
+  /** Ends the process (if still running) and frees the emulator. */
+  dispose(): void {
+    this.process.kill();
+    for (const d of this.disposables) d.dispose();
+    this.outputListeners.clear();
+    this.exitListeners.clear();
+    this.terminal.dispose();
+  }
+}

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+
+/**
+ * Control messages of the wire protocol, validated on both sides with these schemas
+ * (DESIGN.md, "Wire protocol"). Bump {@link PROTOCOL_VERSION} on any incompatible change.
+ */
+
+/** Version spoken by this build. HELLO carries it; a mismatch ends the connection with a clear message. */
+export const PROTOCOL_VERSION = 1;
+
+export const helloSchema = z.object({
+  protocol: z.number().int(),
+  version: z.string(),
+  /** attach: a full client that receives layout, snapshots and output; command: one request, then close. */
+  mode: z.enum(['attach', 'command']),
+  cols: z.number().int().min(1).max(10_000),
+  rows: z.number().int().min(1).max(10_000),
+  term: z.string().max(200),
+  readOnly: z.boolean(),
+});
+export type Hello = z.infer<typeof helloSchema>;
+
+export const welcomeSchema = z.object({
+  protocol: z.number().int(),
+  version: z.string(),
+  session: z.string(),
+  pid: z.number().int(),
+  clientId: z.number().int(),
+});
+export type Welcome = z.infer<typeof welcomeSchema>;
+
+export const errorPayloadSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+});
+export type ErrorPayload = z.infer<typeof errorPayloadSchema>;
+
+export const layoutKindSchema = z.enum(['tiled', 'even-horizontal', 'even-vertical', 'main-vertical']);
+export type LayoutKind = z.infer<typeof layoutKindSchema>;
+
+/** A pane as clients see it. Sizes are in character cells. */
+export const paneInfoSchema = z.object({
+  id: z.number().int(),
+  index: z.number().int(),
+  name: z.string(),
+  /** Agent state when known (working, waiting, done, error), else the pane's process state. */
+  state: z.string().optional(),
+  /** Extra title text: cost, container CPU and memory. */
+  detail: z.string().optional(),
+  cols: z.number().int(),
+  rows: z.number().int(),
+  exited: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  pid: z.number().int().optional(),
+  command: z.array(z.string()),
+  cwd: z.string(),
+});
+export type PaneInfo = z.infer<typeof paneInfoSchema>;
+
+/** Everything a client needs to draw the window: sent on attach and on every change. */
+export const layoutStateSchema = z.object({
+  session: z.string(),
+  kind: layoutKindSchema,
+  zoomed: z.boolean(),
+  focus: z.number().int().nullable(),
+  /** The size the panes are laid out for (tmux's `latest` policy: the last active client's). */
+  cols: z.number().int(),
+  rows: z.number().int(),
+  panes: z.array(paneInfoSchema),
+  /** Status-bar extras (task counts, cost), filled in by later parts of the server. */
+  status: z.record(z.string(), z.string()).default({}),
+});
+export type LayoutState = z.infer<typeof layoutStateSchema>;
+
+/** A pane's screen, as the serialize addon writes it, for a client to replay into its mirror. */
+export const snapshotSchema = z.object({
+  cols: z.number().int(),
+  rows: z.number().int(),
+  data: z.string(),
+});
+export type Snapshot = z.infer<typeof snapshotSchema>;
+
+const target = z.string().min(1).max(200);
+
+/** Commands a client may send; the same set the TUI's `:` prompt takes. */
+export const commandSchema = z.discriminatedUnion('cmd', [
+  z.object({ cmd: z.literal('list-panes') }),
+  z.object({
+    cmd: z.literal('new-pane'),
+    name: z.string().max(100).optional(),
+    cwd: z.string().optional(),
+    command: z.array(z.string()).min(1),
+    env: z.record(z.string(), z.string()).optional(),
+  }),
+  /** data: base64 of the bytes to write (key names are translated client-side). */
+  z.object({ cmd: z.literal('send-keys'), pane: target, data: z.string() }),
+  z.object({
+    cmd: z.literal('capture-pane'),
+    pane: target,
+    /** First line: 0 is the top of the visible screen, negative reaches into history. */
+    start: z.number().int().optional(),
+    /** Last line (inclusive); default the bottom of the visible screen. */
+    end: z.number().int().optional(),
+    /** Keep colours and attributes as escape sequences. */
+    escapes: z.boolean().optional(),
+  }),
+  z.object({ cmd: z.literal('kill-pane'), pane: target }),
+  z.object({ cmd: z.literal('select-pane'), pane: target }),
+  z.object({ cmd: z.literal('rename-pane'), pane: target, name: z.string().min(1).max(100) }),
+  z.object({ cmd: z.literal('select-layout'), layout: z.union([layoutKindSchema, z.literal('next')]) }),
+  z.object({ cmd: z.literal('zoom'), pane: target.optional() }),
+  /** An attached client's terminal size changed. */
+  z.object({ cmd: z.literal('resize'), cols: z.number().int().min(1), rows: z.number().int().min(1) }),
+  /** Pane history for scroll mode, as escape-sequence text. */
+  z.object({ cmd: z.literal('history'), pane: target }),
+  z.object({ cmd: z.literal('list-clients') }),
+  z.object({ cmd: z.literal('kill-server') }),
+]);
+export type Command = z.infer<typeof commandSchema>;
+export type CommandName = Command['cmd'];
+
+export const eventSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('layout'), layout: layoutStateSchema }),
+  z.object({ event: z.literal('server-exit'), reason: z.string() }),
+]);
+export type ServerEvent = z.infer<typeof eventSchema>;
+
+export const controlSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('request'), id: z.number().int(), command: commandSchema }),
+  /** ok: result holds the command's answer; otherwise error says why. */
+  z.object({
+    kind: z.literal('response'),
+    id: z.number().int(),
+    ok: z.boolean(),
+    result: z.unknown().optional(),
+    error: errorPayloadSchema.optional(),
+  }),
+  z.object({ kind: z.literal('event'), event: eventSchema }),
+]);
+export type Control = z.infer<typeof controlSchema>;
+
+/** The one message both sides show on a version mismatch (DESIGN.md, "Wire protocol"). */
+export function versionMismatchMessage(server: number, client: number): string {
+  return `server speaks protocol ${server}, this client ${client}: run \`orchestra kill-server\` or use the matching version`;
+}
+
+/** Parses a JSON payload with a schema; throws a one-line error naming what was wrong. */
+export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new Error(`${what}: payload is not JSON`);
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(
+      `${what}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+    );
+  }
+  return result.data;
+}

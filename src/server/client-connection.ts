@@ -1,0 +1,110 @@
+import type { Socket } from 'node:net';
+import { encodeFrame, FrameType, NO_PANE } from '../protocol/frame.js';
+import type { Control, ErrorPayload, Hello, Snapshot } from '../protocol/messages.js';
+
+/**
+ * How far a client may fall behind on one pane before the server stops sending it that pane's
+ * output and, once it has caught up, sends a fresh snapshot instead (tmux's discard-and-redraw).
+ * Ten times VS Code's 100,000-character high watermark: a client briefly busy drawing keeps every
+ * byte; one that stopped reading costs the server at most this much per pane.
+ */
+export const CLIENT_DISCARD_CHARS = 1_000_000;
+
+/** Socket bytes queued to a client beyond which it counts as stalled, whatever its acks say. */
+export const CLIENT_DISCARD_BYTES = 8 * 1024 * 1024;
+
+/** A client caught up enough to be redrawn: at most this many characters unacknowledged. */
+export const CLIENT_RESUME_CHARS = 5_000;
+
+/** The server's side of one client connection: its HELLO, its flow-control counters, its socket. */
+export class ClientConnection {
+  hello: Hello | undefined;
+  /** Output characters sent per pane and not yet acknowledged. */
+  private readonly unacked = new Map<number, number>();
+  /** Panes whose output this client is missing; it gets a snapshot once it has caught up. */
+  private readonly stale = new Set<number>();
+  /** Snapshots sent: when a client got its first screen of each pane. */
+  attached = false;
+  closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+  ) {}
+
+  get readOnly(): boolean {
+    return this.hello?.readOnly ?? true;
+  }
+
+  get cols(): number {
+    return this.hello?.cols ?? 80;
+  }
+
+  get rows(): number {
+    return this.hello?.rows ?? 24;
+  }
+
+  /** Writes one frame unless the socket is gone. */
+  send(type: number, pane: number, payload?: Buffer | string): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(encodeFrame(type, pane, payload));
+  }
+
+  sendControl(message: Control): void {
+    this.send(FrameType.Control, NO_PANE, JSON.stringify(message));
+  }
+
+  sendError(error: ErrorPayload): void {
+    this.send(FrameType.Error, NO_PANE, JSON.stringify(error));
+  }
+
+  sendSnapshot(pane: number, snapshot: Snapshot): void {
+    this.unacked.set(pane, 0);
+    this.stale.delete(pane);
+    this.send(FrameType.Snapshot, pane, JSON.stringify(snapshot));
+  }
+
+  /**
+   * Sends pane output unless the client is too far behind, in which case it is marked stale and
+   * the output dropped for it.
+   */
+  sendOutput(pane: number, data: string): void {
+    if (this.stale.has(pane)) return;
+    const unacked = this.unacked.get(pane) ?? 0;
+    if (unacked > CLIENT_DISCARD_CHARS || this.socket.writableLength > CLIENT_DISCARD_BYTES) {
+      this.stale.add(pane);
+      return;
+    }
+    this.unacked.set(pane, unacked + data.length);
+    this.send(FrameType.Output, pane, data);
+  }
+
+  /**
+   * Records an acknowledgement of `chars` parsed characters.
+   * @returns true when the pane was stale and the client has now caught up (time for a snapshot)
+   */
+  ack(pane: number, chars: number): boolean {
+    const left = Math.max(0, (this.unacked.get(pane) ?? 0) - chars);
+    this.unacked.set(pane, left);
+    return this.caughtUp(pane);
+  }
+
+  /** True when `pane` is stale and the client has drained enough to be redrawn. */
+  caughtUp(pane: number): boolean {
+    return (
+      this.stale.has(pane) &&
+      (this.unacked.get(pane) ?? 0) <= CLIENT_RESUME_CHARS &&
+      this.socket.writableLength < CLIENT_DISCARD_BYTES / 8
+    );
+  }
+
+  /** Panes this client is missing output for. */
+  stalePanes(): number[] {
+    return [...this.stale];
+  }
+
+  forgetPane(pane: number): void {
+    this.unacked.delete(pane);
+    this.stale.delete(pane);
+  }
+}

@@ -1,0 +1,32 @@
+import type { CommandEnv } from '../cli/main.js';
+import { VERSION } from '../cli/version.js';
+import { defaultSession } from '../client/session-target.js';
+import { sanitizeSessionName } from './socket-dir.js';
+import { startServer } from './start.js';
+
+/**
+ * `orchestra server`: runs the session server in this process until `kill-server` or SIGTERM.
+ * SIGHUP is ignored: a closing terminal or SSH logout must not end the session.
+ */
+export async function runServerForeground(
+  env: CommandEnv,
+  opts: { session?: string; repo?: string },
+): Promise<void> {
+  const fallback = await defaultSession(opts.repo ?? env.cwd, { ...env.env, ORCHESTRA_SESSION: '' });
+  const session = sanitizeSessionName(opts.session ?? fallback.session);
+  const root = opts.repo ?? fallback.root;
+  const server = await startServer({ session, version: VERSION, env: env.env, ...(root ? { root } : {}) });
+  process.on('SIGHUP', () => {
+    // Ignored on purpose: the server outlives the terminal that started it.
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (reason: string) => {
+      server.shutdown(reason).then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    server.closed.then(() => resolve());
+  });
+  // Whatever still holds the event loop (a log stream, a watcher) must not keep a dead server alive.
+  setTimeout(() => process.exit(0), 1000);
+}

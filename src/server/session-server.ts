@@ -1,0 +1,609 @@
+import { unlink } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
+import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
+import type { Logger } from '../log/logger.js';
+import { LocalPtyProcess } from '../panes/local-pty.js';
+import { DEFAULT_SCROLLBACK, Pane, type PaneSpec } from '../panes/pane.js';
+import type { PaneProcess } from '../panes/pane-process.js';
+import { FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
+import {
+  type Command,
+  type Control,
+  commandSchema,
+  controlSchema,
+  helloSchema,
+  type LayoutKind,
+  type LayoutState,
+  PROTOCOL_VERSION,
+  parsePayload,
+  versionMismatchMessage,
+} from '../protocol/messages.js';
+import type { StateStore } from '../store/store.js';
+import { ClientConnection } from './client-connection.js';
+
+/** Rows the client's status bar takes at the bottom of the window. */
+export const STATUS_ROWS = 1;
+
+/** Debounce for saving layout and panes to the store, ms: a burst of changes costs one write. */
+const PERSIST_DEBOUNCE_MS = 150;
+
+/** Size used for panes before any client has attached (tmux's default-size is 80x24). */
+const DEFAULT_SIZE = { cols: 80, rows: 24 };
+
+export interface SessionServerOptions {
+  session: string;
+  socketPath: string;
+  /** Repository root, when the session belongs to one (default cwd for new panes). */
+  root?: string;
+  version: string;
+  /** Lines of history per pane (config `scrollback`). */
+  scrollback?: number;
+  /** Environment for pane processes. */
+  env?: NodeJS.ProcessEnv;
+  /** Where layout and panes persist; without it nothing survives a restart. */
+  store?: StateStore;
+  logger?: Logger;
+  /** Called once the server has shut down (sockets closed, panes ended). */
+  onShutdown?: (reason: string) => void;
+}
+
+/** What a new pane needs; `process` lets later parts (Docker workers) supply their own. */
+export interface NewPaneRequest {
+  name?: string;
+  command: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  remainOnExit?: boolean;
+  attemptId?: string;
+  process?: (size: { cols: number; rows: number }) => PaneProcess;
+}
+
+/**
+ * The session server (DESIGN.md, "Processes" 1): owns the panes and their emulators, the layout
+ * and the clients. One per session, listening on the session's Unix socket.
+ */
+export class SessionServer {
+  private readonly server: Server;
+  private readonly panes: Pane[] = [];
+  private readonly clients = new Map<number, ClientConnection>();
+  private nextPaneId = 1;
+  private nextClientId = 1;
+  private kind: LayoutKind = 'tiled';
+  private zoomed = false;
+  private focus: number | null = null;
+  private lastFocus: number | null = null;
+  private size = { ...DEFAULT_SIZE };
+  /** The client whose size the panes follow (tmux's `latest` window-size policy). */
+  private latestClient: number | null = null;
+  private persistTimer: NodeJS.Timeout | undefined;
+  private shuttingDown = false;
+  /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
+  readonly status: Record<string, string> = {};
+  /** Settles with the reason once the server has shut down. */
+  readonly closed: Promise<string>;
+  private resolveClosed!: (reason: string) => void;
+
+  constructor(private readonly options: SessionServerOptions) {
+    this.server = createServer((socket) => this.accept(socket));
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+  }
+
+  get session(): string {
+    return this.options.session;
+  }
+
+  /** Starts listening on the socket path (which must not exist). */
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.socketPath, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  // ---- panes -------------------------------------------------------------------------------
+
+  /** Panes in display order. */
+  listPanes(): readonly Pane[] {
+    return this.panes;
+  }
+
+  private paneRects(): Rect[] {
+    const focusIndex = this.focus === null ? null : this.panes.findIndex((p) => p.id === this.focus);
+    return computeLayout(
+      this.kind,
+      this.panes.length,
+      this.size.cols,
+      Math.max(1, this.size.rows - STATUS_ROWS),
+      this.zoomed,
+      focusIndex,
+    );
+  }
+
+  /**
+   * Starts a new pane, focuses it and lays the window out again.
+   * @throws OrchestraError SPAWN_FAILED when the process cannot be started
+   */
+  newPane(request: NewPaneRequest): Pane {
+    const id = this.nextPaneId++;
+    const cwd = request.cwd ?? this.options.root ?? process.cwd();
+    // Size it as it will be once laid out with the others, so the program starts at the right size.
+    const rects = computeLayout(
+      this.kind,
+      this.panes.length + 1,
+      this.size.cols,
+      Math.max(1, this.size.rows - STATUS_ROWS),
+      false,
+    );
+    const size = paneTerminalSize(rects[rects.length - 1]!);
+    let child: PaneProcess;
+    try {
+      child = request.process
+        ? request.process(size)
+        : new LocalPtyProcess({
+            command: request.command,
+            cwd,
+            env: {
+              ...(this.options.env ?? globalThis.process.env),
+              ...request.env,
+              ORCHESTRA_SESSION: this.session,
+            },
+            ...size,
+          });
+    } catch (error) {
+      throw new OrchestraError(
+        'SPAWN_FAILED',
+        `cannot start ${request.command.join(' ')}: ${errorMessage(error)}`,
+        {
+          hint: 'check that the command exists and the directory is right',
+          cause: error,
+        },
+      );
+    }
+    const spec: PaneSpec = {
+      name: request.name ?? request.command[0]?.split('/').pop() ?? `pane${id}`,
+      command: request.command,
+      cwd,
+      remainOnExit: request.remainOnExit ?? false,
+      attemptId: request.attemptId,
+    };
+    const pane = new Pane(id, spec, child, size, this.options.scrollback ?? DEFAULT_SCROLLBACK);
+    this.panes.push(pane);
+    pane.onOutput((data) => {
+      for (const client of this.clients.values()) if (client.attached) client.sendOutput(pane.id, data);
+    });
+    pane.onExit((exit) => {
+      this.options.logger?.info({ pane: pane.id, exit }, 'pane process ended');
+      if (pane.spec.remainOnExit) this.changed();
+      else this.removePane(pane);
+    });
+    this.setFocus(pane.id);
+    for (const client of this.clients.values()) {
+      if (client.attached) client.sendSnapshot(pane.id, pane.snapshot());
+    }
+    this.relayout();
+    return pane;
+  }
+
+  private removePane(pane: Pane): void {
+    const index = this.panes.indexOf(pane);
+    if (index < 0) return;
+    this.panes.splice(index, 1);
+    pane.dispose();
+    for (const client of this.clients.values()) client.forgetPane(pane.id);
+    if (this.lastFocus === pane.id) this.lastFocus = null;
+    if (this.focus === pane.id) {
+      const next = this.panes[Math.min(index, this.panes.length - 1)];
+      this.focus = this.lastFocus ?? next?.id ?? null;
+      this.lastFocus = null;
+    }
+    if (this.panes.length <= 1) this.zoomed = false;
+    this.relayout();
+  }
+
+  /**
+   * Finds a pane by target: its index (`0`), its id (`%3`), `!` for the last focused one (tmux's
+   * notation), or its name; empty means the focused one.
+   * @throws OrchestraError PANE_NOT_FOUND
+   */
+  resolvePane(target: string | undefined): Pane {
+    const t = (target ?? '').trim();
+    let pane: Pane | undefined;
+    if (t === '') pane = this.panes.find((p) => p.id === this.focus);
+    else if (t === '!')
+      pane = this.panes.find((p) => p.id === this.lastFocus); // tmux: the last pane
+    else if (/^%\d+$/.test(t)) pane = this.panes.find((p) => p.id === Number(t.slice(1)));
+    else if (/^\d+$/.test(t)) pane = this.panes[Number(t)];
+    if (!pane && t !== '') pane = this.panes.find((p) => p.name === t);
+    if (!pane) {
+      throw new OrchestraError(
+        'PANE_NOT_FOUND',
+        t ? `no pane "${t}" in session ${this.session}` : 'no pane to act on',
+        {
+          hint: `list them with \`orchestra ls -t ${this.session}\``,
+        },
+      );
+    }
+    return pane;
+  }
+
+  private setFocus(id: number): void {
+    if (this.focus === id) return;
+    if (this.focus !== null) this.lastFocus = this.focus;
+    this.focus = id;
+  }
+
+  // ---- layout ------------------------------------------------------------------------------
+
+  /** Resizes every visible pane to its place in the layout, then tells clients. */
+  private relayout(): void {
+    const rects = this.paneRects();
+    this.panes.forEach((pane, i) => {
+      const rect = rects[i];
+      if (!rect || rect.w === 0 || rect.h === 0) return; // hidden by zoom: keeps its size, as in tmux
+      const { cols, rows } = paneTerminalSize(rect);
+      pane.resize(cols, rows);
+    });
+    this.changed();
+  }
+
+  /** The layout as clients see it. */
+  layoutState(): LayoutState {
+    return {
+      session: this.session,
+      kind: this.kind,
+      zoomed: this.zoomed,
+      focus: this.focus,
+      cols: this.size.cols,
+      rows: this.size.rows,
+      panes: this.panes.map((p, i) => p.info(i)),
+      status: { ...this.status },
+    };
+  }
+
+  /** Broadcasts the layout and schedules a save. */
+  changed(): void {
+    const message: Control = { kind: 'event', event: { event: 'layout', layout: this.layoutState() } };
+    for (const client of this.clients.values()) if (client.attached) client.sendControl(message);
+    this.schedulePersist();
+  }
+
+  private schedulePersist(): void {
+    const store = this.options.store;
+    if (!store || this.shuttingDown) return;
+    clearTimeout(this.persistTimer);
+    this.persistTimer = setTimeout(() => {
+      this.persist().catch((error) => this.options.logger?.warn({ err: error }, 'saving the layout failed'));
+    }, PERSIST_DEBOUNCE_MS);
+  }
+
+  /** Saves layout, focus and panes to the store now. */
+  async persist(): Promise<void> {
+    const store = this.options.store;
+    if (!store) return;
+    const panes = this.panes
+      .filter((p) => !p.exited)
+      .map((p) => ({
+        id: String(p.id),
+        name: p.spec.name,
+        kind: p.spec.attemptId ? ('agent' as const) : ('command' as const),
+        command: p.spec.command,
+        cwd: p.spec.cwd,
+        ...(p.spec.attemptId ? { attemptId: p.spec.attemptId } : {}),
+        createdAt: new Date().toISOString(),
+      }));
+    const focus = this.focus === null ? undefined : String(this.focus);
+    await store.update((draft) => {
+      const previous = new Map(draft.session.panes.map((p) => [p.id, p.createdAt]));
+      draft.session.name = this.session;
+      draft.session.layout = { kind: this.kind, zoomed: this.zoomed, ...(focus ? { focus } : {}) };
+      draft.session.panes = panes.map((p) => ({ ...p, createdAt: previous.get(p.id) ?? p.createdAt }));
+    });
+  }
+
+  /**
+   * Brings back the layout, focus and (non-agent) panes saved by an earlier server of this session.
+   * Each pane's command starts afresh in its directory; agent panes are resumed by the scheduler.
+   */
+  async restore(): Promise<number> {
+    const store = this.options.store;
+    if (!store) return 0;
+    const saved = store.read().session;
+    this.kind = saved.layout.kind;
+    let restored = 0;
+    const focusId = saved.layout.focus;
+    let newFocus: number | null = null;
+    for (const record of saved.panes) {
+      if (record.kind === 'agent') continue;
+      try {
+        const pane = this.newPane({ name: record.name, command: [...record.command], cwd: record.cwd });
+        if (record.id === focusId) newFocus = pane.id;
+        restored++;
+      } catch (error) {
+        this.options.logger?.warn({ err: error, pane: record.name }, 'a saved pane could not be restarted');
+      }
+    }
+    if (newFocus !== null) this.setFocus(newFocus);
+    this.zoomed = saved.layout.zoomed && this.panes.length > 1;
+    this.relayout();
+    return restored;
+  }
+
+  // ---- clients -----------------------------------------------------------------------------
+
+  private accept(socket: Socket): void {
+    const client = new ClientConnection(this.nextClientId++, socket);
+    this.clients.set(client.id, client);
+    const decoder = new FrameDecoder();
+    socket.on('data', (chunk) => {
+      let frames: ReturnType<FrameDecoder['push']>;
+      try {
+        frames = decoder.push(chunk);
+      } catch (error) {
+        client.sendError({ code: 'PROTOCOL', message: errorMessage(error) });
+        socket.end();
+        return;
+      }
+      for (const frame of frames) {
+        try {
+          this.handleFrame(client, frame.type, frame.pane, frame.payload);
+        } catch (error) {
+          // A bad frame from one client must never take the server down.
+          this.options.logger?.warn({ err: error, client: client.id }, 'bad frame from client');
+          client.sendError({ code: 'PROTOCOL', message: errorMessage(error) });
+          socket.end();
+          return;
+        }
+      }
+    });
+    socket.on('drain', () => this.redrawCaughtUp(client));
+    socket.on('error', () => {
+      // A client that vanished mid-write; 'close' follows and cleans up.
+    });
+    socket.on('close', () => this.dropClient(client));
+  }
+
+  private dropClient(client: ClientConnection): void {
+    client.closed = true;
+    this.clients.delete(client.id);
+    if (this.latestClient === client.id) {
+      // Follow the most recent remaining client, as tmux does when the latest one detaches.
+      const remaining = [...this.clients.values()].filter((c) => c.attached);
+      const next = remaining[remaining.length - 1];
+      this.latestClient = next?.id ?? null;
+      if (next) this.setSize(next.cols, next.rows);
+    }
+  }
+
+  private handleFrame(client: ClientConnection, type: number, pane: number, payload: Buffer): void {
+    if (!client.hello) {
+      if (type !== FrameType.Hello) throw new Error('the first frame must be HELLO');
+      this.handleHello(client, payload);
+      return;
+    }
+    switch (type) {
+      case FrameType.Control: {
+        const message = parsePayload(controlSchema, payload, 'control message');
+        if (message.kind !== 'request') return;
+        void this.handleRequest(client, message.id, message.command);
+        return;
+      }
+      case FrameType.Input: {
+        if (client.readOnly) return;
+        const target = this.panes.find((p) => p.id === pane);
+        if (!target) return;
+        target.input(payload);
+        this.makeLatest(client);
+        return;
+      }
+      case FrameType.Ack: {
+        if (payload.length < 4) return;
+        if (client.ack(pane, payload.readUInt32BE(0))) this.redraw(client, pane);
+        return;
+      }
+      default:
+        throw new Error(`unexpected frame type ${type}`);
+    }
+  }
+
+  private handleHello(client: ClientConnection, payload: Buffer): void {
+    // Read the version before validating the rest: a client of another version may send other fields.
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      throw new Error('HELLO is not JSON');
+    }
+    const protocol = (raw as { protocol?: unknown })?.protocol;
+    if (protocol !== PROTOCOL_VERSION) {
+      client.sendError({
+        code: 'PROTOCOL_MISMATCH',
+        message: versionMismatchMessage(PROTOCOL_VERSION, typeof protocol === 'number' ? protocol : -1),
+      });
+      client.socket.end();
+      return;
+    }
+    client.hello = helloSchema.parse(raw);
+    client.send(
+      FrameType.Welcome,
+      NO_PANE,
+      JSON.stringify({
+        protocol: PROTOCOL_VERSION,
+        version: this.options.version,
+        session: this.session,
+        pid: process.pid,
+        clientId: client.id,
+      }),
+    );
+    if (client.hello.mode !== 'attach') return;
+    // The newly attached client becomes the latest; its size decides the panes' size.
+    this.latestClient = client.id;
+    client.attached = true;
+    this.setSize(client.cols, client.rows, false);
+    this.relayout();
+    // Layout first (sent by relayout), then one snapshot per pane; live output follows.
+    for (const pane of this.panes) client.sendSnapshot(pane.id, pane.snapshot());
+  }
+
+  private makeLatest(client: ClientConnection): void {
+    if (this.latestClient === client.id || !client.attached) return;
+    this.latestClient = client.id;
+    this.setSize(client.cols, client.rows);
+  }
+
+  private setSize(cols: number, rows: number, relayout = true): void {
+    if (cols === this.size.cols && rows === this.size.rows) return;
+    this.size = { cols, rows };
+    if (relayout) this.relayout();
+  }
+
+  private redraw(client: ClientConnection, paneId: number): void {
+    const pane = this.panes.find((p) => p.id === paneId);
+    if (pane) client.sendSnapshot(pane.id, pane.snapshot());
+  }
+
+  private redrawCaughtUp(client: ClientConnection): void {
+    for (const pane of client.stalePanes()) if (client.caughtUp(pane)) this.redraw(client, pane);
+  }
+
+  private async handleRequest(client: ClientConnection, id: number, raw: unknown): Promise<void> {
+    try {
+      const command = commandSchema.parse(raw);
+      const result = await this.execute(client, command);
+      client.sendControl({ kind: 'response', id, ok: true, result });
+      if (command.cmd === 'kill-server') await this.shutdown('kill-server');
+    } catch (error) {
+      client.sendControl({
+        kind: 'response',
+        id,
+        ok: false,
+        error: isOrchestraError(error)
+          ? { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) }
+          : { code: 'INTERNAL', message: errorMessage(error) },
+      });
+    }
+  }
+
+  /**
+   * Runs one command for a client; the same commands the CLI and the TUI's `:` prompt send.
+   * @throws OrchestraError for a user's mistake (unknown pane, read-only client)
+   */
+  async execute(client: ClientConnection | undefined, command: Command): Promise<unknown> {
+    const mutating = !['list-panes', 'capture-pane', 'history', 'list-clients', 'resize'].includes(
+      command.cmd,
+    );
+    if (client?.readOnly && client.hello?.mode === 'attach' && mutating) {
+      throw new OrchestraError('USAGE', 'this client is read-only', {
+        hint: 'attach without --read-only to act',
+      });
+    }
+    switch (command.cmd) {
+      case 'list-panes':
+        return this.layoutState().panes;
+      case 'new-pane': {
+        const pane = this.newPane({
+          command: command.command,
+          ...(command.name ? { name: command.name } : {}),
+          ...(command.cwd ? { cwd: command.cwd } : {}),
+          ...(command.env ? { env: command.env } : {}),
+        });
+        return pane.info(this.panes.indexOf(pane));
+      }
+      case 'send-keys': {
+        const pane = this.resolvePane(command.pane);
+        pane.input(Buffer.from(command.data, 'base64'));
+        return { pane: pane.id };
+      }
+      case 'capture-pane': {
+        const pane = this.resolvePane(command.pane);
+        // Wait until output already received is parsed, so the capture includes it.
+        await new Promise<void>((resolve) => pane.terminal.write('', resolve));
+        return { text: pane.capture(command.start, command.end, command.escapes ?? false) };
+      }
+      case 'history': {
+        const pane = this.resolvePane(command.pane);
+        await new Promise<void>((resolve) => pane.terminal.write('', resolve));
+        return { snapshot: pane.snapshot(Number.MAX_SAFE_INTEGER) };
+      }
+      case 'kill-pane': {
+        const pane = this.resolvePane(command.pane);
+        this.removePane(pane);
+        return { pane: pane.id };
+      }
+      case 'select-pane': {
+        const pane = this.resolvePane(command.pane);
+        this.setFocus(pane.id);
+        if (this.zoomed) this.relayout();
+        else this.changed();
+        return { pane: pane.id };
+      }
+      case 'rename-pane': {
+        const pane = this.resolvePane(command.pane);
+        pane.spec.name = command.name;
+        this.changed();
+        return { pane: pane.id };
+      }
+      case 'select-layout': {
+        this.kind = command.layout === 'next' ? nextLayout(this.kind) : command.layout;
+        this.zoomed = false;
+        this.relayout();
+        return { layout: this.kind };
+      }
+      case 'zoom': {
+        if (command.pane !== undefined) this.setFocus(this.resolvePane(command.pane).id);
+        this.zoomed = this.panes.length > 1 ? !this.zoomed : false;
+        this.relayout();
+        return { zoomed: this.zoomed };
+      }
+      case 'resize': {
+        if (!client) return {};
+        client.hello = { ...client.hello!, cols: command.cols, rows: command.rows };
+        if (this.latestClient === client.id) this.setSize(command.cols, command.rows);
+        else this.makeLatest(client);
+        return { cols: this.size.cols, rows: this.size.rows };
+      }
+      case 'list-clients':
+        return [...this.clients.values()]
+          .filter((c) => c.attached)
+          .map((c) => ({ id: c.id, cols: c.cols, rows: c.rows, term: c.hello?.term, readOnly: c.readOnly }));
+      case 'kill-server':
+        return { session: this.session };
+    }
+  }
+
+  /**
+   * Ends every pane's process, tells attached clients, closes the socket and removes it.
+   * Idempotent.
+   */
+  async shutdown(reason: string): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    clearTimeout(this.persistTimer);
+    this.options.logger?.info({ reason }, 'server shutting down');
+    const bye: Control = { kind: 'event', event: { event: 'server-exit', reason } };
+    const closed = [...this.clients.values()].map(
+      (client) =>
+        new Promise<void>((resolve) => {
+          client.socket.once('close', () => resolve());
+          client.sendControl(bye);
+          client.socket.end();
+        }),
+    );
+    for (const pane of this.panes.splice(0)) pane.dispose();
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Give clients a moment to read the goodbye, then cut whoever is still connected.
+    await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 500))]);
+    for (const client of this.clients.values()) client.socket.destroy();
+    await serverClosed;
+    await unlink(this.options.socketPath).catch(() => {
+      // Already removed (for example by a test cleaning up): nothing to do.
+    });
+    this.options.onShutdown?.(reason);
+    this.resolveClosed(reason);
+  }
+}

@@ -1,0 +1,123 @@
+import { access, unlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { lock } from 'proper-lockfile';
+import { OrchestraError } from '../common/errors.js';
+import { orchestraPaths } from '../common/paths.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger, type Logger, nullLogger } from '../log/logger.js';
+import { StateStore } from '../store/store.js';
+import { SessionServer } from './session-server.js';
+import { ensureSocketDir, socketPath } from './socket-dir.js';
+
+/**
+ * Tries to connect to a Unix socket.
+ * @returns 'live' when a server accepts, 'stale' when the file exists but nobody listens, 'none'
+ */
+export function probeSocket(path: string, timeoutMs = 1000): Promise<'live' | 'stale' | 'none'> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve('live'); // accepted but silent is still someone listening
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve('live');
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve(error.code === 'ECONNREFUSED' ? 'stale' : 'none');
+    });
+  });
+}
+
+/**
+ * Holds a lock file next to the sockets while `task` runs, so that two processes starting the same
+ * session end with one server (DESIGN.md, "Sockets and sessions").
+ */
+export async function withSessionLock<T>(lockPath: string, task: () => Promise<T>): Promise<T> {
+  await writeFile(lockPath, '', { flag: 'a', mode: 0o600 });
+  const release = await lock(lockPath, {
+    realpath: false,
+    stale: 10_000,
+    retries: { retries: 200, minTimeout: 10, maxTimeout: 100 },
+  });
+  try {
+    return await task();
+  } finally {
+    await release().catch(() => {
+      // The lock may have gone stale under a frozen process; the next starter takes it over.
+    });
+  }
+}
+
+export interface StartServerOptions {
+  session: string;
+  /** Repository root; its `.orchestra/` holds the store, config and log when initialised. */
+  root?: string;
+  version: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts the session server in this process: checks the socket directory, takes the session
+ * lock, refuses when a live server already has the socket, removes a stale one, then listens and
+ * restores the saved layout.
+ *
+ * @throws OrchestraError SERVER_EXISTS when the session already has a live server,
+ *   SOCKET_DIR_UNSAFE for an unsafe socket directory, CONFIG_INVALID for a bad config
+ */
+export async function startServer(options: StartServerOptions): Promise<SessionServer> {
+  const env = options.env ?? process.env;
+  const dir = await ensureSocketDir(env);
+  const path = socketPath(options.session, env);
+  let store: StateStore | undefined;
+  let logger: Logger = nullLogger();
+  let scrollback: number | undefined;
+  if (options.root) {
+    const paths = orchestraPaths(options.root);
+    const initialised = await access(paths.dir).then(
+      () => true,
+      () => false,
+    );
+    if (initialised) {
+      const { config } = await loadConfig(options.root, { env });
+      scrollback = config.scrollback;
+      logger = createLogger(paths.log, { component: 'server' });
+      const log = logger;
+      store = await StateStore.open(paths.state, {
+        onCorrupt: ({ movedTo, reason }) =>
+          log.error({ movedTo, reason }, 'state file was unusable and was set aside'),
+      });
+    }
+  }
+  const server = await withSessionLock(`${dir}/${options.session}.lock`, async () => {
+    const state = await probeSocket(path);
+    if (state === 'live') {
+      throw new OrchestraError('SERVER_EXISTS', `session ${options.session} already has a server`, {
+        hint: `attach to it with \`orchestra attach -t ${options.session}\``,
+      });
+    }
+    if (state === 'stale') await unlink(path).catch(() => {});
+    const created = new SessionServer({
+      session: options.session,
+      socketPath: path,
+      version: options.version,
+      env,
+      logger,
+      ...(options.root ? { root: options.root } : {}),
+      ...(store ? { store } : {}),
+      ...(scrollback ? { scrollback } : {}),
+      onShutdown: () => {
+        logger.close();
+        void store?.close();
+      },
+    });
+    await created.listen();
+    return created;
+  });
+  await server.restore();
+  logger.info({ session: options.session, pid: process.pid }, 'server started');
+  return server;
+}
