@@ -14,6 +14,7 @@ export type OrchestraErrorCode =
   | 'TASK_NOT_FOUND'
   | 'PATH_ESCAPE'
   | 'STATE_CORRUPT'
+  | 'STATE_TOO_NEW'
   | 'STATE_LOCKED'
   | 'GIT_FAILED'
   | 'BASE_BRANCH_MISSING'

@@ -26,7 +26,7 @@ export const STATE_MIGRATIONS: MigrationTable = {};
  * @returns a raw object whose `version` is `latest`
  * @throws OrchestraError STATE_CORRUPT when `raw` is not an object with a positive integer
  *   `version`, or a step is missing or returns the wrong version
- * @throws OrchestraError INTERNAL (see {@link isStateTooNew}) when the file is newer than `latest`:
+ * @throws OrchestraError STATE_TOO_NEW (see {@link isStateTooNew}) when the file is newer than `latest`:
  *   it was written by a newer orchestra and is not corrupt, so it must not be moved aside
  */
 export function runMigrations(raw: unknown, table: MigrationTable, latest: number): Record<string, unknown> {
@@ -64,7 +64,7 @@ export function runMigrations(raw: unknown, table: MigrationTable, latest: numbe
  * @param table upgrade steps, {@link STATE_MIGRATIONS} unless a test supplies its own
  * @throws OrchestraError STATE_CORRUPT when the file is not a valid state of any known version
  *   (the message lists the first offending fields)
- * @throws OrchestraError INTERNAL (see {@link isStateTooNew}) when the file comes from a newer
+ * @throws OrchestraError STATE_TOO_NEW (see {@link isStateTooNew}) when the file comes from a newer
  *   orchestra
  */
 export function migrateState(raw: unknown, table: MigrationTable = STATE_MIGRATIONS): State {
@@ -79,16 +79,13 @@ export function migrateState(raw: unknown, table: MigrationTable = STATE_MIGRATI
   return result.data;
 }
 
-/**
- * The state file was written by a newer orchestra. It carries code INTERNAL until errors.ts gains
- * a dedicated code; {@link isStateTooNew} tells it apart.
- */
+/** The state file was written by a newer orchestra (code STATE_TOO_NEW); it is left untouched. */
 export class StateTooNewError extends OrchestraError {
   readonly fileVersion: number;
 
   constructor(fileVersion: number, knownVersion: number) {
     super(
-      'INTERNAL',
+      'STATE_TOO_NEW',
       `state.json has format version ${fileVersion}, but this orchestra only knows up to version ${knownVersion}`,
       { hint: 'a newer orchestra wrote this file: upgrade orchestra to that version or later, then retry' },
     );

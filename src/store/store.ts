@@ -145,7 +145,7 @@ export class StateStore {
         }
         if (this.#lockLost) {
           throw new OrchestraError('STATE_LOCKED', `lost the lock on ${this.path} during an update`, {
-            hint: 'the process was paused for longer than the lock timeout; retry the command',
+            hint: 'the process stalled for longer than the lock stale time (10 s); retry the command',
             cause: this.#lockLost,
           });
         }
