@@ -3,6 +3,28 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
+ * Writes `data`, fsynced, to a new hidden temporary file next to `path` (same directory, so a
+ * rename or link into place stays on one file system).
+ *
+ * @returns the temporary file's path; the caller renames, links or removes it
+ */
+export async function writeTempBeside(
+  path: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+): Promise<string> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(tmp, 'wx', mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return tmp;
+}
+
+/**
  * Writes `data` to `path` atomically: a temporary file in the same directory is written, fsynced
  * and renamed over the target, so a reader sees either the old or the new content, never a torn
  * file. Creates the parent directory when missing.
@@ -13,16 +35,8 @@ import { basename, dirname, join } from 'node:path';
  * @throws the underlying fs error when the directory is not writable
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'w', mode);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = await writeTempBeside(path, data, mode);
   try {
     await rename(tmp, path);
   } catch (error) {

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { copyFile, link, lstat, mkdir, open, readlink, symlink, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeTempBeside } from '../common/atomic-write.js';
 import { suffixedFileName } from './naming.js';
 
 /**
@@ -121,14 +121,7 @@ export async function moveToFreeName(src: string, dir: string, name: string): Pr
  */
 export async function writeNewFile(path: string, data: string | Uint8Array): Promise<void> {
   const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  const tmp = await writeTempBeside(path, data);
   try {
     await link(tmp, path);
   } catch (error) {
