@@ -1,5 +1,4 @@
 import type xtermHeadless from '@xterm/headless';
-import { blessedColors } from './blessed-colors.js';
 
 type HeadlessTerminal = InstanceType<typeof xtermHeadless.Terminal>;
 type BufferCell = NonNullable<ReturnType<HeadlessTerminal['buffer']['active']['getNullCell']>>;
@@ -25,16 +24,40 @@ export function packAttr(flags: number, fg: number, bg: number): number {
   return (flags << 18) | (fg << 9) | bg;
 }
 
-const rgbCache = new Map<number, number>();
+/** Levels of the xterm 6×6×6 colour cube (colours 16–231), per channel. */
+const CUBE_LEVELS = [0x00, 0x5f, 0x87, 0xaf, 0xd7, 0xff];
 
-/** A truecolour value (0xRRGGBB) mapped down to the nearest of the 256 palette colours. */
+function cubeIndex(v: number): number {
+  if (v < 48) return 0;
+  if (v < 114) return 1;
+  return Math.floor((v - 35) / 40);
+}
+
+function distanceSquared(r: number, g: number, b: number, r2: number, g2: number, b2: number): number {
+  return (r - r2) ** 2 + (g - g2) ** 2 + (b - b2) ** 2;
+}
+
+/**
+ * A truecolour value (0xRRGGBB) mapped down to a close colour of the xterm 256-colour cube or
+ * grey ramp (16–255), as tmux does (colour.c `colour_find_rgb`). Colours 0–15 are left out because
+ * terminal themes redefine them. blessed's own `colors.match` is not used: its cache is seeded with
+ * 8-colour matches for every palette colour, so an exact palette colour such as #008700 came back
+ * as basic green (#00cd00).
+ */
 export function rgbTo256(rgb: number): number {
-  let index = rgbCache.get(rgb);
-  if (index === undefined) {
-    index = blessedColors.match((rgb >> 16) & 0xff, (rgb >> 8) & 0xff, rgb & 0xff);
-    rgbCache.set(rgb, index);
-  }
-  return index;
+  const r = (rgb >> 16) & 0xff;
+  const g = (rgb >> 8) & 0xff;
+  const b = rgb & 0xff;
+  const [qr, qg, qb] = [cubeIndex(r), cubeIndex(g), cubeIndex(b)];
+  const cube = 16 + 36 * qr + 6 * qg + qb;
+  const [cr, cg, cb] = [CUBE_LEVELS[qr]!, CUBE_LEVELS[qg]!, CUBE_LEVELS[qb]!];
+  if (cr === r && cg === g && cb === b) return cube;
+  const average = Math.floor((r + g + b) / 3);
+  const greyIndex = average > 238 ? 23 : Math.max(0, Math.floor((average - 3) / 10));
+  const grey = 8 + 10 * greyIndex;
+  return distanceSquared(grey, grey, grey, r, g, b) < distanceSquared(cr, cg, cb, r, g, b)
+    ? 232 + greyIndex
+    : cube;
 }
 
 function fgOf(cell: BufferCell): number {

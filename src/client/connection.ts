@@ -14,6 +14,7 @@ import {
   parsePayload,
   type Snapshot,
   snapshotSchema,
+  versionMismatchMessage,
   type Welcome,
   welcomeSchema,
 } from '../protocol/messages.js';
@@ -80,26 +81,28 @@ export class ServerConnection {
           return;
         }
         for (const frame of frames) {
-          if (!connection.welcome) {
+          if (connection.welcome) {
+            connection.handleFrame(frame.type, frame.pane, frame.payload);
+            continue;
+          }
+          try {
             if (frame.type === FrameType.Welcome) {
-              connection.welcome = parsePayload(welcomeSchema, frame.payload, 'WELCOME');
-              if (connection.welcome.protocol !== PROTOCOL_VERSION) {
+              // Read the version before validating the rest: a server of another version may send
+              // other fields.
+              const protocol = protocolOf(frame.payload);
+              if (protocol !== PROTOCOL_VERSION) {
                 return fail(
-                  new OrchestraError(
-                    'PROTOCOL_MISMATCH',
-                    `server speaks protocol ${connection.welcome.protocol}, this client ${PROTOCOL_VERSION}: run \`orchestra kill-server\` or use the matching version`,
-                  ),
+                  new OrchestraError('PROTOCOL_MISMATCH', versionMismatchMessage(protocol, PROTOCOL_VERSION)),
                 );
               }
+              connection.welcome = parsePayload(welcomeSchema, frame.payload, 'WELCOME');
               settled = true;
               socket.removeAllListeners('error');
               socket.on('error', () => {
                 // 'close' follows and reports the end.
               });
               resolve(connection);
-              continue;
-            }
-            if (frame.type === FrameType.Error) {
+            } else if (frame.type === FrameType.Error) {
               const error = parsePayload(errorPayloadSchema, frame.payload, 'ERROR');
               return fail(
                 new OrchestraError(
@@ -109,9 +112,11 @@ export class ServerConnection {
                 ),
               );
             }
-            continue;
+          } catch (error) {
+            // An unreadable answer to HELLO fails the connection instead of throwing out of the
+            // socket's event handler, which would crash the client with a stack trace.
+            return fail(new OrchestraError('SERVER_UNREACHABLE', errorMessage(error)));
           }
-          connection.handleFrame(frame.type, frame.pane, frame.payload);
         }
       });
       socket.on('close', () => {
@@ -205,6 +210,16 @@ export class ServerConnection {
 
   close(): void {
     this.socket.end();
+  }
+}
+
+/** The `protocol` field of a WELCOME payload, or -1 when it has none. */
+function protocolOf(payload: Buffer): number {
+  try {
+    const protocol = (JSON.parse(payload.toString('utf8')) as { protocol?: unknown } | null)?.protocol;
+    return typeof protocol === 'number' ? protocol : -1;
+  } catch {
+    return -1;
   }
 }
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { OrchestraError } from '../common/errors.js';
 import { blessedColors } from './blessed-colors.js';
-import { DEFAULT_COLOR, FLAG_BOLD, packAttr } from './cell-render.js';
+import { DEFAULT_COLOR, FLAG_BOLD, packAttr, rgbTo256 } from './cell-render.js';
 
 const colorSchema = z.string().min(1);
 const styleSchema = z.strictObject({
@@ -50,6 +50,8 @@ export interface Theme {
 export function colorIndex(color: string | undefined): number {
   if (color === undefined || color === 'default') return DEFAULT_COLOR;
   if (/^\d+$/.test(color)) return Math.min(255, Number(color));
+  // blessed's own conversion of #rrggbb goes through a cache seeded with 8-colour matches.
+  if (/^#[0-9a-fA-F]{6}$/.test(color)) return rgbTo256(Number.parseInt(color.slice(1), 16));
   return blessedColors.convert(color);
 }
 

@@ -78,7 +78,7 @@ export function keyNameToBytes(name: string): string | undefined {
         return rest.length === 1 ? rest.toUpperCase() : undefined;
     }
   }
-  if (name.length === 1) return name;
+  if ([...name].length === 1) return name; // one character, astral ones (emoji) included
   return undefined;
 }
 
@@ -169,7 +169,8 @@ export function keyTokenName(token: string): string | undefined {
     if (code === 0x7f) return 'BSpace';
     return token;
   }
-  if (token.startsWith('\x1b') && token.length >= 2 && token[1] !== '[' && token[1] !== 'O') {
+  // Two bytes `ESC [` or `ESC O` are Meta-[ / Meta-O; longer ones are CSI or SS3 sequences.
+  if (token.startsWith('\x1b') && (token.length === 2 || (token[1] !== '[' && token[1] !== 'O'))) {
     const inner = keyTokenName(token.slice(1));
     return inner === undefined ? undefined : `M-${inner}`;
   }

@@ -74,7 +74,9 @@ export class Pane {
         // Let output already written finish parsing before announcing the exit.
         this.terminal.write('', () => {
           this.exit = exit;
-          for (const listener of this.exitListeners) listener(exit);
+          // A copy: a listener may dispose the pane (the server removes ended panes), which clears
+          // the set and would skip the listeners after it.
+          for (const listener of [...this.exitListeners]) listener(exit);
         });
       }),
     );

@@ -28,6 +28,9 @@ export const STATUS_ROWS = 1;
 /** Debounce for saving layout and panes to the store, ms: a burst of changes costs one write. */
 const PERSIST_DEBOUNCE_MS = 150;
 
+/** How long a new connection may take to send its HELLO, ms. */
+const HELLO_TIMEOUT_MS = 5_000;
+
 /** Size used for panes before any client has attached (tmux's default-size is 80x24). */
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
@@ -339,6 +342,11 @@ export class SessionServer {
   private accept(socket: Socket): void {
     const client = new ClientConnection(this.nextClientId++, socket);
     this.clients.set(client.id, client);
+    // A peer that connects and never says HELLO (a port scanner, a wedged client) is let go.
+    const helloTimer = setTimeout(() => {
+      if (!client.hello) socket.destroy();
+    }, HELLO_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(helloTimer));
     const decoder = new FrameDecoder();
     socket.on('data', (chunk) => {
       let frames: ReturnType<FrameDecoder['push']>;
@@ -428,7 +436,8 @@ export class SessionServer {
       client.socket.end();
       return;
     }
-    client.hello = helloSchema.parse(raw);
+    // parsePayload, not parse: its error is one line the client can show as it is.
+    client.hello = parsePayload(helloSchema, payload, 'HELLO');
     client.send(
       FrameType.Welcome,
       NO_PANE,
@@ -585,6 +594,11 @@ export class SessionServer {
     this.shuttingDown = true;
     clearTimeout(this.persistTimer);
     this.options.logger?.info({ reason }, 'server shutting down');
+    // Save now what the debounce still holds (`select-layout ... && kill-server` must not lose it),
+    // while the panes are alive to be described.
+    await this.persist().catch((error) =>
+      this.options.logger?.warn({ err: error }, 'saving the layout failed'),
+    );
     const bye: Control = { kind: 'event', event: { event: 'server-exit', reason } };
     const closed = [...this.clients.values()].map(
       (client) =>

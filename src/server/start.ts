@@ -116,6 +116,10 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     });
     await created.listen();
     return created;
+  }).catch(async (error: unknown) => {
+    logger.close();
+    await store?.close();
+    throw error;
   });
   await server.restore();
   logger.info({ session: options.session, pid: process.pid }, 'server started');

@@ -1,0 +1,82 @@
+import { open, stat } from 'node:fs/promises';
+import type { Disposable } from '../panes/pane-process.js';
+
+/** How often an attempt's events.jsonl is checked for new lines, ms. */
+export const EVENTS_POLL_MS = 250;
+
+/** One line of `events.jsonl` (DESIGN.md, "Agent status protocol"); unknown fields are kept. */
+export interface AgentEvent {
+  ts?: string | number;
+  type: string;
+  state?: string;
+  summary?: string;
+  model?: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+  [key: string]: unknown;
+}
+
+/**
+ * Follows a growing JSONL file (an attempt's `events.jsonl`), calling `onEvent` for each complete
+ * line, from the start of the file. A torn last line is held until its newline arrives; a line
+ * that is not JSON is skipped. Polling rather than fs.watch: the file may live on a bind mount
+ * written from inside a container, where inotify events do not always arrive.
+ */
+export function tailEvents(
+  path: string,
+  onEvent: (event: AgentEvent) => void,
+  pollMs = EVENTS_POLL_MS,
+): Disposable {
+  let offset = 0;
+  let partial = '';
+  let busy = false;
+  let disposed = false;
+  const poll = async () => {
+    if (busy || disposed) return;
+    busy = true;
+    try {
+      const info = await stat(path).catch(() => undefined);
+      if (!info || info.size <= offset) {
+        if (info && info.size < offset) {
+          // Truncated or replaced: start over.
+          offset = 0;
+          partial = '';
+        }
+        return;
+      }
+      const handle = await open(path, 'r');
+      try {
+        const length = info.size - offset;
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        offset += bytesRead;
+        const text = partial + buffer.subarray(0, bytesRead).toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          try {
+            const event = JSON.parse(line) as AgentEvent;
+            if (event && typeof event.type === 'string' && !disposed) onEvent(event);
+          } catch {
+            // A line that is not JSON (a hook that misfired) says nothing about the agent's state.
+          }
+        }
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void poll(), pollMs);
+  void poll();
+  return {
+    dispose: () => {
+      disposed = true;
+      clearInterval(timer);
+    },
+  };
+}
