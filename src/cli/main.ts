@@ -6,6 +6,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerGcCommand } from './commands/gc.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerModelServerCommand } from './commands/model-server.js';
 import { registerSessionCommands } from './commands/session.js';
 import { registerTaskCommands } from './commands/task.js';
 import { type Output, printError, processOutput, QuietExit } from './output.js';
@@ -51,6 +52,7 @@ export function buildProgram(env: CommandEnv): Command {
   registerSessionCommands(program, env);
   registerAttachCommands(program, env);
   registerDemoCommand(program, env);
+  registerModelServerCommand(program, env);
   return program;
 }
 
