@@ -5,6 +5,7 @@ import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDoctorCommand } from './commands/doctor.js';
 import { registerGcCommand } from './commands/gc.js';
+import { registerImageCommands } from './commands/image.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerSessionCommands } from './commands/session.js';
@@ -53,6 +54,7 @@ export function buildProgram(env: CommandEnv): Command {
   registerAttachCommands(program, env);
   registerDemoCommand(program, env);
   registerModelServerCommand(program, env);
+  registerImageCommands(program, env);
   return program;
 }
 

@@ -26,6 +26,9 @@ export type OrchestraErrorCode =
   | 'PROTOCOL_MISMATCH'
   | 'PANE_NOT_FOUND'
   | 'SPAWN_FAILED'
+  | 'DOCKER_UNAVAILABLE'
+  | 'IMAGE_MISSING'
+  | 'IMAGE_BUILD_FAILED'
   | 'USAGE'
   | 'INTERNAL';
 

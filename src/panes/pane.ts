@@ -28,6 +28,8 @@ export interface PaneSpec {
   remainOnExit: boolean;
   /** The attempt whose agent runs here, if any. */
   attemptId?: string;
+  /** The agent's run directory: its `events.jsonl` gives the pane's state and cost. */
+  runDir?: string;
 }
 
 /**

@@ -92,6 +92,10 @@ export const commandSchema = z.discriminatedUnion('cmd', [
     cwd: z.string().optional(),
     command: z.array(z.string()).min(1),
     env: z.record(z.string(), z.string()).optional(),
+    /** Keep the pane after its process ends (agents). */
+    remainOnExit: z.boolean().optional(),
+    /** An agent's run directory: its events.jsonl drives the pane's state and cost. */
+    runDir: z.string().optional(),
   }),
   /** data: base64 of the bytes to write (key names are translated client-side). */
   z.object({ cmd: z.literal('send-keys'), pane: target, data: z.string() }),

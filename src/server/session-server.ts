@@ -1,11 +1,13 @@
 import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { type CostSummary, combineCosts, formatCost, formatUsd, summarizeCost } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
 import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
 import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
 import { DEFAULT_SCROLLBACK, Pane, type PaneSpec } from '../panes/pane.js';
-import type { PaneProcess } from '../panes/pane-process.js';
+import type { Disposable, PaneProcess } from '../panes/pane-process.js';
 import { FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
   type Command,
@@ -21,12 +23,16 @@ import {
 } from '../protocol/messages.js';
 import type { StateStore } from '../store/store.js';
 import { ClientConnection } from './client-connection.js';
+import { type AgentEvent, tailEvents } from './events-tail.js';
 
 /** Rows the client's status bar takes at the bottom of the window. */
 export const STATUS_ROWS = 1;
 
 /** Debounce for saving layout and panes to the store, ms: a burst of changes costs one write. */
 const PERSIST_DEBOUNCE_MS = 150;
+
+/** Agent events within this many ms reach clients as one layout update. */
+const CHANGE_COALESCE_MS = 50;
 
 /** How long a new connection may take to send its HELLO, ms. */
 const HELLO_TIMEOUT_MS = 5_000;
@@ -59,6 +65,8 @@ export interface NewPaneRequest {
   env?: Record<string, string>;
   remainOnExit?: boolean;
   attemptId?: string;
+  /** Agent run directory whose events.jsonl drives the pane's state and cost (DESIGN.md, "Agent status protocol"). */
+  runDir?: string;
   process?: (size: { cols: number; rows: number }) => PaneProcess;
 }
 
@@ -80,6 +88,11 @@ export class SessionServer {
   /** The client whose size the panes follow (tmux's `latest` window-size policy). */
   private latestClient: number | null = null;
   private persistTimer: NodeJS.Timeout | undefined;
+  private changedTimer: NodeJS.Timeout | undefined;
+  /** What to stop when a pane goes (its events tail). */
+  private readonly paneDisposers = new Map<number, Disposable>();
+  /** Spend per agent pane, kept after the pane closes so the session total stays whole. */
+  private readonly paneCosts = new Map<number, CostSummary>();
   private shuttingDown = false;
   /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
   readonly status: Record<string, string> = {};
@@ -173,13 +186,15 @@ export class SessionServer {
       command: request.command,
       cwd,
       remainOnExit: request.remainOnExit ?? false,
-      attemptId: request.attemptId,
+      ...(request.attemptId ? { attemptId: request.attemptId } : {}),
+      ...(request.runDir ? { runDir: request.runDir } : {}),
     };
     const pane = new Pane(id, spec, child, size, this.options.scrollback ?? DEFAULT_SCROLLBACK);
     this.panes.push(pane);
     pane.onOutput((data) => {
       for (const client of this.clients.values()) if (client.attached) client.sendOutput(pane.id, data);
     });
+    if (spec.runDir) this.followAgentEvents(pane, spec.runDir);
     pane.onExit((exit) => {
       this.options.logger?.info({ pane: pane.id, exit }, 'pane process ended');
       if (pane.spec.remainOnExit) this.changed();
@@ -193,10 +208,45 @@ export class SessionServer {
     return pane;
   }
 
+  /**
+   * Follows an agent's `events.jsonl`: status events set the pane's state, usage events its cost;
+   * both show in the pane's title, and the session's total cost in the status bar.
+   */
+  private followAgentEvents(pane: Pane, runDir: string): void {
+    const usage: AgentEvent[] = [];
+    const tail = tailEvents(join(runDir, 'events.jsonl'), (event) => {
+      if (event.type === 'status' && typeof event.state === 'string') pane.state = event.state;
+      else if (event.type === 'usage') {
+        usage.push(event);
+        this.paneCosts.set(pane.id, summarizeCost(usage));
+        pane.detail = formatUsd(this.paneCosts.get(pane.id)?.usd);
+        this.updateSessionCost();
+      } else return;
+      this.changedSoon();
+    });
+    this.paneDisposers.set(pane.id, tail);
+  }
+
+  private updateSessionCost(): void {
+    if (this.paneCosts.size === 0) return;
+    this.status.cost = formatCost(combineCosts(this.paneCosts.values()));
+  }
+
+  /** Broadcasts the layout once for a burst of changes (agent events arrive in bursts). */
+  private changedSoon(): void {
+    if (this.changedTimer) return;
+    this.changedTimer = setTimeout(() => {
+      this.changedTimer = undefined;
+      this.changed();
+    }, CHANGE_COALESCE_MS);
+  }
+
   private removePane(pane: Pane): void {
     const index = this.panes.indexOf(pane);
     if (index < 0) return;
     this.panes.splice(index, 1);
+    this.paneDisposers.get(pane.id)?.dispose();
+    this.paneDisposers.delete(pane.id);
     pane.dispose();
     for (const client of this.clients.values()) client.forgetPane(pane.id);
     if (this.lastFocus === pane.id) this.lastFocus = null;
@@ -520,6 +570,8 @@ export class SessionServer {
           ...(command.name ? { name: command.name } : {}),
           ...(command.cwd ? { cwd: command.cwd } : {}),
           ...(command.env ? { env: command.env } : {}),
+          ...(command.remainOnExit ? { remainOnExit: true } : {}),
+          ...(command.runDir ? { runDir: command.runDir } : {}),
         });
         return pane.info(this.panes.indexOf(pane));
       }
@@ -593,6 +645,8 @@ export class SessionServer {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     clearTimeout(this.persistTimer);
+    clearTimeout(this.changedTimer);
+    for (const tail of this.paneDisposers.values()) tail.dispose();
     this.options.logger?.info({ reason }, 'server shutting down');
     // Save now what the debounce still holds (`select-layout ... && kill-server` must not lose it),
     // while the panes are alive to be described.

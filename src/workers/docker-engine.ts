@@ -16,10 +16,36 @@ export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
 /** A dockerode client for `DOCKER_HOST` (tcp, ssh, unix) or the default socket. */
 export function dockerClient(env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): Docker {
-  // dockerode reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH from process.env itself.
-  const options: Docker.DockerOptions = env.DOCKER_HOST ? {} : { socketPath: DEFAULT_DOCKER_SOCKET };
+  const options = dockerHostOptions(env);
   if (timeoutMs !== undefined) options.timeout = timeoutMs;
   return new Docker(options);
+}
+
+/**
+ * Connection options for `env.DOCKER_HOST`. dockerode reads DOCKER_HOST, DOCKER_TLS_VERIFY and
+ * DOCKER_CERT_PATH from `process.env` by itself (empty options); an `env` other than the process's
+ * (a test, a `--docker-host` flag) is translated here: unix sockets, plain tcp and ssh.
+ */
+function dockerHostOptions(env: NodeJS.ProcessEnv): Docker.DockerOptions {
+  const host = env.DOCKER_HOST;
+  if (!host) return { socketPath: DEFAULT_DOCKER_SOCKET };
+  if (host.startsWith('unix://'))
+    return { socketPath: host.slice('unix://'.length) || DEFAULT_DOCKER_SOCKET };
+  if (host === process.env.DOCKER_HOST) return {};
+  try {
+    const url = new URL(host.includes('//') ? host : `tcp://${host}`);
+    if (url.protocol === 'ssh:') {
+      return { protocol: 'ssh', host: url.hostname, port: url.port || 22, username: url.username };
+    }
+    return {
+      protocol: env.DOCKER_TLS_VERIFY === '1' || url.port === '2376' ? 'https' : 'http',
+      host: url.hostname,
+      port: url.port || 2375,
+    };
+  } catch {
+    // Not a URL: dockerode reports the problem when it connects.
+    return {};
+  }
 }
 
 function explain(error: unknown, host: string): string {

@@ -3,7 +3,8 @@ import { errorMessage } from '../../common/errors.js';
 import { loadConfig } from '../../config/load.js';
 import { defaultConfig } from '../../config/schema.js';
 import { findRepoRoot, gitVersion } from '../../git/repo.js';
-import { imagePresent, probeDocker } from '../../workers/docker-engine.js';
+import { dockerClient, probeDocker } from '../../workers/docker-engine.js';
+import { workerImageStatus } from '../../workers/image.js';
 import type { CommandEnv } from '../main.js';
 import { printJson, QuietExit } from '../output.js';
 
@@ -81,16 +82,7 @@ export async function runDoctor(env: CommandEnv): Promise<DoctorCheck[]> {
   const dockerMissingStatus = sandbox === 'docker' ? 'fail' : 'warn';
   if (docker.reachable) {
     checks.push({ name: 'docker', status: 'ok', detail: `engine ${docker.version} at ${docker.host}` });
-    const present = await imagePresent(image, env.env);
-    checks.push(
-      present
-        ? { name: 'worker image', status: 'ok', detail: `${image} present` }
-        : {
-            name: 'worker image',
-            status: dockerMissingStatus,
-            detail: `${image} ${present === false ? 'not built' : 'could not be inspected'} (run \`orchestra image build\`)`,
-          },
-    );
+    checks.push(await imageCheck(image, env.env, dockerMissingStatus));
   } else {
     checks.push({
       name: 'docker',
@@ -117,6 +109,31 @@ export async function runDoctor(env: CommandEnv): Promise<DoctorCheck[]> {
     checks.push({ name: 'ANTHROPIC_BASE_URL', status: 'ok', detail: env.env.ANTHROPIC_BASE_URL });
   }
   return checks;
+}
+
+/** Whether the worker image is built, and built from the current Dockerfile.worker and agent bundle. */
+async function imageCheck(
+  image: string,
+  env: NodeJS.ProcessEnv,
+  missingStatus: DoctorCheck['status'],
+): Promise<DoctorCheck> {
+  const name = 'worker image';
+  try {
+    const status = await workerImageStatus(image, { docker: dockerClient(env, 10_000) });
+    if (!status.present) {
+      return { name, status: missingStatus, detail: `${image} not built (run \`orchestra image build\`)` };
+    }
+    if (status.current === false) {
+      return {
+        name,
+        status: 'warn',
+        detail: `${image} is out of date (version ${status.version ?? 'none'}, current ${status.expected}); run \`orchestra image build\``,
+      };
+    }
+    return { name, status: 'ok', detail: `${image} present and current (version ${status.version})` };
+  } catch (error) {
+    return { name, status: missingStatus, detail: `${image} could not be inspected: ${errorMessage(error)}` };
+  }
 }
 
 const MARK = { ok: 'ok  ', warn: 'warn', fail: 'FAIL' } as const;

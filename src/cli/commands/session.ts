@@ -151,6 +151,11 @@ export function registerSessionCommands(program: Command, env: CommandEnv): void
     .option('-t, --target <session>', "session (default: this repository's)")
     .option('-n, --name <name>', 'pane name shown in its title')
     .option('-c, --cwd <dir>', 'working directory')
+    .option('--remain', 'keep the pane on screen after its command ends')
+    .option(
+      '--run-dir <dir>',
+      "an agent's run directory: its events.jsonl shows as the pane's state and cost",
+    )
     .option('--json', 'print the new pane as JSON')
     .argument('[command...]', 'command and arguments (put them after --)')
     .action(

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import type { CommandEnv } from '../main.js';
+
+/** Registers `orchestra image build`. */
+export function registerImageCommands(program: Command, env: CommandEnv): void {
+  const image = program.command('image').description('the Docker image workers run in (Dockerfile.worker)');
+  image
+    .command('build')
+    .description('build the worker image through the Docker engine, with the built-in agent bundled')
+    .option('--tag <tag>', 'image tag (default: worker.image from the config)')
+    .option(
+      '--base <image>',
+      'base image (default debian:bookworm-slim; see scripts/build-base-image.sh offline)',
+    )
+    .option('--claude', 'also install Claude Code in the image')
+    .option('--codex', 'also install the Codex CLI in the image')
+    .option('--aider', 'also install Aider in the image (needs PyPI)')
+    .option('--no-cache', 'rebuild every layer')
+    .option('-q, --quiet', 'print only the summary')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const { runImageBuildCommand } = await import('../../workers/image-command.js');
+      await runImageBuildCommand({ ...opts, noCache: opts.cache === false }, env);
+    });
+}

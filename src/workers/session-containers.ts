@@ -1,0 +1,87 @@
+import type Docker from 'dockerode';
+import { LABEL_ATTEMPT, LABEL_SESSION, LABEL_TASK } from './container-labels.js';
+import { dockerClient } from './docker-engine.js';
+
+/** A worker container of a session as the engine reports it now. */
+export interface WorkerContainer {
+  /** Container id (64 hex digits). */
+  id: string;
+  name: string;
+  taskId: string | undefined;
+  attemptId: string | undefined;
+  /** Docker's state: `running`, `exited`, `created`, `paused`, `restarting`, `removing` or `dead`. */
+  state: string;
+  /** Exit code once it has exited (137 after SIGKILL, which includes the OOM killer). */
+  exitCode?: number;
+  /** Whether the kernel's OOM killer struck inside it. */
+  oomKilled: boolean;
+  /** When it finished (ISO 8601), for exited containers. */
+  finishedAt?: string;
+}
+
+function sessionFilter(session: string): string {
+  return JSON.stringify({ label: [`${LABEL_SESSION}=${session}`] });
+}
+
+/**
+ * Lists the worker containers of `session`, running or not, so a restarted server can re-attach to
+ * the running ones and record how the others ended.
+ *
+ * @throws Error from dockerode when the engine cannot be asked
+ */
+export async function findWorkers(
+  session: string,
+  docker: Docker = dockerClient(),
+): Promise<WorkerContainer[]> {
+  const list = await docker.listContainers({ all: true, filters: sessionFilter(session) });
+  const workers: WorkerContainer[] = [];
+  for (const entry of list) {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await docker.getContainer(entry.Id).inspect();
+    } catch {
+      // Removed between list and inspect (a concurrent gc): it is no longer a worker.
+      continue;
+    }
+    const labels = info.Config.Labels ?? {};
+    const worker: WorkerContainer = {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      taskId: labels[LABEL_TASK],
+      attemptId: labels[LABEL_ATTEMPT],
+      state: info.State.Status,
+      oomKilled: info.State.OOMKilled,
+    };
+    if (!info.State.Running && info.State.Status !== 'created') {
+      worker.exitCode = info.State.ExitCode;
+      worker.finishedAt = info.State.FinishedAt;
+    }
+    workers.push(worker);
+  }
+  return workers;
+}
+
+/**
+ * Removes every worker container of `session`, running ones included (for `orchestra gc` and
+ * `kill-server --stop-agents`).
+ *
+ * @returns the ids removed
+ * @throws Error from dockerode when the engine cannot be asked
+ */
+export async function removeSessionContainers(
+  session: string,
+  docker: Docker = dockerClient(),
+): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: sessionFilter(session) });
+  const removed: string[] = [];
+  for (const entry of list) {
+    try {
+      await docker.getContainer(entry.Id).remove({ force: true });
+      removed.push(entry.Id);
+    } catch (error) {
+      // Gone already is what was wanted.
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,397 @@
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { dockerClient } from '../../src/workers/docker-engine.js';
+import { computeStats, DockerWorker, type DockerWorkerOptions } from '../../src/workers/docker-worker.js';
+import { dockerBridgeNetwork, LoopbackForwarderPool } from '../../src/workers/loopback-forwarder.js';
+import { findWorkers } from '../../src/workers/session-containers.js';
+import {
+  cleanupSession,
+  dockerSkipReason,
+  ensureWorkerImage,
+  exitOf,
+  git,
+  makeRepo,
+  Output,
+  removeRepo,
+  type TestRepo,
+  testSession,
+  testWorkerConfig,
+} from './docker-support.js';
+
+const skip = await dockerSkipReason();
+const docker = dockerClient();
+
+test('computeStats follows docker stats: CPU share of the host times CPUs, memory without page cache', () => {
+  const stats = computeStats({
+    cpu_stats: {
+      cpu_usage: { total_usage: 3_000_000_000 },
+      system_cpu_usage: 20_000_000_000,
+      online_cpus: 2,
+    },
+    precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 18_000_000_000 },
+    memory_stats: { usage: 300 * 1024 * 1024, stats: { total_inactive_file: 100 * 1024 * 1024 } },
+    pids_stats: { current: 7 },
+  });
+  assert.deepEqual(stats, { cpuPercent: 100, memoryMb: 200, pids: 7 });
+  assert.deepEqual(computeStats({}), { cpuPercent: 0, memoryMb: 0 });
+});
+
+describe('DockerWorker', { skip, concurrency: true }, () => {
+  const session = testSession('worker');
+  let repo: TestRepo;
+  let attempt = 0;
+  const workers: DockerWorker[] = [];
+
+  before(async () => {
+    await ensureWorkerImage();
+    repo = await makeRepo();
+  });
+
+  after(async () => {
+    for (const w of workers) w.detach();
+    await cleanupSession(session);
+    await removeRepo(repo);
+  });
+
+  async function start(command: string[], extra: Partial<DockerWorkerOptions> = {}): Promise<DockerWorker> {
+    attempt += 1;
+    const worker = await DockerWorker.create({
+      session,
+      taskId: 'task-01',
+      attemptId: `task-01-a${attempt}`,
+      command,
+      env: {},
+      worktree: repo.worktree,
+      gitCommonDir: repo.gitDir,
+      runDir: repo.runDir,
+      config: testWorkerConfig(),
+      cols: 100,
+      rows: 30,
+      ...extra,
+    });
+    workers.push(worker);
+    return worker;
+  }
+
+  test('starts at the given size, echoes typed input and follows resize', async () => {
+    const worker = await start([
+      'sh',
+      '-c',
+      'stty size; echo ready; while IFS= read -r line; do if [ "$line" = size ]; then stty size; else echo "got:$line"; fi; done',
+    ]);
+    const out = new Output(worker);
+    await out.waitFor('ready');
+    assert.match(out.text, /^30 100\r\n/, 'the first line is the initial size');
+    worker.write('hello\r');
+    await out.waitFor('got:hello');
+    // Docker's default detach keys (ctrl-p ctrl-q) would end the stream here; ours let them through.
+    worker.write('\x10\x11after-ctrl-p\r');
+    await out.waitFor(/got:.*after-ctrl-p/);
+    worker.resize(120, 40);
+    // The resize travels over its own request; ask until the program sees it.
+    for (let i = 0; i < 30 && !out.text.includes('40 120'); i++) {
+      worker.write('size\r');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(out.text.includes('40 120'), `stty size after resize: ${JSON.stringify(out.text)}`);
+    await worker.stop('SIGKILL', 0);
+    assert.ok(worker.pid === undefined);
+  });
+
+  test('decodes a UTF-8 character split across reads and reports the exit code', async () => {
+    const worker = await start([
+      'sh',
+      '-c',
+      "printf 'price: \\342\\202'; sleep 0.3; printf '\\254 ok\\n'; exit 3",
+    ]);
+    const out = new Output(worker);
+    const exit = await exitOf(worker);
+    assert.equal(exit.exitCode, 3);
+    assert.equal(exit.reason, undefined);
+    assert.ok(out.text.includes('price: € ok'), JSON.stringify(out.text));
+    assert.ok(!out.text.includes('\ufffd'));
+  });
+
+  test('commits made in the container land on the attempt branch, visible from the host', async () => {
+    const worker = await start([
+      'sh',
+      '-c',
+      'echo from-container > made.txt && git add made.txt && git commit -qm "commit from container" && git rev-parse --abbrev-ref HEAD',
+    ]);
+    const out = new Output(worker);
+    const exit = await exitOf(worker);
+    assert.equal(exit.exitCode, 0, out.text);
+    assert.ok(out.text.includes(repo.branch), out.text);
+    assert.equal(await git(repo.root, 'log', '-1', '--format=%s', repo.branch), 'commit from container');
+    assert.equal(await git(repo.root, 'log', '-1', '--format=%s', 'main'), 'initial');
+    const owner = await stat(path.join(repo.worktree, 'made.txt'));
+    assert.equal(owner.uid, process.getuid?.());
+  });
+
+  test('sees only its mounts, runs hardened, and keeps the API key out of everything but Env', async () => {
+    const secret = `sk-ant-test-${Date.now()}`;
+    const worker = await start(
+      [
+        'sh',
+        '-c',
+        [
+          'ls /work >/dev/null 2>&1 && echo work:visible || echo work:hidden',
+          `cat ${repo.root}/README.md >/dev/null 2>&1 && echo readme:visible || echo readme:hidden`,
+          'echo hostname:$(cat /etc/hostname)',
+          'touch /etc/x 2>/dev/null && echo root:writable || echo root:readonly',
+          'touch $HOME/x && echo home:writable',
+          'touch /tmp/x && echo tmp:writable',
+          'echo id:$(id -u):$(id -g)',
+          'grep CapEff /proc/self/status',
+          'echo run:$ORCHESTRA_RUN_DIR; touch /run/orchestra/from-container && echo rundir:writable',
+          '[ "$ANTHROPIC_API_KEY" = "$EXPECTED_KEY" ] && echo key:present',
+          'echo done',
+        ].join('; '),
+      ],
+      { env: { ANTHROPIC_API_KEY: secret, EXPECTED_KEY: secret } },
+    );
+    const out = new Output(worker);
+    assert.equal((await exitOf(worker)).exitCode, 0, out.text);
+    const text = out.text;
+    for (const line of [
+      'work:hidden',
+      'readme:hidden',
+      `hostname:${worker.id.slice(0, 12)}`,
+      'root:readonly',
+      'home:writable',
+      'tmp:writable',
+      `id:${process.getuid?.()}:${process.getgid?.()}`,
+      'CapEff:\t0000000000000000',
+      'run:/run/orchestra',
+      'rundir:writable',
+      'key:present',
+    ]) {
+      assert.ok(text.includes(line), `expected ${JSON.stringify(line)} in ${JSON.stringify(text)}`);
+    }
+    await stat(path.join(repo.runDir, 'from-container'));
+
+    const info = await docker.getContainer(worker.id).inspect();
+    const visible = JSON.stringify({
+      name: info.Name,
+      path: info.Path,
+      args: info.Args,
+      cmd: info.Config.Cmd,
+      entrypoint: info.Config.Entrypoint,
+      labels: info.Config.Labels,
+    });
+    assert.ok(!visible.includes(secret), `secret leaked: ${visible}`);
+    assert.ok(info.Config.Env.includes(`ANTHROPIC_API_KEY=${secret}`));
+    assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+    assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
+    assert.equal(info.HostConfig.ReadonlyRootfs, true);
+    assert.equal(info.HostConfig.Memory, 512 * 1024 * 1024);
+    assert.equal(info.HostConfig.MemorySwap, 512 * 1024 * 1024);
+    assert.equal(info.HostConfig.NanoCpus, 1e9);
+    assert.equal(info.HostConfig.PidsLimit, 256);
+    assert.deepEqual(
+      (info.Mounts as { Destination: string }[]).map((m) => m.Destination).sort(),
+      [repo.gitDir, repo.worktree, '/run/orchestra'].sort(),
+    );
+    assert.equal(info.Config.Labels['orchestra.session'], session);
+    assert.equal(info.Config.Labels['orchestra.attempt'], worker.name.replace(`orchestra-${session}-`, ''));
+  });
+
+  test('another uid gets a home of its own', async () => {
+    const worker = await start(
+      ['sh', '-c', 'touch $HOME/x && echo home-ok:$(id -u):$(stat -c %u:%a $HOME)'],
+      {
+        user: '1234:1234',
+      },
+    );
+    const out = new Output(worker);
+    assert.equal((await exitOf(worker)).exitCode, 0, out.text);
+    assert.ok(out.text.includes('home-ok:1234:1234:700'), out.text);
+  });
+
+  test('pause holds output back until resume, and nothing is lost', async () => {
+    const worker = await start(['sh', '-c', 'echo ready; read x; seq 1 20000; echo end-of-output; sleep 30']);
+    const out = new Output(worker);
+    await out.waitFor('ready');
+    worker.pause();
+    const before = out.text.length;
+    worker.write('go\r');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(out.text.length, before, 'no output while paused');
+    worker.resume();
+    await out.waitFor('end-of-output');
+    const numbers = out.text.split('\r\n').filter((l) => /^\d+$/.test(l));
+    assert.equal(numbers.length, 20000);
+    assert.equal(numbers.at(-1), '20000');
+    await worker.stop('SIGKILL', 0);
+  });
+
+  test('a read-only worktree refuses writes', async () => {
+    const worker = await start(['sh', '-c', 'touch ro.txt 2>/dev/null && echo wrote || echo refused'], {
+      readOnlyWorktree: true,
+    });
+    const out = new Output(worker);
+    await exitOf(worker);
+    assert.ok(out.text.includes('refused'), out.text);
+  });
+
+  test('detach leaves the container running; reattach gets the screen back', async () => {
+    const first = await start([
+      'sh',
+      '-c',
+      'trap "stty size" WINCH; echo ready; while :; do sleep 0.1; done',
+    ]);
+    const out1 = new Output(first);
+    await out1.waitFor('ready');
+    first.detach();
+    assert.equal((await docker.getContainer(first.id).inspect()).State.Running, true);
+
+    // A restarted server attaches with its pane size; the program repaints (here: prints its size).
+    const second = await DockerWorker.reattach(first.id, { cols: 90, rows: 25 });
+    workers.push(second);
+    const out2 = new Output(second);
+    await out2.waitFor('25 90');
+    await second.stop('SIGKILL', 0);
+
+    const third = await start(['cat']);
+    third.detach();
+    const fourth = await DockerWorker.reattach(third.id, { cols: 80, rows: 24 });
+    workers.push(fourth);
+    const out4 = new Output(fourth);
+    fourth.write('typed-after-reattach\r');
+    await out4.waitFor(/typed-after-reattach\r\n.*typed-after-reattach/s);
+    const exited = exitOf(fourth);
+    fourth.kill();
+    const exit = await exited;
+    assert.notEqual(exit.exitCode, 0);
+    await fourth.stop();
+    await assert.rejects(docker.getContainer(third.id).inspect(), /no such container/i);
+  });
+
+  test('findWorkers reports a container that exited while detached, with its exit code', async () => {
+    const worker = await start(['sh', '-c', 'sleep 0.5; exit 7']);
+    worker.detach();
+    let found: Awaited<ReturnType<typeof findWorkers>>[number] | undefined;
+    for (let i = 0; i < 50; i++) {
+      found = (await findWorkers(session)).find((w) => w.id === worker.id);
+      if (found?.state === 'exited') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(found?.state, 'exited');
+    assert.equal(found?.exitCode, 7);
+    assert.equal(found?.oomKilled, false);
+    assert.equal(found?.taskId, 'task-01');
+
+    const again = await DockerWorker.reattach(worker.id, { cols: 80, rows: 24 });
+    assert.equal((await exitOf(again)).exitCode, 7);
+  });
+
+  test('a loopback service on the host is reachable through the forwarder', async () => {
+    const server = http.createServer((req, res) =>
+      res.end(req.url === '/health' ? 'ok-from-host' : 'wrong path'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const pool = new LoopbackForwarderPool(() => dockerBridgeNetwork(docker));
+    try {
+      const worker = await start(
+        [
+          'node',
+          '-e',
+          "console.log('url:' + process.env.ANTHROPIC_BASE_URL); fetch(process.env.ANTHROPIC_BASE_URL + '/health').then((r) => r.text()).then((t) => console.log('body:' + t), (e) => { console.log('fail:' + e.cause); process.exit(1); })",
+        ],
+        { env: { ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}` }, forwarders: pool },
+      );
+      const out = new Output(worker);
+      const exit = await exitOf(worker);
+      assert.equal(exit.exitCode, 0, out.text);
+      assert.ok(out.text.includes('body:ok-from-host'), out.text);
+      const bridge = await pool.network();
+      const forwarder = await pool.forward({ host: '127.0.0.1', port });
+      assert.ok(out.text.includes(`url:http://${bridge.gateway}:${forwarder.port}\r`), out.text);
+      assert.notEqual(forwarder.host, '0.0.0.0');
+      const info = await docker.getContainer(worker.id).inspect();
+      assert.match(info.Config.Labels['orchestra.forwards'] ?? '', new RegExp(`"port":${forwarder.port}`));
+    } finally {
+      await pool.closeAll();
+      server.close();
+    }
+  });
+
+  test('a reattached worker gets its loopback forward back on the same port', async () => {
+    const server = http.createServer((_req, res) => res.end('still-here'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const fetchOnEnter =
+      "node -e \"fetch(process.env.ANTHROPIC_BASE_URL).then((r) => r.text()).then((t) => console.log('body:' + t), (e) => console.log('fail:' + e.cause?.code))\"";
+    try {
+      // No shared pool: the worker makes its own and closes it on detach, as a dying server would.
+      const first = await start(['sh', '-c', `echo ready; while read x; do ${fetchOnEnter}; done`], {
+        env: { ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}` },
+      });
+      const out1 = new Output(first);
+      await out1.waitFor('ready');
+      first.write('\r');
+      await out1.waitFor('body:still-here');
+      first.detach();
+
+      const pool = new LoopbackForwarderPool(() => dockerBridgeNetwork(docker));
+      try {
+        const second = await DockerWorker.reattach(first.id, { cols: 80, rows: 24, forwarders: pool });
+        workers.push(second);
+        const out2 = new Output(second);
+        second.write('\r');
+        await out2.waitFor(/body:still-here|fail:/);
+        assert.ok(out2.text.includes('body:still-here'), out2.text);
+        await second.stop('SIGKILL', 0);
+      } finally {
+        await pool.closeAll();
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  test('stats reports memory and processes of a running worker', async () => {
+    const worker = await start(['sh', '-c', 'echo ready; sleep 30']);
+    const out = new Output(worker);
+    await out.waitFor('ready');
+    assert.ok((worker.pid ?? 0) > 1, "the host pid of the container's init");
+    const stats = await worker.stats();
+    assert.ok(stats.memoryMb > 0 && stats.memoryMb < 512, JSON.stringify(stats));
+    assert.ok(stats.cpuPercent >= 0);
+    assert.ok((stats.pids ?? 0) >= 2, JSON.stringify(stats));
+    await worker.stop('SIGKILL', 0);
+  });
+
+  test('a missing image and a taken name are explained', async () => {
+    await assert.rejects(
+      start(['true'], { config: testWorkerConfig({ image: 'orchestra-no-such-image:none' }) }),
+      {
+        code: 'IMAGE_MISSING',
+        message: /orchestra-no-such-image:none is not built/,
+      },
+    );
+    const worker = await start(['sleep', '30']);
+    await assert.rejects(
+      DockerWorker.create({
+        session,
+        taskId: 'task-01',
+        attemptId: worker.name.replace(`orchestra-${session}-`, ''),
+        command: ['true'],
+        env: {},
+        worktree: repo.worktree,
+        gitCommonDir: repo.gitDir,
+        runDir: repo.runDir,
+        config: testWorkerConfig(),
+        cols: 80,
+        rows: 24,
+      }),
+      { code: 'SPAWN_FAILED', message: /already exists/ },
+    );
+    await worker.stop('SIGKILL', 0);
+  });
+});
