@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OrchestraError } from '../common/errors.js';
+import { registerAgentCommand } from './commands/agent.js';
 import { registerAttachCommands } from './commands/attach.js';
 import { registerConfigCommands } from './commands/config.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -55,6 +56,7 @@ export function buildProgram(env: CommandEnv): Command {
   registerDemoCommand(program, env);
   registerModelServerCommand(program, env);
   registerImageCommands(program, env);
+  registerAgentCommand(program, env);
   return program;
 }
 

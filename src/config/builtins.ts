@@ -5,7 +5,7 @@
  */
 
 /** The model the built-in profiles use: Anthropic's current general coding model. */
-export const DEFAULT_MODEL = 'claude-sonnet-4-5';
+export const DEFAULT_MODEL = 'claude-sonnet-4-6';
 
 /** A built-in agent adapter entry, before validation. */
 export interface BuiltinAgentInput {

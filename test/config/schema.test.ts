@@ -58,7 +58,7 @@ describe('defaults', () => {
     assert.equal(config.agents.claude?.type, 'claude');
     assert.deepEqual(config.agents.shell?.args, []);
     assert.deepEqual(config.profiles.coder, {
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-4-6',
       tools: ['bash', 'editor', 'task_complete'],
       readOnly: false,
       maxTurns: 50,
