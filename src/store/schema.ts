@@ -102,6 +102,16 @@ export const attemptRecordSchema = z.object({
   checkRounds: z.number().int().nonnegative().optional(),
   /** the strategy's score, higher is better; best-of-n keeps the highest */
   score: z.number().optional(),
+  /** the attempt's commit on its branch, once it passed the check gate */
+  commit: z.string().optional(),
+  /** whether the last check run passed */
+  checkPassed: z.boolean().optional(),
+  /** tail of the last check run's output (a few KB) */
+  checkOutput: z.string().optional(),
+  /** size of the change against the base branch */
+  diffStat: z.object({ files: z.number(), insertions: z.number(), deletions: z.number() }).optional(),
+  /** the agent CLI's session id, for adapters that resume by id */
+  sessionId: z.string().optional(),
   error: z.string().optional(),
 });
 

@@ -51,10 +51,12 @@ export interface AgentLoopOptions {
   retryBaseMs: number;
   /** Cuts secrets out of what is written to disk. */
   redact: (text: string) => string;
+  /** After task_complete, wait (state done) for orchestra's inbox or the human instead of exiting. */
+  stayAfterComplete?: boolean;
 }
 
 /** How a wait for the human ended. */
-type HumanWake = 'line' | 'stop' | 'closed' | 'terminate';
+type HumanWake = 'line' | 'stop' | 'closed' | 'terminate' | 'finish';
 
 /** How one model request ended. */
 type TurnResult =
@@ -64,6 +66,9 @@ type TurnResult =
 
 /** The marker the model sees on the human's lines. */
 export const HUMAN_PREFIX = '[human operator]';
+
+/** The marker the model sees on orchestra's messages (check failures, reviews). */
+export const ORCHESTRA_PREFIX = '[orchestra]';
 
 /** Exit codes of the agent: 0 after task_complete, 1 for every other end. */
 const EXIT_DONE = 0;
@@ -79,6 +84,7 @@ export class AgentLoop {
   private interruptPending = false;
   private waiter: ((wake: HumanWake) => void) | undefined;
   private stdinClosed = false;
+  private finishPending = false;
   private terminatedBy: string | undefined;
   private warnedUnpriced = false;
   private readonly warned = new Set<string>();
@@ -90,13 +96,32 @@ export class AgentLoop {
 
   /** A line the human typed: delivered to the model at the next turn boundary. */
   humanLine(line: string): void {
-    this.cp.humanQueue.push(line);
+    this.cp.humanQueue.push(`${HUMAN_PREFIX} ${line}`);
     this.o.transcript.line(`» ${line}`, 'magenta');
     if (this.waiter) this.wake('line');
     else
       void this.save().catch(() => {
         // The line is also in memory; the next checkpoint of the loop records it.
       });
+  }
+
+  /**
+   * A message from orchestra's inbox (check failures, a review): delivered like a human line, and
+   * wakes an agent that waits after task_complete.
+   */
+  inboxMessage(text: string, offsetAfter: number): void {
+    this.cp.humanQueue.push(`${ORCHESTRA_PREFIX} ${text}`);
+    this.cp.inboxOffset = offsetAfter;
+    this.o.transcript.line(`» orchestra: ${firstLine(text, 200)}`, 'magenta');
+    if (this.waiter) this.wake('line');
+    else void this.save().catch(() => {});
+  }
+
+  /** orchestra is done with this agent (after task_complete): exit. */
+  finishRequested(offsetAfter: number): void {
+    this.cp.inboxOffset = offsetAfter;
+    this.finishPending = true;
+    if (this.waiter) this.wake('finish');
   }
 
   /** Ctrl-C: interrupt the current step, or stop the agent when it already waits for the human. */
@@ -138,7 +163,9 @@ export class AgentLoop {
     const { cp } = this;
     if (cp.state === 'done') {
       this.o.transcript.line(`✓ the task was already complete: ${firstLine(cp.summary ?? '', 200)}`, 'green');
-      return EXIT_DONE;
+      if (!this.o.stayAfterComplete) return EXIT_DONE;
+      const code = await this.waitAfterComplete(cp.summary ?? '');
+      if (code !== undefined) return code;
     }
     // An agent that was waiting for the human when it stopped waits again, rather than carrying on.
     if (cp.state === 'waiting') this.interruptPending = true;
@@ -263,7 +290,8 @@ export class AgentLoop {
     if (completed !== undefined) {
       cp.messages.push({ role: 'user', content: results });
       delete cp.pending;
-      return this.finish(completed);
+      if (!this.o.stayAfterComplete) return this.finish(completed);
+      return this.waitAfterComplete(completed);
     }
     if (this.terminatedBy) return this.terminated();
     const blocks: ContentBlockParam[] = [...results];
@@ -433,6 +461,7 @@ export class AgentLoop {
   /** Ends the agent after a wait that brought no line. */
   private endWait(wake: Exclude<HumanWake, 'line'>): Promise<number> | number {
     if (wake === 'terminate') return this.terminated();
+    if (wake === 'finish') return EXIT_DONE;
     if (wake === 'closed') return this.fail('waiting for the human, but the terminal input is closed');
     return this.fail('stopped by the human');
   }
@@ -440,7 +469,7 @@ export class AgentLoop {
   /** The queued human lines as text blocks, and an empty queue. */
   private takeHumanLines(): TextBlockParam[] {
     const lines = this.cp.humanQueue.splice(0);
-    return lines.map((line) => ({ type: 'text', text: `${HUMAN_PREFIX} ${line}` }));
+    return lines.map((line) => ({ type: 'text', text: line }));
   }
 
   private async finish(summary: string): Promise<number> {
@@ -449,6 +478,38 @@ export class AgentLoop {
     await this.save();
     this.o.transcript.line(`✓ task complete: ${firstLine(summary, 200)}`, 'green', 'bold');
     return EXIT_DONE;
+  }
+
+  /**
+   * Done, but staying: waits for a message from orchestra (the check gate's failures, a review) or
+   * a line from the human, which continue the conversation; or for orchestra's finish.
+   *
+   * @returns the exit code when the agent ends, undefined when the conversation goes on
+   */
+  private async waitAfterComplete(summary: string): Promise<number | undefined> {
+    if (this.cp.state !== 'done') await this.finish(summary);
+    if (this.finishPending) return EXIT_DONE;
+    if (this.cp.humanQueue.length === 0 && !this.terminatedBy) {
+      this.o.transcript.line('⏸ waiting for the checks (or type a message to keep going)', 'yellow');
+      const woken = new Promise<HumanWake>((resolve) => {
+        this.waiter = resolve;
+      });
+      const wake = await woken;
+      if (wake === 'finish') return EXIT_DONE;
+      if (wake !== 'line') return this.endWait(wake);
+    }
+    if (this.terminatedBy) return this.terminated();
+    // The task_complete result is the newest user message; the new lines join it.
+    const last = this.cp.messages.at(-1)!;
+    const content =
+      typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : last.content;
+    this.cp.messages[this.cp.messages.length - 1] = {
+      role: 'user',
+      content: [...content, ...this.takeHumanLines()],
+    };
+    await this.save();
+    this.setState('working', 'continuing after task_complete');
+    return undefined;
   }
 
   private async fail(reason: string): Promise<number> {

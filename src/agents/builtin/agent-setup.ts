@@ -32,6 +32,11 @@ export interface AgentSetup {
   taskId?: string;
   /** Spending cap, USD: agent.json's `budgetUsd`, else the profile's. */
   budgetUsd: number;
+  /**
+   * After task_complete, stay (state `done`) and wait for orchestra's inbox or the human, instead of
+   * exiting: the scheduler's check gate may send failures back (agent.json `stayAfterComplete`).
+   */
+  stayAfterComplete: boolean;
 }
 
 const agentJsonSchema = z.looseObject({
@@ -39,6 +44,7 @@ const agentJsonSchema = z.looseObject({
   checks: z.array(z.string()).optional(),
   taskId: z.string().optional(),
   budgetUsd: z.number().positive().optional(),
+  stayAfterComplete: z.boolean().optional(),
 });
 
 /**
@@ -74,7 +80,13 @@ export async function resolveAgentSetup(opts: {
       hint: `profiles: ${Object.keys(config.profiles).sort().join(', ')}; define it under "profiles" in .orchestra/orchestra.json`,
     });
   }
-  return { profile, source: `profile "${name}"`, checks: config.check, budgetUsd: profile.budgetUsd };
+  return {
+    profile,
+    source: `profile "${name}"`,
+    checks: config.check,
+    budgetUsd: profile.budgetUsd,
+    stayAfterComplete: false,
+  };
 }
 
 /** The effective config of the repository holding `cwd`, or the defaults outside a repository. */
@@ -120,6 +132,7 @@ function fromAgentJson(path: string, text: string): AgentSetup {
     source: name,
     checks: parsed.data.checks ?? [],
     budgetUsd: parsed.data.budgetUsd ?? profile.budgetUsd,
+    stayAfterComplete: parsed.data.stayAfterComplete ?? false,
   };
   if (parsed.data.taskId !== undefined) setup.taskId = parsed.data.taskId;
   return setup;

@@ -39,7 +39,12 @@ export function describeApiFailure(error: unknown): ApiFailure {
   if (error instanceof APIConnectionError) {
     const code = causeCode(error);
     const label = code === undefined ? 'network error' : `network error (${code})`;
-    return { transient: true, label, detail: `${label}: ${oneLine(error.message)}`, retryAfterMs: undefined };
+    return {
+      transient: true,
+      label,
+      detail: `${label}: ${oneLine(causeMessages(error))}`,
+      retryAfterMs: undefined,
+    };
   }
   if (error instanceof APIError) {
     const type = error.type ?? undefined;
@@ -86,6 +91,17 @@ export function retryAfterMs(headers: Headers | undefined): number | undefined {
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/** The messages down an error's cause chain (`Connection error.: fetch failed: connect ECONNREFUSED ...`). */
+function causeMessages(error: Error): string {
+  const messages: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current.message !== '') messages.push(current.message.replace(/\.$/, ''));
+    current = current.cause;
+  }
+  return messages.join(': ');
 }
 
 /** The errno code (`ECONNREFUSED`) somewhere down an error's cause chain, if any. */

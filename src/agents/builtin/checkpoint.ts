@@ -49,8 +49,10 @@ export interface Checkpoint {
   costUsd: number | undefined;
   /** Tool calls of the newest assistant turn, while they are being executed. */
   pending?: PendingTools;
-  /** Lines the human typed that have not reached the model yet. */
+  /** Lines the human typed (or orchestra sent) that have not reached the model yet, already marked. */
   humanQueue: string[];
+  /** Bytes of `inbox.jsonl` already taken, so a resume does not deliver a message twice. */
+  inboxOffset?: number;
   state: AgentState;
   /** The task_complete summary, or the reason for an error. */
   summary?: string;
@@ -133,6 +135,7 @@ export async function loadCheckpoint(runDir: string): Promise<Checkpoint | undef
       ? { pending: { started: cp.pending.started ?? [], results: cp.pending.results ?? {} } }
       : {}),
     humanQueue: Array.isArray(cp.humanQueue) ? cp.humanQueue.filter((l) => typeof l === 'string') : [],
+    ...(typeof cp.inboxOffset === 'number' ? { inboxOffset: cp.inboxOffset } : {}),
     state: cp.state ?? 'working',
     ...(typeof cp.summary === 'string' ? { summary: cp.summary } : {}),
     updatedAt: cp.updatedAt ?? '',

@@ -14,6 +14,7 @@ import { BashSession, DEFAULT_BASH_TIMEOUT_MS } from './bash-session.js';
 import { CHECKPOINT_VERSION, type Checkpoint, emptyUsage, loadCheckpoint } from './checkpoint.js';
 import { formatBudget, formatCost } from './format.js';
 import { HumanInput } from './human-input.js';
+import { InboxReader } from './inbox.js';
 import { buildSystemPrompt } from './system-prompt.js';
 import { toolDefinitions } from './tool-definitions.js';
 import { Transcript } from './transcript.js';
@@ -74,6 +75,7 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
   const bash = new BashSession({ cwd: opts.cwd, env: bashEnvironment(opts.env), timeoutMs: bashTimeoutMs });
   const signals: [NodeJS.Signals, () => void][] = [];
   let input: HumanInput | undefined;
+  let inbox: InboxReader | undefined;
   try {
     const prepared = await prepare(opts, runDir, transcript);
     if ('error' in prepared) {
@@ -115,7 +117,13 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
       }),
       retryBaseMs: nonNegativeInt(opts.env.ORCHESTRA_RETRY_BASE_MS) ?? DEFAULT_RETRY_BASE_MS,
       redact,
+      stayAfterComplete: setup.stayAfterComplete,
     });
+    inbox = new InboxReader(runDir, checkpoint.inboxOffset ?? 0, (item, offsetAfter) => {
+      if (item.type === 'message') loop.inboxMessage(item.text, offsetAfter);
+      else loop.finishRequested(offsetAfter);
+    });
+    inbox.start();
     input = new HumanInput(opts.stdin, {
       onLine: (line) => loop.humanLine(line),
       onInterrupt: () => loop.interrupt(),
@@ -130,6 +138,7 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
   } finally {
     for (const [signal, handler] of signals) process.off(signal, handler);
     input?.dispose();
+    inbox?.stop();
     await bash.dispose();
     transcript.close();
     opts.stdout.off('error', ignoreWriteError);

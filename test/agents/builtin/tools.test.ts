@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BashSession } from '../../../src/agents/builtin/bash-session.js';
+import { capOutput, HeadTailBuffer, MAX_TOOL_OUTPUT_CHARS } from '../../../src/agents/builtin/output-cap.js';
+import { readOnlyViolation } from '../../../src/agents/builtin/read-only-bash.js';
+import { bashEnvironment } from '../../../src/agents/builtin/run-agent.js';
+import { runEditorCommand } from '../../../src/agents/builtin/text-editor.js';
+import { removeDir, tempDir } from '../../git/fixtures.js';
+
+describe('output cap', () => {
+  test('keeps head and tail and says how much was cut', () => {
+    const text = `${'a'.repeat(50_000)}${'b'.repeat(50_000)}`;
+    const capped = capOutput(text);
+    assert.ok(capped.startsWith('a'.repeat(15_000)));
+    assert.ok(capped.endsWith('b'.repeat(15_000)));
+    assert.ok(capped.length < MAX_TOOL_OUTPUT_CHARS + 200);
+    assert.match(capped, /output truncated: 100,000 characters in total, the middle 70,000 were cut/);
+    assert.equal(capOutput('short'), 'short');
+  });
+
+  test('a streamed buffer drops a marker from its end', () => {
+    const buffer = new HeadTailBuffer(4, 8);
+    for (const chunk of ['ab', 'cdef', 'ghij', '\nMARK']) buffer.push(chunk);
+    buffer.dropLast(5);
+    assert.equal(buffer.total, 10);
+    assert.match(
+      buffer.text(),
+      /^abcd\n\n\[output truncated: 10 characters in total, the middle 3 were cut.*\]\n\nhij$/,
+    );
+    const small = new HeadTailBuffer(10, 10);
+    small.push('hello\nMARK');
+    small.dropLast(5);
+    assert.equal(small.text(), 'hello');
+  });
+});
+
+describe('read-only bash policy', () => {
+  for (const command of [
+    'ls -la src',
+    'cat README.md | grep -n hello',
+    'git log --oneline -5 && git diff HEAD~1 --stat',
+    'grep -rn "TODO" src 2>/dev/null | head -20',
+    'find . -name "*.ts" -not -path "./node_modules/*"',
+    'sed -n 1,20p src/a.ts',
+    'git branch -a',
+  ]) {
+    test(`allows: ${command}`, () => assert.equal(readOnlyViolation(command), undefined));
+  }
+  for (const [command, reason] of [
+    ['rm -rf src', /"rm" is not an allowed command/],
+    ['echo hi > notes.txt', /redirection ">"/],
+    ['cat a >> b', /redirection ">>"/],
+    ['sed -i s/a/b/ f.ts', /sed -i/],
+    ['git commit -am wip', /"git commit" is not a read-only git command/],
+    ['mv a b', /"mv"/],
+    ['cat $(echo /etc/passwd)', /command substitution/],
+    ['find . -name x -delete', /find -delete/],
+    ['git branch new-branch', /git branch may only list/],
+    ['sleep 100 &', /background/],
+    ['FOO=1 ls', /variable assignments/],
+    ['npm test', /"npm"/],
+    ["sed 's/a/b/w out.txt' f", /w or e commands/],
+  ] as const) {
+    test(`refuses: ${command}`, () => assert.match(readOnlyViolation(command) ?? '', reason));
+  }
+});
+
+describe('text editor (text_editor_20250728)', () => {
+  let root: string;
+  let outside: string;
+  before(async () => {
+    root = await tempDir();
+    outside = await tempDir();
+    await writeFile(join(root, 'a.txt'), 'one\ntwo\nthree\ntwo\n');
+    await mkdir(join(root, 'src', 'deep', 'deeper'), { recursive: true });
+    await writeFile(join(root, 'src', 'index.ts'), 'export {};\n');
+    await writeFile(join(root, 'src', 'deep', 'x.ts'), '');
+    await writeFile(join(root, 'src', 'deep', 'deeper', 'hidden-by-depth.ts'), '');
+    await mkdir(join(root, 'node_modules', 'pkg'), { recursive: true });
+    await writeFile(join(root, '.env'), 'SECRET=1\n');
+    await writeFile(join(outside, 'secret.txt'), 'secret\n');
+    await symlink(outside, join(root, 'escape'));
+  });
+  after(async () => {
+    await removeDir(root);
+    await removeDir(outside);
+  });
+  const run = (input: Record<string, unknown>, readOnly = false) =>
+    runEditorCommand(root, input, { readOnly });
+
+  test('view numbers lines and honours view_range', async () => {
+    const all = await run({ command: 'view', path: 'a.txt' });
+    assert.equal(all.isError, false);
+    assert.match(all.content, /\n {5}1\tone\n {5}2\ttwo\n {5}3\tthree\n {5}4\ttwo\n$/);
+    const part = await run({ command: 'view', path: 'a.txt', view_range: [2, 3] });
+    assert.match(part.content, /:\n {5}2\ttwo\n {5}3\tthree\n$/);
+    const toEnd = await run({ command: 'view', path: 'a.txt', view_range: [3, -1] });
+    assert.match(toEnd.content, /:\n {5}3\tthree\n {5}4\ttwo\n$/);
+    assert.equal((await run({ command: 'view', path: 'a.txt', view_range: [9, 10] })).isError, true);
+  });
+
+  test('view lists a directory two levels deep without hidden files and node_modules', async () => {
+    const result = await run({ command: 'view', path: '.' });
+    const entries = result.content.split('\n').slice(1);
+    assert.deepEqual(entries, ['a.txt', 'escape', 'src/', 'src/deep/', 'src/index.ts']);
+    const src = await run({ command: 'view', path: 'src' });
+    assert.deepEqual(src.content.split('\n').slice(1), ['deep/', 'deep/deeper/', 'deep/x.ts', 'index.ts']);
+  });
+
+  test('str_replace needs exactly one match', async () => {
+    const none = await run({ command: 'str_replace', path: 'a.txt', old_str: 'four', new_str: '4' });
+    assert.equal(none.isError, true);
+    assert.match(none.content, /no match for old_str in a\.txt/);
+    const many = await run({ command: 'str_replace', path: 'a.txt', old_str: 'two', new_str: '2' });
+    assert.equal(many.isError, true);
+    assert.match(many.content, /occurs 2 times in a\.txt \(lines 2, 4\)/);
+    const one = await run({
+      command: 'str_replace',
+      path: 'a.txt',
+      old_str: 'three\ntwo',
+      new_str: 'THREE\nTWO',
+    });
+    assert.equal(one.isError, false);
+    assert.equal(await readFile(join(root, 'a.txt'), 'utf8'), 'one\ntwo\nTHREE\nTWO\n');
+    assert.match(one.content, / {5}3\tTHREE/);
+  });
+
+  test('create and insert (insert_line, insert_text)', async () => {
+    const created = await run({ command: 'create', path: 'new/dir/b.txt', file_text: 'x\ny\n' });
+    assert.equal(created.isError, false);
+    await run({ command: 'insert', path: 'new/dir/b.txt', insert_line: 0, insert_text: 'top' });
+    await run({ command: 'insert', path: 'new/dir/b.txt', insert_line: 3, insert_text: 'end1\nend2' });
+    // The older docs' name for the text is accepted too.
+    await run({ command: 'insert', path: 'new/dir/b.txt', insert_line: 1, new_str: 'second' });
+    assert.equal(
+      await readFile(join(root, 'new', 'dir', 'b.txt'), 'utf8'),
+      'top\nsecond\nx\ny\nend1\nend2\n',
+    );
+    const bad = await run({ command: 'insert', path: 'new/dir/b.txt', insert_line: 99, insert_text: 'z' });
+    assert.match(bad.content, /insert_line 99 is outside 0-6/);
+  });
+
+  test('paths stay inside the worktree; absolute paths inside it work', async () => {
+    for (const path of ['../x.txt', join(outside, 'secret.txt'), 'escape/secret.txt', '.git/config']) {
+      const result = await run({ command: 'view', path });
+      assert.equal(result.isError, true, path);
+    }
+    const absolute = await run({ command: 'view', path: join(root, 'src', 'index.ts') });
+    assert.equal(absolute.isError, false);
+    assert.match(absolute.content, /export \{\};/);
+  });
+
+  test('a read-only profile may only view', async () => {
+    const result = await run({ command: 'create', path: 'c.txt', file_text: 'no' }, true);
+    assert.equal(result.isError, true);
+    assert.match(result.content, /read-only profile: the editor may only view files/);
+    assert.equal((await run({ command: 'view', path: 'a.txt' }, true)).isError, false);
+    assert.match((await run({ command: 'undo_edit', path: 'a.txt' })).content, /undo_edit is not available/);
+  });
+});
+
+describe('bash session', () => {
+  let root: string;
+  let session: BashSession;
+  before(async () => {
+    root = await tempDir();
+    await mkdir(join(root, 'sub'));
+    session = new BashSession({
+      cwd: root,
+      env: bashEnvironment({ ...process.env, ANTHROPIC_API_KEY: 'sk-ant-should-not-leak-123' }),
+      timeoutMs: 500,
+    });
+  });
+  after(async () => {
+    await session.dispose();
+    await removeDir(root);
+  });
+
+  test('keeps its working directory and variables; reports exit codes', async () => {
+    assert.equal((await session.run('cd sub && export GREETING=hi')).exitCode, 0);
+    const result = await session.run('pwd; echo "$GREETING"; echo oops >&2; false');
+    assert.equal(result.outcome, 'exited');
+    assert.equal(result.exitCode, 1);
+    assert.equal(result.output, `${join(root, 'sub')}\nhi\noops\n`);
+  });
+
+  test('has no secrets in its environment', async () => {
+    const result = await session.run('echo "[$ANTHROPIC_API_KEY]"');
+    assert.equal(result.output, '[]\n');
+  });
+
+  test('a syntax error stays inside its command', async () => {
+    const broken = await session.run('echo "unclosed');
+    assert.equal(broken.outcome, 'exited');
+    assert.notEqual(broken.exitCode, 0);
+    assert.match(broken.output, /unexpected EOF/);
+    assert.equal((await session.run('echo fine')).output, 'fine\n');
+  });
+
+  test('a command over the timeout is killed with its children; the next one gets a new shell', async () => {
+    const started = Date.now();
+    const result = await session.run('echo before; sleep 20 & sleep 20; echo after');
+    assert.equal(result.outcome, 'timeout');
+    assert.equal(result.output, 'before\n');
+    assert.ok(Date.now() - started < 3000);
+    const next = await session.run('pwd');
+    assert.equal(next.output, `${root}\n`, 'a fresh shell starts in the worktree');
+  });
+
+  test('an abort signal kills the command', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+    const result = await session.run('sleep 0.4; echo late', controller.signal);
+    assert.equal(result.outcome, 'interrupted');
+    assert.equal(result.output, '');
+  });
+
+  test('huge output is capped with head and tail', async () => {
+    const result = await session.run('seq 1 100000');
+    assert.equal(result.truncated, true);
+    assert.ok(result.output.startsWith('1\n2\n3\n'));
+    assert.ok(result.output.endsWith('99999\n100000\n'));
+    assert.ok(result.output.length < MAX_TOOL_OUTPUT_CHARS + 200);
+    assert.match(result.output, /output truncated: 588,895 characters in total/);
+  });
+
+  test('exit ends the session; the next command starts another', async () => {
+    const result = await session.run('exit 3');
+    assert.equal(result.outcome, 'session-exited');
+    assert.equal(result.exitCode, 3);
+    assert.equal((await session.run('echo again')).output, 'again\n');
+  });
+});
