@@ -8,6 +8,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerGcCommand } from './commands/gc.js';
 import { registerImageCommands } from './commands/image.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerMergeCommand } from './commands/merge.js';
 import { registerModelServerCommand } from './commands/model-server.js';
 import { registerSessionCommands } from './commands/session.js';
 import { registerTaskCommands } from './commands/task.js';
@@ -57,6 +58,7 @@ export function buildProgram(env: CommandEnv): Command {
   registerModelServerCommand(program, env);
   registerImageCommands(program, env);
   registerAgentCommand(program, env);
+  registerMergeCommand(program, env);
   return program;
 }
 

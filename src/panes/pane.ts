@@ -129,6 +129,14 @@ export class Pane {
     return { dispose: () => this.exitListeners.delete(listener) };
   }
 
+  /**
+   * Shows text in the pane as if its program had printed it (the check gate's output, a notice),
+   * through the same emulator and client path as real output. `\n` becomes `\r\n`.
+   */
+  print(text: string): void {
+    this.ingest(text.replace(/\r?\n/g, '\r\n'));
+  }
+
   /** Input from a client (keys, paste): straight to the process. */
   input(data: string | Buffer): void {
     this.process.write(data);

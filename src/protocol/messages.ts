@@ -119,6 +119,12 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   /** Pane history for scroll mode, as escape-sequence text. */
   z.object({ cmd: z.literal('history'), pane: target }),
   z.object({ cmd: z.literal('list-clients') }),
+  /** The task board: queue, running attempts with their panes, done, failed, costs. */
+  z.object({ cmd: z.literal('task-board') }),
+  /** Put a failed task back in the queue. */
+  z.object({ cmd: z.literal('retry-task'), task: z.string().min(1) }),
+  /** Merge a done task's result into the base branch (after the checks pass on the merge). */
+  z.object({ cmd: z.literal('merge-task'), task: z.string().min(1) }),
   z.object({ cmd: z.literal('kill-server') }),
 ]);
 export type Command = z.infer<typeof commandSchema>;

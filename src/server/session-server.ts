@@ -40,6 +40,13 @@ const HELLO_TIMEOUT_MS = 5_000;
 /** Size used for panes before any client has attached (tmux's default-size is 80x24). */
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
+/** What the scheduler offers to clients through the server. */
+export interface SessionTasks {
+  board(): unknown;
+  retry(task: string): Promise<unknown>;
+  merge(task: string): Promise<unknown>;
+}
+
 export interface SessionServerOptions {
   session: string;
   socketPath: string;
@@ -96,6 +103,9 @@ export class SessionServer {
   private shuttingDown = false;
   /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
   readonly status: Record<string, string> = {};
+  /** Task commands, served by the scheduler when the session has one (a repository's session). */
+  tasks: SessionTasks | undefined;
+  private readonly shutdownHooks: Array<() => Promise<void>> = [];
   /** Settles with the reason once the server has shut down. */
   readonly closed: Promise<string>;
   private resolveClosed!: (reason: string) => void;
@@ -141,6 +151,23 @@ export class SessionServer {
     );
   }
 
+  /** The terminal size a pane added now would get, cells (for workers created before their pane). */
+  nextPaneSize(): { cols: number; rows: number } {
+    const rects = computeLayout(
+      this.kind,
+      this.panes.length + 1,
+      this.size.cols,
+      Math.max(1, this.size.rows - STATUS_ROWS),
+      false,
+    );
+    return paneTerminalSize(rects[rects.length - 1]!);
+  }
+
+  /** The pane with this id, if it is still there. */
+  paneById(id: number): Pane | undefined {
+    return this.panes.find((p) => p.id === id);
+  }
+
   /**
    * Starts a new pane, focuses it and lays the window out again.
    * @throws OrchestraError SPAWN_FAILED when the process cannot be started
@@ -149,14 +176,7 @@ export class SessionServer {
     const id = this.nextPaneId++;
     const cwd = request.cwd ?? this.options.root ?? process.cwd();
     // Size it as it will be once laid out with the others, so the program starts at the right size.
-    const rects = computeLayout(
-      this.kind,
-      this.panes.length + 1,
-      this.size.cols,
-      Math.max(1, this.size.rows - STATUS_ROWS),
-      false,
-    );
-    const size = paneTerminalSize(rects[rects.length - 1]!);
+    const size = this.nextPaneSize();
     let child: PaneProcess;
     try {
       child = request.process
@@ -632,9 +652,29 @@ export class SessionServer {
         return [...this.clients.values()]
           .filter((c) => c.attached)
           .map((c) => ({ id: c.id, cols: c.cols, rows: c.rows, term: c.hello?.term, readOnly: c.readOnly }));
+      case 'task-board':
+        return this.tasks?.board() ?? [];
+      case 'retry-task':
+        return this.requireTasks().retry(command.task);
+      case 'merge-task':
+        return this.requireTasks().merge(command.task);
       case 'kill-server':
         return { session: this.session };
     }
+  }
+
+  private requireTasks(): SessionTasks {
+    if (!this.tasks) {
+      throw new OrchestraError('NOT_INITIALIZED', `session ${this.session} has no task queue`, {
+        hint: 'run `orchestra init` in the repository, then `orchestra tui` there',
+      });
+    }
+    return this.tasks;
+  }
+
+  /** Runs `hook` when the server shuts down, before the panes are ended. */
+  onShutdown(hook: () => Promise<void>): void {
+    this.shutdownHooks.push(hook);
   }
 
   /**
@@ -648,6 +688,11 @@ export class SessionServer {
     clearTimeout(this.changedTimer);
     for (const tail of this.paneDisposers.values()) tail.dispose();
     this.options.logger?.info({ reason }, 'server shutting down');
+    for (const hook of this.shutdownHooks) {
+      await hook().catch((error: unknown) =>
+        this.options.logger?.warn({ err: error }, 'a shutdown hook failed'),
+      );
+    }
     // Save now what the debounce still holds (`select-layout ... && kill-server` must not lose it),
     // while the panes are alive to be described.
     await this.persist().catch((error) =>

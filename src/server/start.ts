@@ -4,7 +4,10 @@ import { lock } from 'proper-lockfile';
 import { OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
 import { loadConfig } from '../config/load.js';
+import type { OrchestraConfig } from '../config/schema.js';
 import { createLogger, type Logger, nullLogger } from '../log/logger.js';
+import { mergeTask } from '../scheduler/merge-task.js';
+import { Scheduler } from '../scheduler/scheduler.js';
 import { StateStore } from '../store/store.js';
 import { SessionServer } from './session-server.js';
 import { ensureSocketDir, socketPath } from './socket-dir.js';
@@ -75,6 +78,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
   let store: StateStore | undefined;
   let logger: Logger = nullLogger();
   let scrollback: number | undefined;
+  let config: OrchestraConfig | undefined;
   if (options.root) {
     const paths = orchestraPaths(options.root);
     const initialised = await access(paths.dir).then(
@@ -82,7 +86,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       () => false,
     );
     if (initialised) {
-      const { config } = await loadConfig(options.root, { env });
+      ({ config } = await loadConfig(options.root, { env }));
       scrollback = config.scrollback;
       logger = createLogger(paths.log, { component: 'server' });
       const log = logger;
@@ -122,6 +126,26 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     throw error;
   });
   await server.restore();
+  if (options.root && store && config) {
+    const scheduler = new Scheduler({
+      root: options.root,
+      paths: orchestraPaths(options.root),
+      config,
+      store,
+      server,
+      session: options.session,
+      env,
+      logger: logger.child({ component: 'scheduler' }),
+    });
+    const ctx = { root: options.root, paths: orchestraPaths(options.root), config, store };
+    server.tasks = {
+      board: () => scheduler.board(),
+      retry: (task) => scheduler.retry(task),
+      merge: (task) => mergeTask(ctx, task),
+    };
+    server.onShutdown(() => scheduler.stop());
+    await scheduler.start();
+  }
   logger.info({ session: options.session, pid: process.pid }, 'server started');
   return server;
 }

@@ -54,6 +54,10 @@ export const taskRecordSchema = z.object({
   archivedAs: z.string().optional(),
   /** total spend over all attempts, USD */
   costUsd: z.number().nonnegative().optional(),
+  /** attempts of earlier runs (before a retry): this run's attempts are numbered after them */
+  attemptOffset: z.number().int().nonnegative().optional(),
+  /** the merge commit on the base branch, once merged */
+  mergedCommit: z.string().optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
   error: z.string().optional(),

@@ -1,0 +1,560 @@
+import { access, appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { resolveAgent } from '../agents/adapters/registry.js';
+import type { AgentLaunch } from '../agents/adapters/types.js';
+import { INBOX_FILE } from '../agents/builtin/inbox.js';
+import { attemptCost } from '../agents/cost.js';
+import { writeFileAtomic } from '../common/atomic-write.js';
+import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
+import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
+import type { OrchestraPaths } from '../common/paths.js';
+import type { OrchestraConfig } from '../config/schema.js';
+import { headCommit } from '../git/repo.js';
+import { commitAttempt, createWorktree, diffStat, hasChanges, runSetup } from '../git/worktree.js';
+import type { Logger } from '../log/logger.js';
+import type { Pane } from '../panes/pane.js';
+import type { PaneExit, PaneProcess } from '../panes/pane-process.js';
+import { type AgentEvent, tailEvents } from '../server/events-tail.js';
+import type { SessionServer } from '../server/session-server.js';
+import { addAttempt, setAttemptState } from '../store/records.js';
+import type { AttemptRecord, AttemptState } from '../store/schema.js';
+import type { StateStore } from '../store/store.js';
+import type { AttemptOutcome } from '../strategies/types.js';
+import type { TaskFile } from '../tasks/task-file.js';
+import { CONTAINER_RUN_DIR, DockerWorker } from '../workers/docker-worker.js';
+import type { LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
+import { chooseSandbox } from '../workers/sandbox.js';
+import { findWorkers } from '../workers/session-containers.js';
+import { type CheckWorker, runChecks, tail } from './check-gate.js';
+
+/** What attempts need from the server they run in. */
+export interface AttemptHost {
+  root: string;
+  paths: OrchestraPaths;
+  config: OrchestraConfig;
+  store: StateStore;
+  server: SessionServer;
+  session: string;
+  /** The server's environment: secrets (ANTHROPIC_API_KEY...) and endpoints come from here. */
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  forwarders: LoopbackForwarderPool;
+  /** Shown once per server when `sandbox: auto` falls back to local panes. */
+  warn(message: string): void;
+}
+
+/** Environment variables an agent may need that are secrets or endpoints: passed through Env only. */
+const PASS_THROUGH_ENV = [
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'ANTHROPIC_BASE_URL',
+  'OPENAI_API_KEY',
+  'OPENAI_BASE_URL',
+  'ORCHESTRA_RETRY_BASE_MS',
+  'ORCHESTRA_BASH_TIMEOUT_MS',
+  'GIT_AUTHOR_NAME',
+  'GIT_AUTHOR_EMAIL',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
+];
+
+/** The prompt for agent CLIs that take one on their command line. */
+function firstPrompt(task: TaskFile, taskFile: string): string {
+  return `You are working on a task from orchestra's queue, in a git worktree of the repository. The task file is ${taskFile}:\n\n${task.raw}\n\nMake the change, run the checks, and say when you are done.`;
+}
+
+/**
+ * One attempt of a task through its lifecycle (DESIGN.md, "Attempt lifecycle"): queued →
+ * preparing (worktree, setup, worker) → running (agent in a pane) → checking (check commands in the
+ * worker) → succeeded | failed. Every transition is written to the store and appended to the
+ * attempt's events.jsonl before the next step starts. Check failures go back to the agent as its
+ * next message, up to `maxAttempts` rounds.
+ */
+export class AttemptRunner {
+  readonly attemptId: string;
+  readonly branch: string;
+  readonly worktree: string;
+  readonly runDir: string;
+  private pane: Pane | undefined;
+  private worker: CheckWorker = { kind: 'local' };
+  private launch: AgentLaunch | undefined;
+  private agentType = 'orchestra';
+  private baseCommit: string | undefined;
+  private checkRound = 0;
+  private agentAlive = false;
+  /** Set when the agent said done or its process ended; reset when it is sent back to work. */
+  private agentFinished: Promise<void> = Promise.resolve();
+  private finishAgent: () => void = () => {};
+  private current: Promise<AttemptOutcome> | undefined;
+  private tail: { dispose(): void } | undefined;
+  private lastOutcome: AttemptOutcome | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly host: AttemptHost,
+    readonly task: TaskFile,
+    readonly n: number,
+    private readonly options: { profile?: string; agent?: string } = {},
+  ) {
+    this.attemptId = makeAttemptId(task.id, n);
+    this.branch = attemptBranch(task.id, n);
+    this.worktree = join(host.paths.worktrees, this.attemptId);
+    this.runDir = join(host.paths.runs, this.attemptId);
+  }
+
+  private get record(): AttemptRecord | undefined {
+    return this.host.store.read().attempts[this.attemptId] as AttemptRecord | undefined;
+  }
+
+  /** Records a lifecycle transition in the store and in events.jsonl, in that order. */
+  private async transition(state: AttemptState, patch: Partial<AttemptRecord> = {}): Promise<void> {
+    await this.host.store.update((draft) => {
+      setAttemptState(draft, this.attemptId, state, patch as never);
+    });
+    await mkdir(this.runDir, { recursive: true });
+    await appendFile(
+      join(this.runDir, 'events.jsonl'),
+      `${JSON.stringify({ ts: new Date().toISOString(), type: 'attempt', state, ...(patch.error ? { reason: patch.error } : {}) })}\n`,
+    );
+    this.host.logger.info({ attempt: this.attemptId, task: this.task.id, state }, `attempt ${state}`);
+  }
+
+  /**
+   * Starts the attempt, or picks it up where a previous server left it. A finished attempt is
+   * never run again: its recorded outcome is returned.
+   */
+  start(): Promise<AttemptOutcome> {
+    this.current = this.run().catch((error: unknown) =>
+      this.failWith(`orchestra error: ${errorMessage(error)}`),
+    );
+    return this.current;
+  }
+
+  /** The outcome of the current round (start, or the latest `send`). */
+  outcome(): Promise<AttemptOutcome> {
+    if (!this.current) return this.start();
+    return this.current;
+  }
+
+  private async run(): Promise<AttemptOutcome> {
+    const existing = this.record;
+    if (existing && ['succeeded', 'failed', 'archived'].includes(existing.state)) {
+      return this.recordedOutcome(existing);
+    }
+    if (!existing) {
+      await this.host.store.update((draft) => {
+        addAttempt(draft, {
+          id: this.attemptId,
+          taskId: this.task.id,
+          n: this.n,
+          branch: this.branch,
+          worktree: this.worktree,
+          runDir: this.runDir,
+          ...(this.options.agent ? { agent: this.options.agent } : {}),
+          ...(this.options.profile ? { profile: this.options.profile } : {}),
+        });
+      });
+    }
+    const resumeFrom = existing?.state;
+    await this.prepare(resumeFrom !== undefined && resumeFrom !== 'queued');
+    const resumeAgent = resumeFrom === 'running' || resumeFrom === 'checking';
+    await this.startAgent(resumeAgent);
+    return this.rounds(resumeFrom === 'checking');
+  }
+
+  private recordedOutcome(record: AttemptRecord): AttemptOutcome {
+    const passed = record.state !== 'failed' && record.checkPassed === true && record.commit !== undefined;
+    const outcome: AttemptOutcome = {
+      attemptId: this.attemptId,
+      n: this.n,
+      branch: this.branch,
+      worktree: this.worktree,
+      passed,
+      checkOutput: record.checkOutput ?? '',
+      ...(record.commit ? { commit: record.commit } : {}),
+      ...(record.error ? { reason: record.error } : {}),
+      ...(record.diffStat ? { diffStat: record.diffStat } : {}),
+      ...(record.costUsd !== undefined ? { costUsd: record.costUsd } : {}),
+    };
+    this.lastOutcome = outcome;
+    return outcome;
+  }
+
+  // ---- preparing ---------------------------------------------------------------------------
+
+  private async prepare(again: boolean): Promise<void> {
+    await this.transition('preparing');
+    await mkdir(this.runDir, { recursive: true });
+    const exists = await access(this.worktree).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) {
+      const info = await createWorktree({
+        root: this.host.root,
+        taskId: this.task.id,
+        n: this.n,
+        baseBranch: this.host.config.baseBranch,
+      });
+      this.baseCommit = info.base;
+    } else {
+      // Picked up after a restart: the worktree is already there, with whatever the agent did.
+      this.baseCommit = await headCommit(this.host.root, this.host.config.baseBranch);
+    }
+    await this.host.store.update((draft) => {
+      const attempt = draft.attempts[this.attemptId];
+      if (attempt) attempt.worktree = this.worktree;
+    });
+    if (!again && this.host.config.setup.length > 0) {
+      const setupLog: string[] = [];
+      const result = await runSetup(this.worktree, this.host.config.setup, {
+        onOutput: (chunk) => setupLog.push(chunk),
+      });
+      await writeFile(join(this.runDir, 'setup.log'), setupLog.join(''));
+      if (!result.ok) {
+        const step = result.steps.at(-1);
+        throw new OrchestraError(
+          'SETUP_FAILED',
+          `setup command "${step?.command}" failed (exit ${step?.exitCode})`,
+          {
+            hint: `see ${join(this.runDir, 'setup.log')}`,
+          },
+        );
+      }
+    }
+    // The agent reads the task and its settings from the run directory: it is all a container sees.
+    await writeFile(join(this.runDir, 'task.md'), this.task.raw);
+    const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
+    this.agentType = resolved.agent.type;
+    const profileName = this.options.profile ?? this.task.meta.profile ?? resolved.agent.profile ?? 'coder';
+    const profile = this.host.config.profiles[profileName];
+    if (!profile) {
+      throw new OrchestraError('TASK_INVALID', `no profile named "${profileName}"`, {
+        hint: `profiles: ${Object.keys(this.host.config.profiles).join(', ')}`,
+      });
+    }
+    const checks = [...this.host.config.check, ...this.task.testPlan];
+    const budgetUsd = this.task.meta.budgetUsd ?? this.host.config.budget?.perTaskUsd;
+    await writeFileAtomic(
+      join(this.runDir, 'agent.json'),
+      `${JSON.stringify(
+        {
+          profile,
+          checks,
+          taskId: this.task.id,
+          stayAfterComplete: true,
+          ...(budgetUsd ? { budgetUsd } : {}),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  }
+
+  // ---- running -----------------------------------------------------------------------------
+
+  private resetFinished(): void {
+    this.agentFinished = new Promise<void>((resolve) => {
+      this.finishAgent = resolve;
+    });
+  }
+
+  private async startAgent(resume: boolean): Promise<void> {
+    const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
+    const sandbox = await chooseSandbox(this.host.config.sandbox, resolved.agent.sandbox, {
+      image: this.host.config.worker.image,
+      env: this.host.env,
+    });
+    if (sandbox.kind === 'local' && sandbox.warning) this.host.warn(sandbox.warning);
+    const inContainer = sandbox.kind === 'docker';
+    const runDirInWorker = inContainer ? CONTAINER_RUN_DIR : this.runDir;
+    const taskFile = join(runDirInWorker, 'task.md');
+    const record = this.record;
+    const launch = resolved.adapter.launch({
+      taskFile,
+      taskText: this.task.raw,
+      prompt: firstPrompt(this.task, taskFile),
+      runDir: runDirInWorker,
+      worktree: this.worktree,
+      inContainer,
+      resume,
+      ...(record?.sessionId ? { sessionId: record.sessionId } : {}),
+      agent: resolved.agent,
+      ...((this.options.profile ?? this.task.meta.profile)
+        ? { profile: this.options.profile ?? this.task.meta.profile }
+        : {}),
+      hostEnv: this.host.env,
+    });
+    this.launch = launch;
+    for (const file of launch.files) {
+      await mkdir(join(this.runDir, file.path, '..'), { recursive: true });
+      await writeFile(join(this.runDir, file.path), file.content, { mode: file.mode ?? 0o644 });
+    }
+    const secrets: Record<string, string> = {};
+    for (const name of PASS_THROUGH_ENV) {
+      const value = this.host.env[name];
+      if (value) secrets[name] = value;
+    }
+    for (const [to, from] of Object.entries(launch.renameEnv ?? {})) {
+      const value = this.host.env[from];
+      if (value) secrets[to] = value;
+      delete secrets[from];
+    }
+    this.resetFinished();
+    await this.transition('running', {
+      sandbox: sandbox.kind,
+      agent: resolved.name,
+      ...(launch.sessionId ? { sessionId: launch.sessionId } : {}),
+    });
+    const name = `${this.task.id}/a${this.n}`;
+    let process: PaneProcess;
+    if (sandbox.kind === 'docker') {
+      process = await this.dockerProcess(launch, secrets, resume);
+    } else {
+      process = undefined as unknown as PaneProcess; // local: the server spawns it on a PTY
+    }
+    this.pane = this.host.server.newPane({
+      name,
+      command: launch.command,
+      cwd: launch.cwd,
+      env: sandbox.kind === 'local' ? { ...launch.env, ...secrets } : {},
+      remainOnExit: true,
+      attemptId: this.attemptId,
+      runDir: this.runDir,
+      ...(sandbox.kind === 'docker' ? { process: () => process } : {}),
+    });
+    this.agentAlive = true;
+    await this.host.store.update((draft) => {
+      const attempt = draft.attempts[this.attemptId];
+      if (attempt) {
+        attempt.paneId = String(this.pane!.id);
+        if (this.pane!.process.pid !== undefined && sandbox.kind === 'local')
+          attempt.workerId = String(this.pane!.process.pid);
+      }
+    });
+    this.pane.onExit((exit) => this.agentExited(exit));
+    this.tail?.dispose();
+    this.tail = tailEvents(join(this.runDir, 'events.jsonl'), (event) => this.agentEvent(event));
+    if (launch.initialInput) void this.typeInitialInput(launch.initialInput);
+  }
+
+  private async dockerProcess(
+    launch: AgentLaunch,
+    secrets: Record<string, string>,
+    resume: boolean,
+  ): Promise<PaneProcess> {
+    const size = this.host.server.nextPaneSize();
+    if (resume) {
+      const existing = (await findWorkers(this.host.session)).find((w) => w.attemptId === this.attemptId);
+      if (existing && existing.state === 'running') {
+        this.worker = { kind: 'docker', containerId: existing.id };
+        return DockerWorker.reattach(existing.id, { ...size, forwarders: this.host.forwarders });
+      }
+      if (existing) {
+        // It ended while no server was watching: clear it away and start the agent again from its checkpoint.
+        const { dockerClient } = await import('../workers/docker-engine.js');
+        await dockerClient(this.host.env)
+          .getContainer(existing.id)
+          .remove({ force: true })
+          .catch(() => {});
+      }
+    }
+    const worker = await DockerWorker.create({
+      session: this.host.session,
+      taskId: this.task.id,
+      attemptId: this.attemptId,
+      command: launch.command,
+      env: { ...launch.env, ...secrets },
+      worktree: this.worktree,
+      gitCommonDir: join(this.host.root, '.git'),
+      runDir: this.runDir,
+      config: this.host.config.worker,
+      ...size,
+      forwarders: this.host.forwarders,
+    });
+    this.worker = { kind: 'docker', containerId: worker.id };
+    await this.host.store.update((draft) => {
+      const attempt = draft.attempts[this.attemptId];
+      if (attempt) attempt.workerId = worker.id;
+    });
+    return worker;
+  }
+
+  /** Types an adapter's first line once the agent's screen reads as waiting (Aider). */
+  private async typeInitialInput(text: string): Promise<void> {
+    const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
+    for (let i = 0; i < 120 && this.pane && !this.pane.exited; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      if (resolved.adapter.stateFromScreen?.(this.pane.capture(0)) === 'waiting') break;
+    }
+    if (!this.pane || this.pane.exited) return;
+    this.pane.input(text);
+    await new Promise((r) => setTimeout(r, 100));
+    this.pane.input('\r');
+  }
+
+  private agentEvent(event: AgentEvent): void {
+    if (event.type === 'status' && (event.state === 'done' || event.state === 'error')) this.finishAgent();
+  }
+
+  private agentExited(exit: PaneExit): void {
+    this.agentAlive = false;
+    this.host.logger.info({ attempt: this.attemptId, exit }, 'agent process ended');
+    this.finishAgent();
+  }
+
+  // ---- checking ----------------------------------------------------------------------------
+
+  /** Waits for the agent, runs the check gate, sends failures back, until an outcome. */
+  private async rounds(checkAtOnce: boolean): Promise<AttemptOutcome> {
+    const maxRounds = this.task.meta.maxAttempts ?? this.host.config.maxAttempts;
+    for (;;) {
+      if (!checkAtOnce) await this.agentFinished;
+      checkAtOnce = false;
+      if (this.stopped) throw new OrchestraError('INTERNAL', 'the attempt was stopped');
+      this.checkRound++;
+      await this.transition('checking', { checkRounds: this.checkRound });
+      const commands = [...this.host.config.check, ...this.task.testPlan];
+      this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
+      const result = commands.length
+        ? await runChecks({
+            commands,
+            worktree: this.worktree,
+            runDir: this.runDir,
+            round: this.checkRound,
+            worker: this.worker.kind === 'docker' && this.agentAlive ? this.worker : { kind: 'local' },
+            stopOnFirstFailure: this.host.config.stopOnFirstFailure,
+            onOutput: (chunk) => this.print(chunk),
+          })
+        : { passed: true, output: '(no check commands configured)\n' };
+      const output = tail(result.output);
+      const base = this.baseCommit ?? this.host.config.baseBranch;
+      if (result.passed) {
+        if (!(await hasChanges(this.worktree, base))) {
+          return this.failWith('the agent made no change', output);
+        }
+        const commit = await commitAttempt(
+          this.worktree,
+          `${this.task.id}: ${this.task.title} (attempt ${this.n})`,
+        );
+        const head = commit ?? (await headCommit(this.worktree, 'HEAD'));
+        const stat = await diffStat(this.worktree, base);
+        const costUsd = (await attemptCost(this.runDir)).usd;
+        await this.transition('succeeded', {
+          commit: head,
+          checkPassed: true,
+          checkOutput: output,
+          diffStat: { files: stat.files, insertions: stat.insertions, deletions: stat.deletions },
+          ...(costUsd !== undefined ? { costUsd } : {}),
+        });
+        this.print(`✓ orchestra: checks passed; committed ${head.slice(0, 10)} on ${this.branch}\n`);
+        this.lastOutcome = {
+          attemptId: this.attemptId,
+          n: this.n,
+          branch: this.branch,
+          worktree: this.worktree,
+          passed: true,
+          commit: head,
+          checkOutput: output,
+          diffStat: { files: stat.files, insertions: stat.insertions, deletions: stat.deletions },
+          ...(costUsd !== undefined ? { costUsd } : {}),
+        };
+        return this.lastOutcome;
+      }
+      if (this.checkRound < maxRounds && this.agentAlive) {
+        this.print(`✗ orchestra: ${result.failed} failed; the output goes back to the agent\n`);
+        await this.deliver(
+          `The checks failed (round ${this.checkRound} of ${maxRounds}): \`${result.failed}\` did not pass. Fix the problem, run the checks again yourself, then call task_complete.\n\nOutput (last part):\n${output}`,
+        );
+        continue;
+      }
+      return this.failWith(
+        `checks failed: ${result.failed}${this.agentAlive ? '' : ' (the agent had exited)'}`,
+        output,
+      );
+    }
+  }
+
+  private async failWith(reason: string, checkOutput = ''): Promise<AttemptOutcome> {
+    const costUsd = (await attemptCost(this.runDir).catch(() => undefined))?.usd;
+    await this.transition('failed', {
+      error: reason,
+      checkPassed: false,
+      checkOutput,
+      ...(costUsd !== undefined ? { costUsd } : {}),
+    }).catch((error: unknown) => this.host.logger.error({ err: error }, 'could not record a failed attempt'));
+    this.print(`✗ orchestra: attempt failed: ${reason}\n`);
+    this.lastOutcome = {
+      attemptId: this.attemptId,
+      n: this.n,
+      branch: this.branch,
+      worktree: this.worktree,
+      passed: false,
+      reason,
+      checkOutput,
+      ...(costUsd !== undefined ? { costUsd } : {}),
+    };
+    return this.lastOutcome;
+  }
+
+  private print(text: string): void {
+    if (this.pane && !this.pane.exited) this.pane.print(text);
+    else if (this.pane) this.pane.print(text);
+  }
+
+  /** Sends a message to the agent: the built-in agent's inbox, or typed into other CLIs. */
+  private async deliver(text: string): Promise<void> {
+    this.resetFinished();
+    await this.transition('running');
+    if (this.agentType === 'orchestra') {
+      await appendFile(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'message', text })}\n`);
+    } else if (this.pane) {
+      this.pane.input(text.replace(/\n/g, ' '));
+      await new Promise((r) => setTimeout(r, 100));
+      this.pane.input('\r');
+    }
+  }
+
+  /**
+   * A strategy's message to the agent (a review): it works again, and the next `outcome()` waits
+   * for the new round.
+   * @throws OrchestraError when the agent has exited
+   */
+  async send(text: string): Promise<void> {
+    if (!this.agentAlive) {
+      throw new OrchestraError('INTERNAL', `the agent of ${this.attemptId} has exited; nothing to send to`);
+    }
+    await this.deliver(text);
+    this.current = this.rounds(false).catch((error: unknown) =>
+      this.failWith(`orchestra error: ${errorMessage(error)}`),
+    );
+  }
+
+  /** The attempt's result is settled: let the agent exit (the pane stays with its transcript). */
+  async finish(): Promise<void> {
+    this.tail?.dispose();
+    if (!this.agentAlive) return;
+    if (this.agentType === 'orchestra') {
+      await appendFile(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'finish' })}\n`).catch(
+        () => {},
+      );
+    }
+  }
+
+  /** The server is going away: stop waiting (the agent checkpoints; a restart resumes it). */
+  stop(): void {
+    this.stopped = true;
+    this.tail?.dispose();
+    this.finishAgent();
+  }
+
+  /** The latest outcome, when there is one. */
+  get latest(): AttemptOutcome | undefined {
+    return this.lastOutcome;
+  }
+}
+
+/** True for errors that mean the attempt cannot even start (setup failed, no such profile). */
+export function isPreparationError(error: unknown): boolean {
+  return isOrchestraError(error, 'SETUP_FAILED') || isOrchestraError(error, 'TASK_INVALID');
+}

@@ -1,0 +1,55 @@
+import { OrchestraError } from '../common/errors.js';
+import type { OrchestraPaths } from '../common/paths.js';
+import type { OrchestraConfig } from '../config/schema.js';
+import { type MergeOutcome, mergeResult } from '../git/merge.js';
+import { upsertTask } from '../store/records.js';
+import type { StateStore } from '../store/store.js';
+import { taskNumberFromRef } from '../tasks/naming.js';
+
+/**
+ * `orchestra merge <task>` (and `autoMerge`): merges the task's result branch into the base
+ * branch, only after the check commands pass on the merged result in a fresh worktree. A conflict
+ * or a failing check leaves the base branch untouched and says why.
+ *
+ * @throws OrchestraError TASK_NOT_FOUND when the task has no result branch (not done, or unknown)
+ */
+export async function mergeTask(
+  ctx: { root: string; paths: OrchestraPaths; config: OrchestraConfig; store: StateStore },
+  ref: string,
+  onOutput?: (chunk: string) => void,
+): Promise<MergeOutcome & { taskId: string; branch: string }> {
+  const state = await ctx.store.reload();
+  const n = taskNumberFromRef(ref);
+  const record = Object.values(state.tasks).find(
+    (t) => n !== undefined && Number(t.id.replace(/\D+/g, '')) === n,
+  );
+  if (!record) {
+    throw new OrchestraError('TASK_NOT_FOUND', `no task ${ref} has run in this repository`, {
+      hint: 'see `orchestra task ls --all`',
+    });
+  }
+  if (!record.resultBranch) {
+    throw new OrchestraError(
+      'TASK_NOT_FOUND',
+      `${record.id} has no result to merge (${record.error ?? record.state})`,
+      {
+        hint: 'only tasks archived in done/ have a result branch',
+      },
+    );
+  }
+  const outcome = await mergeResult({
+    root: ctx.root,
+    baseBranch: ctx.config.baseBranch,
+    resultBranch: record.resultBranch,
+    checks: ctx.config.check,
+    setup: ctx.config.setup,
+    message: `orchestra: merge ${record.id} (${record.resultBranch})`,
+    ...(onOutput ? { onOutput } : {}),
+  });
+  if (outcome.merged) {
+    await ctx.store.update((draft) => {
+      upsertTask(draft, { id: record.id, mergedCommit: outcome.commit });
+    });
+  }
+  return { ...outcome, taskId: record.id, branch: record.resultBranch };
+}
