@@ -1,17 +1,5 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OrchestraError } from '../common/errors.js';
-import { registerAgentCommand } from './commands/agent.js';
-import { registerAttachCommands } from './commands/attach.js';
-import { registerConfigCommands } from './commands/config.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerDoctorCommand } from './commands/doctor.js';
-import { registerGcCommand } from './commands/gc.js';
-import { registerImageCommands } from './commands/image.js';
-import { registerInitCommand } from './commands/init.js';
-import { registerMergeCommand } from './commands/merge.js';
-import { registerModelServerCommand } from './commands/model-server.js';
-import { registerSessionCommands } from './commands/session.js';
-import { registerTaskCommands } from './commands/task.js';
 import { type Output, printError, processOutput, QuietExit } from './output.js';
 import { VERSION } from './version.js';
 
@@ -30,11 +18,62 @@ async function readAllStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+type Register = (program: Command, env: CommandEnv) => void;
+
+/**
+ * The modules that define commands, loaded on demand: a command's module (and what it imports)
+ * is loaded only when that command runs, so `orchestra send-keys` or `attach` does not pay for
+ * dockerode, the scheduler or the task parser. `--help` and unknown commands load them all.
+ */
+const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register[]> }> = [
+  { names: ['init'], load: async () => [(await import('./commands/init.js')).registerInitCommand] },
+  { names: ['task'], load: async () => [(await import('./commands/task.js')).registerTaskCommands] },
+  { names: ['config'], load: async () => [(await import('./commands/config.js')).registerConfigCommands] },
+  { names: ['doctor'], load: async () => [(await import('./commands/doctor.js')).registerDoctorCommand] },
+  { names: ['gc'], load: async () => [(await import('./commands/gc.js')).registerGcCommand] },
+  {
+    names: [
+      'server',
+      'ls',
+      'list-sessions',
+      'list-panes',
+      'new-pane',
+      'send-keys',
+      'capture-pane',
+      'kill-pane',
+      'select-pane',
+      'select-layout',
+      'kill-server',
+    ],
+    load: async () => [(await import('./commands/session.js')).registerSessionCommands],
+  },
+  {
+    names: ['tui', 'attach', 'a'],
+    load: async () => [(await import('./commands/attach.js')).registerAttachCommands],
+  },
+  { names: ['demo'], load: async () => [(await import('./commands/demo.js')).registerDemoCommand] },
+  {
+    names: ['model-server'],
+    load: async () => [(await import('./commands/model-server.js')).registerModelServerCommand],
+  },
+  { names: ['image'], load: async () => [(await import('./commands/image.js')).registerImageCommands] },
+  { names: ['agent'], load: async () => [(await import('./commands/agent.js')).registerAgentCommand] },
+  { names: ['merge'], load: async () => [(await import('./commands/merge.js')).registerMergeCommand] },
+];
+
+/** The register functions needed for `argv`: only the named command's, or all of them. */
+async function registersFor(argv: string[]): Promise<Register[]> {
+  const name = argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const one = COMMAND_MODULES.find((m) => name !== undefined && m.names.includes(name));
+  if (one) return one.load();
+  return (await Promise.all(COMMAND_MODULES.map((m) => m.load()))).flat();
+}
+
 /**
  * Builds the command tree. Commander's own exits are turned into exceptions so that `main` alone
  * decides exit codes (0 ok, 1 failure, 2 usage error).
  */
-export function buildProgram(env: CommandEnv): Command {
+export function buildProgram(env: CommandEnv, registers: Register[]): Command {
   const program = new Command('orchestra')
     .description(
       'A tmux-style multiplexer for AI coding agents: a queue of markdown tasks, one worktree per attempt',
@@ -47,18 +86,7 @@ export function buildProgram(env: CommandEnv): Command {
       writeErr: (text) => env.output.err(text.replace(/\n$/, '')),
     })
     .exitOverride();
-  registerInitCommand(program, env);
-  registerTaskCommands(program, env);
-  registerConfigCommands(program, env);
-  registerDoctorCommand(program, env);
-  registerGcCommand(program, env);
-  registerSessionCommands(program, env);
-  registerAttachCommands(program, env);
-  registerDemoCommand(program, env);
-  registerModelServerCommand(program, env);
-  registerImageCommands(program, env);
-  registerAgentCommand(program, env);
-  registerMergeCommand(program, env);
+  for (const register of registers) register(program, env);
   return program;
 }
 
@@ -75,7 +103,7 @@ export async function main(argv: string[], env: Partial<CommandEnv> = {}): Promi
     readStdin: env.readStdin ?? readAllStdin,
   };
   const debug = argv.includes('--debug');
-  const program = buildProgram(fullEnv);
+  const program = buildProgram(fullEnv, await registersFor(argv));
   try {
     await program.parseAsync(argv);
     return EXIT_OK;

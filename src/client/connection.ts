@@ -19,7 +19,7 @@ import {
   welcomeSchema,
 } from '../protocol/messages.js';
 import { ensureSocketDir, socketPath } from '../server/socket-dir.js';
-import { probeSocket, withSessionLock } from '../server/start.js';
+import { probeSocket, withSessionLock } from '../server/socket-lock.js';
 
 /** How long a client waits for a server it started to accept connections, ms. */
 const SERVER_START_TIMEOUT_MS = 10_000;

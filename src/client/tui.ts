@@ -58,6 +58,7 @@ type Mode =
   | { kind: 'confirm'; question: string; onYes: () => void }
   | { kind: 'numbers'; until: number }
   | { kind: 'overlay' }
+  | { kind: 'board'; rows: BoardRow[]; selected: number }
   | {
       kind: 'scroll';
       pane: number;
@@ -66,6 +67,18 @@ type Mode =
       search?: string;
       searching?: string;
     };
+
+/** One task on the board, as the server's `task-board` command describes it. */
+interface BoardRow {
+  id: string;
+  status: string;
+  title?: string;
+  strategy: string;
+  error?: string;
+  resultBranch?: string;
+  costUsd?: number;
+  attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
+}
 
 /** Arrow and Home/End keys in normal cursor mode, and what they become in application mode (DECCKM). */
 const APP_CURSOR: Record<string, string> = {
@@ -227,6 +240,7 @@ export class Tui {
     const done = this.finished;
     this.finished = undefined;
     clearTimeout(this.renderTimer);
+    clearImmediate(this.renderTimer as unknown as NodeJS.Immediate);
     clearInterval(this.clockTimer);
     process.stdin.off('data', this.onStdin);
     process.off('SIGHUP', this.onHangup);
@@ -256,11 +270,15 @@ export class Tui {
   private requestRender(): void {
     if (this.renderTimer || !this.screen) return;
     const wait = Math.max(0, FRAME_INTERVAL_MS - (Date.now() - this.lastRender));
-    this.renderTimer = setTimeout(() => {
+    const render = () => {
       this.renderTimer = undefined;
       this.lastRender = Date.now();
       this.screen.render();
-    }, wait);
+    };
+    // No frame for 16 ms: draw on the next turn of the loop (a typed key's echo shows at once);
+    // otherwise wait for the frame slot, so output never draws more than 60 frames a second.
+    this.renderTimer =
+      wait === 0 ? (setImmediate(render) as unknown as NodeJS.Timeout) : setTimeout(render, wait);
   }
 
   private flash(text: string): void {
@@ -709,6 +727,11 @@ export class Tui {
 
   private handleModeKey(token: string): void {
     const mode = this.mode;
+    if (mode.kind === 'board') {
+      this.boardKey(mode, token);
+      this.requestRender();
+      return;
+    }
     if (this.overlay) {
       if (token === 'q' || token === '\x1b' || token === '\r') this.closeOverlay();
       else if (token === 'j' || token === '\x1b[B') this.overlay.scroll(1);
@@ -957,21 +980,106 @@ export class Tui {
     this.showOverlay('keys', lines.join('\n'));
   }
 
-  private async showTaskBoard(): Promise<void> {
-    if (!this.options.root) {
-      this.flash('no task queue: this session is not tied to a repository');
-      return;
-    }
+  /** prefix t: the task board — queue, running attempts with their panes, done, failed, costs. */
+  private async showTaskBoard(selected = 0): Promise<void> {
     try {
-      const { orchestraPaths } = await import('../common/paths.js');
-      const { listTasks } = await import('../tasks/queue.js');
-      const entries = await listTasks(orchestraPaths(this.options.root), { all: true });
-      const lines = entries.length
-        ? entries.map((e) => `  ${e.id.padEnd(10)} ${e.state.padEnd(9)} ${e.title ?? e.error ?? ''}`)
-        : ['  no tasks — add one with `orchestra task add "<goal>"`'];
-      this.showOverlay('tasks', ['  ID         STATE     TITLE', ...lines].join('\n'));
+      const rows = await this.connection.request<BoardRow[]>({ cmd: 'task-board' });
+      this.showOverlay('tasks', '');
+      this.mode = { kind: 'board', rows, selected: Math.min(selected, Math.max(0, rows.length - 1)) };
+      this.renderBoard();
     } catch (error) {
       this.flash(errorMessage(error));
+    }
+  }
+
+  private renderBoard(): void {
+    const mode = this.mode;
+    if (mode.kind !== 'board' || !this.overlay) return;
+    const paneIndex = (id: number | undefined) => this.layout?.panes.find((p) => p.id === id)?.index;
+    const usd = (n: number | undefined) => (n === undefined ? '' : `$${n.toFixed(n < 1 ? 4 : 2)}`);
+    const lines = mode.rows.map((row, i) => {
+      const panes = row.attempts
+        .map(
+          (a) =>
+            `${a.id.replace(`${row.id}-`, '')}:${a.state}${paneIndex(a.paneId) !== undefined ? `@${paneIndex(a.paneId)}` : ''}`,
+        )
+        .join(' ');
+      const marker = i === mode.selected ? '>' : ' ';
+      return `${marker} ${row.id.padEnd(9)} ${row.status.padEnd(9)} ${row.strategy.padEnd(10)} ${usd(row.costUsd).padEnd(9)} ${(row.title ?? '').slice(0, 40).padEnd(40)} ${panes}${row.error ? `  (${row.error})` : ''}`;
+    });
+    const total = mode.rows.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
+    const header = `  ${'TASK'.padEnd(9)} ${'STATUS'.padEnd(9)} ${'STRATEGY'.padEnd(10)} ${'COST'.padEnd(9)} ${'TITLE'.padEnd(40)} ATTEMPTS (@pane)`;
+    const help =
+      'j/k move · Enter jumps to its pane · r retries a failed task · m merges a done one · q closes';
+    this.overlay.setContent(
+      [
+        header,
+        ...(lines.length ? lines : ['  no tasks — add one with `orchestra task add "<goal>"`']),
+        '',
+        `  total ${usd(total) || '$0.00'}`,
+        `  ${help}`,
+      ].join('\n'),
+    );
+    this.requestRender();
+  }
+
+  private boardKey(mode: Extract<Mode, { kind: 'board' }>, token: string): void {
+    const row = mode.rows[mode.selected];
+    switch (token) {
+      case 'q':
+      case '\x1b':
+        this.closeOverlay();
+        return;
+      case 'j':
+      case '\x1b[B':
+      case '\x1bOB':
+        mode.selected = Math.min(mode.rows.length - 1, mode.selected + 1);
+        this.renderBoard();
+        return;
+      case 'k':
+      case '\x1b[A':
+      case '\x1bOA':
+        mode.selected = Math.max(0, mode.selected - 1);
+        this.renderBoard();
+        return;
+      case '\r': {
+        const pane = [...(row?.attempts ?? [])]
+          .reverse()
+          .find((a) => a.paneId !== undefined && this.layout?.panes.some((p) => p.id === a.paneId));
+        if (!pane) {
+          this.flash(`${row?.id ?? 'this task'} has no pane`);
+          return;
+        }
+        this.closeOverlay();
+        this.selectPane(`%${pane.paneId}`);
+        return;
+      }
+      case 'r':
+      case 'm': {
+        if (!row || this.options.readOnly) return;
+        const command =
+          token === 'r'
+            ? ({ cmd: 'retry-task', task: row.id } as const)
+            : ({ cmd: 'merge-task', task: row.id } as const);
+        this.flash(
+          token === 'r' ? `retrying ${row.id}…` : `merging ${row.id} (running the checks on the merge)…`,
+        );
+        this.connection
+          .request<{ merged?: boolean; reason?: string; detail?: string; commit?: string }>(command)
+          .then((result) => {
+            if (token === 'm') {
+              this.flash(
+                result.merged
+                  ? `merged ${row.id}: ${result.commit?.slice(0, 10)}`
+                  : `not merged (${result.reason}): ${result.detail}`,
+              );
+            } else this.flash(`${row.id} is queued again`);
+            if (this.mode.kind === 'board') void this.showTaskBoard(mode.selected);
+          })
+          .catch((error: unknown) => this.flash(errorMessage(error)));
+        return;
+      }
+      default:
     }
   }
 }

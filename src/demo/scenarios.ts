@@ -12,7 +12,12 @@
  */
 
 /** Usage reported per scripted turn (tokens): small, but real numbers so cost shows in panes. */
-const USAGE = { input_tokens: 1800, output_tokens: 240, cache_creation_input_tokens: 1200, cache_read_input_tokens: 600 };
+const USAGE = {
+  input_tokens: 1800,
+  output_tokens: 240,
+  cache_creation_input_tokens: 1200,
+  cache_read_input_tokens: 600,
+};
 
 interface DemoTimings {
   /** Wait before each answer starts, ms (the model "thinking"). */
@@ -79,8 +84,16 @@ export function demoScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDel
                 name: 'submit_scores',
                 input: {
                   scores: [
-                    { attempt: 'task-03-a1', score: 6, reasons: 'Documents add and subtract, but with no examples.' },
-                    { attempt: 'task-03-a2', score: 9, reasons: 'Every export documented with a runnable example.' },
+                    {
+                      attempt: 'task-03-a1',
+                      score: 6,
+                      reasons: 'Documents add and subtract, but with no examples.',
+                    },
+                    {
+                      attempt: 'task-03-a2',
+                      score: 9,
+                      reasons: 'Every export documented with a runnable example.',
+                    },
                   ],
                 },
               },
@@ -94,10 +107,18 @@ export function demoScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDel
         turns: [
           say('I will look at the library first. ', t, [view('src/calc.js')]),
           say('Adding `multiply` next to the other functions, and a test for it. ', t, [
-            edit('src/calc.js', '/** Subtracts b from a. */', '/** Multiplies a and b. */\nexport function multiply(a, b) {\n  return a ** b;\n}\n\n/** Subtracts b from a. */'),
+            edit(
+              'src/calc.js',
+              '/** Subtracts b from a. */',
+              '/** Multiplies a and b. */\nexport function multiply(a, b) {\n  return a ** b;\n}\n\n/** Subtracts b from a. */',
+            ),
           ]),
           say('Now the import and the test. ', t, [
-            edit('test/calc.test.js', "import { add, subtract } from '../src/calc.js';", "import { add, multiply, subtract } from '../src/calc.js';"),
+            edit(
+              'test/calc.test.js',
+              "import { add, subtract } from '../src/calc.js';",
+              "import { add, multiply, subtract } from '../src/calc.js';",
+            ),
           ]),
           say('Appending the test case. ', t, [bash(MULTIPLY_TEST)]),
           say('Done: multiply is in place with a test. ', t, [done('Added multiply(a, b) with a test.')]),
@@ -105,23 +126,31 @@ export function demoScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDel
             edit('src/calc.js', 'return a ** b;', 'return a * b;'),
           ]),
           say('Running the tests myself this time. ', t, [bash('npm test 2>&1 | tail -5')]),
-          say('All tests pass now. ', t, [done('Added multiply(a, b) with a test; fixed ** to * after the check failed.')]),
+          say('All tests pass now. ', t, [
+            done('Added multiply(a, b) with a test; fixed ** to * after the check failed.'),
+          ]),
         ],
       },
       'task-02-a1': {
         match: { system: 'worktrees/task-02-a1' },
         turns: [
-          say('Adding `divide` at the end of the library, with a RangeError for zero. ', t, [bash(DIVIDE_FN)]),
+          say('Adding `divide` at the end of the library, with a RangeError for zero. ', t, [
+            bash(DIVIDE_FN),
+          ]),
           say('And its tests, in their own file. ', t, [bash(DIVIDE_TEST)]),
           say('Checking. ', t, [bash('npm test 2>&1 | tail -4')]),
-          say('Both divide cases pass. ', t, [done('Added divide(a, b), throwing RangeError on division by zero, with tests.')]),
+          say('Both divide cases pass. ', t, [
+            done('Added divide(a, b), throwing RangeError on division by zero, with tests.'),
+          ]),
         ],
       },
       'task-03-a1': {
         match: { system: 'worktrees/task-03-a1' },
         turns: [
           say('A short API section for the README. ', t, [
-            bash("cat >> README.md <<'EOF'\n\n## API\n\n- `add(a, b)`: the sum.\n- `subtract(a, b)`: a minus b.\nEOF"),
+            bash(
+              "cat >> README.md <<'EOF'\n\n## API\n\n- `add(a, b)`: the sum.\n- `subtract(a, b)`: a minus b.\nEOF",
+            ),
           ]),
           say('Documented. ', t, [done('Listed add and subtract in README.md.')]),
         ],
@@ -135,7 +164,9 @@ export function demoScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDel
               "cat >> README.md <<'EOF'\n\n## API\n\n```js\nimport { add, subtract } from './src/calc.js';\n```\n\n### add(a, b)\nReturns a + b.\n\n```js\nadd(2, 3); // 5\n```\n\n### subtract(a, b)\nReturns a - b.\n\n```js\nsubtract(5, 3); // 2\n```\nEOF",
             ),
           ]),
-          say('Every export is documented with an example. ', t, [done('Documented add and subtract with examples in README.md.')]),
+          say('Every export is documented with an example. ', t, [
+            done('Documented add and subtract with examples in README.md.'),
+          ]),
         ],
       },
       'task-03-a3': {

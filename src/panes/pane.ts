@@ -137,9 +137,19 @@ export class Pane {
     this.ingest(text.replace(/\r?\n/g, '\r\n'));
   }
 
-  /** Input from a client (keys, paste): straight to the process. */
+  /**
+   * Input from a client (keys, paste). It goes through the emulator's `input` (whose onData hands
+   * it to the process) marked as user input: xterm then parses the echo that follows at once,
+   * instead of after a timer (measured: 1.2 ms → 0.01 ms per echo, bench/ "echo").
+   */
   input(data: string | Buffer): void {
-    this.process.write(data);
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    if (typeof data !== 'string' && !Buffer.from(text, 'utf8').equals(data)) {
+      // Not UTF-8 (a binary paste): the emulator would mangle it, so it goes straight through.
+      this.process.write(data);
+      return;
+    }
+    this.terminal.input(text, true);
   }
 
   /** Resizes the emulator and the process's terminal; a no-op when the size is unchanged. */

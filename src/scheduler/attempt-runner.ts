@@ -265,7 +265,7 @@ export class AttemptRunner {
       image: this.host.config.worker.image,
       env: this.host.env,
     });
-    if (sandbox.kind === 'local' && sandbox.warning) this.host.warn(sandbox.warning);
+    if (sandbox.warning) this.host.warn(sandbox.warning);
     const inContainer = sandbox.kind === 'docker';
     const runDirInWorker = inContainer ? CONTAINER_RUN_DIR : this.runDir;
     const taskFile = join(runDirInWorker, 'task.md');
@@ -417,15 +417,17 @@ export class AttemptRunner {
       const commands = [...this.host.config.check, ...this.task.testPlan];
       this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
       const result = commands.length
-        ? await runChecks({
-            commands,
-            worktree: this.worktree,
-            runDir: this.runDir,
-            round: this.checkRound,
-            worker: this.worker.kind === 'docker' && this.agentAlive ? this.worker : { kind: 'local' },
-            stopOnFirstFailure: this.host.config.stopOnFirstFailure,
-            onOutput: (chunk) => this.print(chunk),
-          })
+        ? await this.withCheckWorker((worker) =>
+            runChecks({
+              commands,
+              worktree: this.worktree,
+              runDir: this.runDir,
+              round: this.checkRound,
+              worker,
+              stopOnFirstFailure: this.host.config.stopOnFirstFailure,
+              onOutput: (chunk) => this.print(chunk),
+            }),
+          )
         : { passed: true, output: '(no check commands configured)\n' };
       const output = tail(result.output);
       const base = this.baseCommit ?? this.host.config.baseBranch;
@@ -472,6 +474,35 @@ export class AttemptRunner {
         `checks failed: ${result.failed}${this.agentAlive ? '' : ' (the agent had exited)'}`,
         output,
       );
+    }
+  }
+
+  /**
+   * Runs `task` with the worker the checks belong in: the agent's own container while it runs; a
+   * fresh container of the same image and mounts when the agent's has exited (check commands are
+   * the repository's code and never run on the host for a Docker attempt); the host for local ones.
+   */
+  private async withCheckWorker<T>(task: (worker: CheckWorker) => Promise<T>): Promise<T> {
+    if (this.worker.kind !== 'docker') return task({ kind: 'local' });
+    if (this.agentAlive) return task(this.worker);
+    const size = { cols: 120, rows: 40 };
+    const checker = await DockerWorker.create({
+      session: this.host.session,
+      taskId: this.task.id,
+      attemptId: `${this.attemptId}-checks`,
+      command: ['sleep', '86400'],
+      env: {},
+      worktree: this.worktree,
+      gitCommonDir: join(this.host.root, '.git'),
+      runDir: this.runDir,
+      config: this.host.config.worker,
+      ...size,
+      forwarders: this.host.forwarders,
+    });
+    try {
+      return await task({ kind: 'docker', containerId: checker.id });
+    } finally {
+      await checker.stop('SIGKILL', 0).catch(() => {});
     }
   }
 

@@ -458,7 +458,7 @@ export class Scheduler {
             ? 'failed'
             : 'done'
           : record.state;
-      const title = this.watcher?.tasks().find((t) => t.id === id)?.title;
+      const title = this.watcher?.tasks().find((t) => t.id === id)?.title ?? record?.title;
       const cost = combineCosts(
         attempts.map((a) => ({
           usd: a.costUsd,

@@ -46,6 +46,8 @@ export const taskRecordSchema = z.object({
   id: z.string().min(1),
   state: z.enum(TASK_STATES),
   strategy: z.string().min(1),
+  /** the task's title, for boards after its file has been archived */
+  title: z.string().optional(),
   /** attempt ids, oldest first */
   attempts: z.array(z.string()),
   resultBranch: z.string().optional(),

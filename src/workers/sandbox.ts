@@ -5,7 +5,7 @@ import { type DockerProbe, imagePresent, probeDocker } from './docker-engine.js'
 
 /** Where an attempt's worker runs, and what the user should hear about the choice. */
 export type SandboxChoice =
-  | { kind: 'docker'; image: string }
+  | { kind: 'docker'; image: string; warning?: string }
   | {
       kind: 'local';
       /** Set when Docker was wanted (`auto`) but could not be used: one line for the log and TUI. */
@@ -16,6 +16,21 @@ export type SandboxChoice =
 export interface SandboxProbes {
   probe?: (env: NodeJS.ProcessEnv) => Promise<DockerProbe>;
   imagePresent?: (image: string, env: NodeJS.ProcessEnv) => Promise<boolean | undefined>;
+  /**
+   * Whether the image was built from the current Dockerfile.worker and agent bundle; undefined
+   * when it cannot be told. Default: compare the image's version label (image.ts).
+   */
+  imageCurrent?: (image: string, env: NodeJS.ProcessEnv) => Promise<boolean | undefined>;
+}
+
+async function defaultImageCurrent(image: string, env: NodeJS.ProcessEnv): Promise<boolean | undefined> {
+  try {
+    const { workerImageStatus } = await import('./image.js');
+    const { dockerClient } = await import('./docker-engine.js');
+    return (await workerImageStatus(image, { docker: dockerClient(env, 10_000) })).current;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -72,6 +87,18 @@ export async function chooseSandbox(
       kind: 'local',
       warning: `${why} (run \`orchestra image build\`); running agents as local processes`,
     };
+  }
+  // An image built from an older agent may not speak what this orchestra expects of it (the
+  // inbox of the check gate): auto runs locally instead; docker uses it, with a warning.
+  const current = await (options.imageCurrent ?? (options.probe ? async () => true : defaultImageCurrent))(
+    options.image,
+    env,
+  );
+  if (current === false) {
+    const warning = `the worker image ${options.image} is out of date (run \`orchestra image build\`)`;
+    if (effective === 'auto')
+      return { kind: 'local', warning: `${warning}; running agents as local processes` };
+    return { kind: 'docker', image: options.image, warning };
   }
   return { kind: 'docker', image: options.image };
 }

@@ -36,7 +36,10 @@ test('status and usage events become the pane state, its cost and the session co
   });
   const events = join(runDir, 'events.jsonl');
   await appendFile(events, `${JSON.stringify({ ts: Date.now(), type: 'status', state: 'working' })}\n`);
-  await waitFor(async () => (await listPanes(client)).find((p) => p.id === pane.id)?.state === 'working', 'working');
+  await waitFor(
+    async () => (await listPanes(client)).find((p) => p.id === pane.id)?.state === 'working',
+    'working',
+  );
   // 100k input + 10k output + 20k cache write + 50k cache read on claude-sonnet-4-5 at $3 / $15 /
   // $3.75 / $0.30 per million (below its 200k long-context threshold): 0.3 + 0.15 + 0.075 + 0.015.
   const usage = {
@@ -51,7 +54,10 @@ test('status and usage events become the pane state, its cost and the session co
   const line = JSON.stringify({ ts: Date.now(), ...usage });
   await appendFile(events, line.slice(0, 20));
   await new Promise((r) => setTimeout(r, 400));
-  await appendFile(events, `${line.slice(20)}\n${JSON.stringify({ ts: Date.now(), type: 'status', state: 'waiting' })}\n`);
+  await appendFile(
+    events,
+    `${line.slice(20)}\n${JSON.stringify({ ts: Date.now(), type: 'status', state: 'waiting' })}\n`,
+  );
   const info = await waitFor(
     async () => (await listPanes(client)).find((p) => p.id === pane.id && p.state === 'waiting'),
     'waiting',

@@ -10,7 +10,8 @@ import { encodeFrame, type Frame, FrameDecoder, FrameType, NO_PANE } from '../..
 import { type LayoutState, PROTOCOL_VERSION, versionMismatchMessage } from '../../src/protocol/messages.js';
 import { STATUS_ROWS } from '../../src/server/session-server.js';
 import { socketPath } from '../../src/server/socket-dir.js';
-import { probeSocket, startServer } from '../../src/server/start.js';
+import { probeSocket } from '../../src/server/socket-lock.js';
+import { startServer } from '../../src/server/start.js';
 import {
   capture,
   listPanes,

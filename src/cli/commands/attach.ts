@@ -1,7 +1,9 @@
+import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { parseTarget } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
+import { orchestraPaths } from '../../common/paths.js';
 import { loadConfig } from '../../config/load.js';
 import { defaultConfig, type OrchestraConfig } from '../../config/schema.js';
 import { findRepoRoot } from '../../git/repo.js';
@@ -51,13 +53,19 @@ export function registerAttachCommands(program: Command, env: CommandEnv): void 
       const root = await findRepoRoot(env.cwd);
       const config = await configFor(root, env);
       const session = sanitizeSessionName(config.sessionName ?? basename(root));
+      // A repository with a task queue fills the window with agent panes; elsewhere start with a
+      // shell, as tmux's new-session does.
+      const hasQueue = await access(orchestraPaths(root).tasks).then(
+        () => true,
+        () => false,
+      );
       await runTui(env, {
         session,
         root,
         autostart: true,
         readOnly: opts.readOnly ?? false,
         config,
-        initialCommand: [env.env.SHELL || '/bin/sh'],
+        ...(hasQueue ? {} : { initialCommand: [env.env.SHELL || '/bin/sh'] }),
       });
     });
 

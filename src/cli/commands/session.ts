@@ -7,7 +7,7 @@ import { OrchestraError } from '../../common/errors.js';
 import { keyNameToBytes } from '../../keys/key-names.js';
 import type { PaneInfo, Command as ServerCommand } from '../../protocol/messages.js';
 import { socketDir } from '../../server/socket-dir.js';
-import { probeSocket } from '../../server/start.js';
+import { probeSocket } from '../../server/socket-lock.js';
 import type { CommandEnv } from '../main.js';
 import { formatTable, printJson } from '../output.js';
 import { VERSION } from '../version.js';
