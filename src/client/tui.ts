@@ -7,6 +7,7 @@ import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
 import type { LayoutState, PaneInfo, Snapshot } from '../protocol/messages.js';
+import type { BoardTask } from '../scheduler/scheduler.js';
 import { STATUS_ROWS } from '../server/session-server.js';
 import {
   copyTerminalCells,
@@ -58,7 +59,7 @@ type Mode =
   | { kind: 'confirm'; question: string; onYes: () => void }
   | { kind: 'numbers'; until: number }
   | { kind: 'overlay' }
-  | { kind: 'board'; rows: BoardRow[]; selected: number }
+  | { kind: 'board'; rows: BoardTask[]; selected: number }
   | {
       kind: 'scroll';
       pane: number;
@@ -67,18 +68,6 @@ type Mode =
       search?: string;
       searching?: string;
     };
-
-/** One task on the board, as the server's `task-board` command describes it. */
-interface BoardRow {
-  id: string;
-  status: string;
-  title?: string;
-  strategy: string;
-  error?: string;
-  resultBranch?: string;
-  costUsd?: number;
-  attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
-}
 
 /** Arrow and Home/End keys in normal cursor mode, and what they become in application mode (DECCKM). */
 const APP_CURSOR: Record<string, string> = {
@@ -983,7 +972,7 @@ export class Tui {
   /** prefix t: the task board — queue, running attempts with their panes, done, failed, costs. */
   private async showTaskBoard(selected = 0): Promise<void> {
     try {
-      const rows = await this.connection.request<BoardRow[]>({ cmd: 'task-board' });
+      const rows = await this.connection.request<BoardTask[]>({ cmd: 'task-board' });
       this.showOverlay('tasks', '');
       this.mode = { kind: 'board', rows, selected: Math.min(selected, Math.max(0, rows.length - 1)) };
       this.renderBoard();

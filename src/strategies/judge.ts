@@ -419,7 +419,8 @@ async function send(
   }
 }
 
-function usageEvent(response: Message): UsageEvent {
+/** A response's usage as an `events.jsonl` usage event (DESIGN.md, "Agent status protocol"). */
+export function usageEvent(response: Message): UsageEvent {
   return {
     ts: new Date().toISOString(),
     type: 'usage',

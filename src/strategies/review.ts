@@ -5,7 +5,7 @@ import type { UsageEvent } from '../agents/cost.js';
 import { OrchestraError } from '../common/errors.js';
 import type { ProfileConfig } from '../config/schema.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import { JUDGE_DIFF_MAX_BYTES } from './judge.js';
+import { JUDGE_DIFF_MAX_BYTES, usageEvent } from './judge.js';
 
 /** The tool the reviewer must call: a structured verdict, not free text to be parsed. */
 export const REVIEW_TOOL_NAME = 'submit_review';
@@ -107,16 +107,6 @@ export async function reviewAttempt(options: {
   return {
     ...parsed.data,
     model: response.model,
-    usage: [
-      {
-        ts: new Date().toISOString(),
-        type: 'usage',
-        model: response.model,
-        input_tokens: response.usage.input_tokens,
-        output_tokens: response.usage.output_tokens,
-        cache_creation_input_tokens: response.usage.cache_creation_input_tokens ?? 0,
-        cache_read_input_tokens: response.usage.cache_read_input_tokens ?? 0,
-      },
-    ],
+    usage: [usageEvent(response)],
   };
 }
