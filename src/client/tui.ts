@@ -480,15 +480,20 @@ export class Tui {
     const flags = [this.options.readOnly ? 'read-only' : '', layout?.zoomed ? 'Z' : '']
       .filter(Boolean)
       .join(' ');
-    const right = `${extras ? `${extras} | ` : ''}${flags ? `${flags} | ` : ''}${layout?.panes.length ?? 0} panes |${prefix} | ${clock} `;
-    writeText(line, 0, width, left + panes, this.theme.status);
-    const start = Math.max(left.length + panes.length + 1, width - right.length);
-    if (start < width) {
-      writeText(line, start, width - start, right, this.theme.status);
-      if (this.prefixPending) {
-        const at = start + right.indexOf(this.prefixName) - 1;
-        writeText(line, at, this.prefixName.length + 2, ` ${this.prefixName} `, this.theme.statusPrefix);
-      }
+    // What must always show (flags, prefix, clock) sits at the right edge; the session's extras
+    // (task counts, cost) and the pane list give way when the terminal is narrow.
+    const right = ` ${flags ? `${flags} | ` : ''}${layout?.panes.length ?? 0} panes |${prefix} | ${clock} `;
+    const rightStart = Math.max(0, width - right.length);
+    const middle = extras ? `${extras} | ` : '';
+    const middleStart = Math.max(left.length + panes.length + 1, rightStart - middle.length);
+    writeText(line, 0, rightStart, left + panes, this.theme.status);
+    if (middle && middleStart < rightStart) {
+      writeText(line, middleStart, rightStart - middleStart, middle, this.theme.status);
+    }
+    writeText(line, rightStart, width - rightStart, right, this.theme.status);
+    if (this.prefixPending) {
+      const at = rightStart + right.indexOf(this.prefixName) - 1;
+      writeText(line, at, this.prefixName.length + 2, ` ${this.prefixName} `, this.theme.statusPrefix);
     }
   }
 
