@@ -113,6 +113,26 @@ export async function moveToFreeName(src: string, dir: string, name: string): Pr
 }
 
 /**
+ * Writes `data` as a new file in `dir` under `name`, or `name` with a `-2`, `-3`... suffix when
+ * taken; never overwrites, and readers never see it half-written (see {@link writeNewFile}).
+ *
+ * @returns the path written
+ */
+export async function writeToFreeName(dir: string, name: string, data: string | Uint8Array): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (let k = 1; k <= MAX_NAME_ATTEMPTS; k++) {
+    const dst = join(dir, suffixedFileName(name, k));
+    try {
+      await writeNewFile(dst, data);
+      return dst;
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST') throw error;
+    }
+  }
+  throw new Error(`no free name for ${name} in ${dir} after ${MAX_NAME_ATTEMPTS} tries`);
+}
+
+/**
  * Creates `path` with `data`, failing with EEXIST when it exists (flag `wx` semantics). Readers
  * never see a partial file: the data is written and fsynced under a hidden temporary name first,
  * then hard-linked into place. Where hard links are impossible it falls back to `open(path, 'wx')`.

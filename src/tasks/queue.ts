@@ -4,7 +4,7 @@ import { basename, isAbsolute, join, relative } from 'node:path';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
-import { errnoCode, moveToFreeName, writeNewFile } from './move-file.js';
+import { errnoCode, moveToFreeName, writeNewFile, writeToFreeName } from './move-file.js';
 import {
   archiveFileName,
   compareTaskIds,
@@ -445,27 +445,21 @@ export async function archiveTask(
   now: Date = new Date(),
 ): Promise<{ path: string }> {
   const src = join(paths.tasks, queueFileName(id));
-  let path: string;
+  let text: string;
   try {
-    path = await moveToFreeName(
-      src,
-      outcome === 'done' ? paths.done : paths.failed,
-      archiveFileName(id, now),
-    );
+    text = await readFile(src, 'utf8');
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') throw taskNotFound(id, `${id} is not in the queue`);
     throw error;
   }
-  const handle = await open(path, 'r+');
-  try {
-    const { size } = await handle.stat();
-    const last = Buffer.alloc(1);
-    if (size > 0) await handle.read(last, 0, 1, size - 1);
-    const separator = size === 0 ? '' : last[0] === 0x0a ? '\n' : '\n\n';
-    await handle.write(`${separator}${renderTaskResult(outcome, result, now)}`, size);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  // The archive appears whole, Result included (a watcher or a person never reads it half-made);
+  // only then does the queued file go. A crash in between leaves both, never neither.
+  const separator = text === '' ? '' : text.endsWith('\n') ? '\n' : '\n\n';
+  const path = await writeToFreeName(
+    outcome === 'done' ? paths.done : paths.failed,
+    archiveFileName(id, now),
+    `${text}${separator}${renderTaskResult(outcome, result, now)}`,
+  );
+  await unlink(src);
   return { path };
 }
