@@ -71,7 +71,9 @@ export async function runChecks(options: {
       const result = await runSetup(options.worktree, [command], {
         timeoutMs: Math.max(1000, left),
         onOutput: emit,
-        ...(options.env ? { env: options.env } : {}),
+        // A server started inside a `node --test` run would hand its test context down, and a
+        // nested `node --test` then reports success whatever happens.
+        env: { NODE_TEST_CONTEXT: undefined, ...options.env },
       });
       exitCode = result.steps[0]?.exitCode ?? null;
     }

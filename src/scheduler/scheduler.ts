@@ -117,7 +117,7 @@ export class Scheduler {
     if (known) return;
     await this.o.store.update((draft) => {
       if (!draft.tasks[task.id])
-        upsertTask(draft, { id: task.id, state: 'queued', strategy: task.meta.strategy });
+        upsertTask(draft, { id: task.id, state: 'queued', strategy: task.meta.strategy, title: task.title });
     });
     this.tick();
   }
@@ -222,7 +222,12 @@ export class Scheduler {
     const log = this.o.logger.child({ component: 'scheduler', task: task.id });
     try {
       await this.o.store.update((draft) =>
-        upsertTask(draft, { id: task.id, state: 'running', strategy: task.meta.strategy }),
+        upsertTask(draft, {
+          id: task.id,
+          state: 'running',
+          strategy: task.meta.strategy,
+          title: task.title,
+        }),
       );
       const strategy = await loadStrategy(this.o.paths, task.meta.strategy);
       const offset = this.o.store.read().tasks[task.id]?.attemptOffset ?? 0;
@@ -429,7 +434,11 @@ export class Scheduler {
   private updateStatus(): void {
     const state = this.o.store.read();
     const tasks = Object.values(state.tasks);
-    const queued = (this.watcher?.tasks() ?? []).filter((t) => !this.runningTasks.has(t.id)).length;
+    // The watcher may still list a file archived a moment ago (until chokidar sees it go).
+    const queued = (this.watcher?.tasks() ?? []).filter(
+      (t) =>
+        !this.runningTasks.has(t.id) && !['archived', 'dropped'].includes(state.tasks[t.id]?.state ?? ''),
+    ).length;
     const running = this.runningTasks.size;
     const done = tasks.filter((t) => t.state === 'archived' && t.archivedAs?.startsWith('done/')).length;
     const failed = tasks.filter((t) => t.state === 'archived' && t.archivedAs?.startsWith('failed/')).length;
@@ -476,7 +485,12 @@ export class Scheduler {
         strategy: record?.strategy ?? 'single',
         ...(record?.error ? { error: record.error } : {}),
         ...(record?.resultBranch ? { resultBranch: record.resultBranch } : {}),
-        ...(cost.usd !== undefined ? { costUsd: cost.usd } : {}),
+        // An archived task's total includes what its judge or reviewer spent, as its Result says.
+        ...(record?.state === 'archived' && record.costUsd !== undefined
+          ? { costUsd: record.costUsd }
+          : cost.usd !== undefined
+            ? { costUsd: cost.usd }
+            : {}),
         attempts: attempts.map((a) => ({
           id: a.id,
           state: a.state,
