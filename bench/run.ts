@@ -2,7 +2,7 @@
  * `npm run bench`: orchestra side by side with tmux, measured in the same run on the same machine.
  *
  *   npm run bench                          all scenarios
- *   npm run bench -- --only echo,attach    some of them (throughput, echo, attach, memory)
+ *   npm run bench -- --only echo,attach    some of them (throughput, echo, attach, memory, docker)
  *   npm run bench -- --runs 1              fewer throughput runs (default 3) while iterating
  *   npm run bench -- --no-tui              skip the real-TUI rows (throughput and echo)
  *   npm run bench -- --profile             V8 CPU profiles of the orchestra processes, in bench/out/profiles/<session>/
@@ -22,8 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Cleanup, killMarkedProcesses, RUN_MARKER_VAR } from './lib/cleanup.js';
 import type { BenchContext } from './lib/context.js';
-import { type BenchResults, formatReport } from './lib/report.js';
+import { type BenchResults, dockerFailed, formatReport } from './lib/report.js';
 import { runAttach } from './scenarios/attach.js';
+import { runDocker } from './scenarios/docker.js';
 import { runEchoLatency } from './scenarios/echo-latency.js';
 import { runMemory } from './scenarios/memory.js';
 import { runThroughput } from './scenarios/throughput.js';
@@ -31,7 +32,7 @@ import { runThroughput } from './scenarios/throughput.js';
 /** The whole benchmark must end within 8 minutes on 2 cores; past this it stops and cleans up, s. */
 const DEFAULT_DEADLINE_SECONDS = 450;
 
-const SCENARIOS = ['throughput', 'echo', 'attach', 'memory'] as const;
+const SCENARIOS = ['throughput', 'echo', 'attach', 'memory', 'docker'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -178,6 +179,7 @@ async function main(): Promise<number> {
     if (only.includes('echo')) results.echo = await scenario('echo', () => runEchoLatency(ctx, { tui }));
     if (only.includes('attach')) results.attach = await scenario('attach', () => runAttach(ctx));
     if (only.includes('memory')) results.memory = await scenario('memory', () => runMemory(ctx));
+    if (only.includes('docker')) results.docker = await scenario('docker', () => runDocker(ctx));
   } finally {
     clearTimeout(watchdog);
     await cleanup.runAll();
@@ -191,9 +193,10 @@ async function main(): Promise<number> {
   await writeFile(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   log(`figures written to ${jsonPath}`);
   // Missed targets are results; a scenario or system that could not be measured is a failure.
-  const failed = [results.throughput, results.echo, results.attach, results.memory].some(
-    (part) => part !== undefined && (!Array.isArray(part) || part.some((row) => row.error !== undefined)),
-  );
+  const failed =
+    [results.throughput, results.echo, results.attach, results.memory].some(
+      (part) => part !== undefined && (!Array.isArray(part) || part.some((row) => row.error !== undefined)),
+    ) || dockerFailed(results.docker);
   return failed ? 1 : 0;
 }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { connectSession, type ServerConnection } from '../../src/client/connection.js';
 import type { Command, PaneInfo } from '../../src/protocol/messages.js';
 import { socketPath } from '../../src/server/socket-dir.js';
-import { probeSocket } from '../../src/server/start.js';
+import { probeSocket } from '../../src/server/socket-lock.js';
 import type { Cleanup, CleanupHandle } from './cleanup.js';
 import { isAlive, rssKiB, terminate } from './process-control.js';
 import { pollUntil, withTimeout } from './waiting.js';

@@ -1,4 +1,5 @@
 import type { AttachRow } from '../scenarios/attach.js';
+import type { DockerResults, DockerThroughputRow } from '../scenarios/docker.js';
 import type { EchoRow } from '../scenarios/echo-latency.js';
 import type { MemoryRow } from '../scenarios/memory.js';
 import type { ThroughputRow } from '../scenarios/throughput.js';
@@ -34,6 +35,8 @@ export interface BenchResults {
   echo?: EchoRow[] | Failed;
   attach?: AttachRow[] | Failed;
   memory?: MemoryRow[] | Failed;
+  /** Docker workers (issue 5); `skipped` set when no engine or image was there. */
+  docker?: DockerResults | Failed;
   /** PASS/MISS per target, as printed. */
   targets?: TargetCheck[];
 }
@@ -233,6 +236,101 @@ function memorySection(rows: MemoryRow[], checks: TargetCheck[]): string[] {
   ];
 }
 
+const PROCESS_LABELS: Record<DockerThroughputRow['process'], string> = {
+  local: 'local pane',
+  docker: 'docker worker',
+};
+
+const PATH_LABELS: Record<DockerThroughputRow['path'], string> = {
+  emulator: 'pane emulator',
+  client: 'in-process client',
+};
+
+/** True when the Docker scenario ran and could not measure something (skipping is not failing). */
+export function dockerFailed(docker: DockerResults | Failed | undefined): boolean {
+  if (docker === undefined) return false;
+  if (isFailed(docker)) return true;
+  if (docker.skipped !== undefined) return false;
+  return docker.startup?.error !== undefined || (docker.throughput ?? []).some((r) => r.error !== undefined);
+}
+
+/** argv as a shell would take it: words other than plain ones in single quotes. */
+function shellWords(argv: readonly string[]): string {
+  return argv.map((w) => (/^[\w./=-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function dockerSection(d: DockerResults): string[] {
+  const title = `5. Docker workers: ${d.engine ? `engine ${d.engine}, ` : ''}image ${d.image}`;
+  if (d.skipped !== undefined) return [title, `  skipped — ${d.skipped}`];
+  const out = [title];
+  if (d.imageNote) out.push(`  note: the image was ${d.imageNote}`);
+  const s = d.startup;
+  if (s) {
+    const runs = (values: number[]) => values.map((v) => v.toFixed(0)).join(' ');
+    out.push(
+      `  create to first output: DockerWorker.create with \`${shellWords(s.command)}\` (ms from the call, median of 5)`,
+      ...table(
+        ['step', 'median ms', 'runs (ms)'],
+        [
+          ['create returned', fixed(s.medianCreateReturnedMs, 1), runs(s.createReturnedMs)],
+          ['first output byte', fixed(s.medianFirstByteMs, 1), runs(s.firstByteMs)],
+          ['"ready" received', fixed(s.medianReadyMs, 1), runs(s.readyMs)],
+        ],
+      ),
+      '  create returned: container created, attached, started, resized and inspected. Output is held until',
+      '  the first listener, which can only be added once create returns: the first byte is never earlier.',
+    );
+    if (s.error) out.push(`  start-up error: ${s.error}`);
+  }
+  const rows = d.throughput ?? [];
+  if (rows.length > 0) {
+    let previous = '';
+    const errors = rows.some((r) => r.error !== undefined);
+    const body = rows.map((r) => {
+      const local = rows.find((l) => l.path === r.path && l.process === 'local');
+      const ratio =
+        r.process === 'docker' && local && Number.isFinite(local.mbPerSecond)
+          ? `${fixed(r.mbPerSecond / local.mbPerSecond, 2)}×`
+          : '';
+      const cells = [
+        r.path === previous ? '' : PATH_LABELS[r.path],
+        PROCESS_LABELS[r.process],
+        r.error && r.runs.length === 0 ? 'failed' : `${fixed(r.medianSeconds, 2)} s`,
+        fixed(r.mbPerSecond, 1),
+        r.runs.map((v) => v.toFixed(2)).join(' '),
+        r.redraws ? r.redraws.join(' ') : '',
+        ratio,
+        ...(errors ? [r.error ? `error: ${r.error}` : ''] : []),
+      ];
+      previous = r.path;
+      return cells;
+    });
+    const bytes = rows[0]?.bytes ?? 0;
+    out.push(
+      '',
+      `  throughput: \`cat\` of the ${fixed(bytes / 1e6, 1)} MB text fixture in a 200x59 pane, from the go key (median of 3)`,
+      ...table(
+        [
+          'measured at',
+          'process',
+          'median',
+          'MB/s',
+          'runs (s)',
+          'redraws',
+          'vs local',
+          ...(errors ? ['notes'] : []),
+        ],
+        body,
+      ),
+      '  pane emulator: a bare Pane (emulator and flow control, no server) has parsed the marker.',
+      '  in-process client: the marker reached one MirrorClient attached to an in-process SessionServer; server',
+      '  and client share this one thread (a real `orchestra server` is its own process), so these rows do not',
+      '  compare with section 1; compare local with docker within a pair.',
+    );
+  }
+  return out;
+}
+
 /**
  * The printed report: one table per scenario, then every target with PASS/MISS. Fills
  * `results.targets` with the same verdicts.
@@ -258,6 +356,11 @@ export function formatReport(results: BenchResults): string {
   section(results.echo, '2. Keystroke echo latency', (rows) => echoSection(rows, checks));
   section(results.attach, '3. Attach', (rows) => attachSection(rows, checks));
   section(results.memory, '4. Memory', (rows) => memorySection(rows, checks));
+  if (results.docker !== undefined) {
+    out.push('');
+    if (isFailed(results.docker)) out.push(`5. Docker workers: FAILED — ${results.docker.error}`);
+    else out.push(...dockerSection(results.docker));
+  }
   results.targets = checks;
   if (checks.length > 0) {
     out.push('', 'Targets');
