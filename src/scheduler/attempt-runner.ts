@@ -1,4 +1,4 @@
-import { access, appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { access, appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveAgent } from '../agents/adapters/registry.js';
 import type { AgentLaunch } from '../agents/adapters/types.js';
@@ -26,6 +26,8 @@ import type { LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { chooseSandbox } from '../workers/sandbox.js';
 import { findWorkers } from '../workers/session-containers.js';
 import { type CheckWorker, runChecks, tail } from './check-gate.js';
+import { appendTransition, lastTransition } from './event-log.js';
+import { endStaleAgent } from './stale-agent.js';
 
 /** What attempts need from the server they run in. */
 export interface AttemptHost {
@@ -89,6 +91,8 @@ export class AttemptRunner {
   private tail: { dispose(): void } | undefined;
   private lastOutcome: AttemptOutcome | undefined;
   private stopped = false;
+  /** Why the worker ended, when it says (e.g. "out of memory"). */
+  private exitReason: string | undefined;
 
   constructor(
     private readonly host: AttemptHost,
@@ -112,10 +116,7 @@ export class AttemptRunner {
       setAttemptState(draft, this.attemptId, state, patch as never);
     });
     await mkdir(this.runDir, { recursive: true });
-    await appendFile(
-      join(this.runDir, 'events.jsonl'),
-      `${JSON.stringify({ ts: new Date().toISOString(), type: 'attempt', state, ...(patch.error ? { reason: patch.error } : {}) })}\n`,
-    );
+    await appendTransition(this.runDir, state, patch.error);
     this.host.logger.info({ attempt: this.attemptId, task: this.task.id, state }, `attempt ${state}`);
   }
 
@@ -139,6 +140,11 @@ export class AttemptRunner {
   private async run(): Promise<AttemptOutcome> {
     const existing = this.record;
     if (existing && ['succeeded', 'failed', 'archived'].includes(existing.state)) {
+      // A server killed between the store and the log recorded the end in the store only.
+      const last = await lastTransition(this.runDir);
+      if (last !== existing.state && last !== 'archived') {
+        await appendTransition(this.runDir, existing.state, existing.error).catch(() => {});
+      }
       return this.recordedOutcome(existing);
     }
     if (!existing) {
@@ -156,8 +162,25 @@ export class AttemptRunner {
       });
     }
     const resumeFrom = existing?.state;
-    await this.prepare(resumeFrom !== undefined && resumeFrom !== 'queued');
-    const resumeAgent = resumeFrom === 'running' || resumeFrom === 'checking';
+    // Once the agent has been started, setup is done and the agent resumes from its checkpoint. An
+    // attempt that was still preparing starts over: its setup may have died with the server (setup
+    // commands are meant to be repeatable, like `npm ci`), and no agent ran yet.
+    const resumeAgent = existing !== undefined && (resumeFrom === 'running' || resumeFrom === 'checking');
+    if (resumeAgent) {
+      // `checkRounds` counts the round being checked too: a restart during checks runs that round
+      // again; one while the agent works goes on with the next. Without it a restarted attempt
+      // would get maxAttempts rounds afresh.
+      this.checkRound = Math.max(0, (existing.checkRounds ?? 0) - (resumeFrom === 'checking' ? 1 : 0));
+      if (existing.sandbox === 'local' && existing.workerId !== undefined) {
+        const ended = await endStaleAgent(Number(existing.workerId), this.runDir);
+        if (ended)
+          this.host.logger.warn(
+            { attempt: this.attemptId },
+            'ended the agent a previous server left running',
+          );
+      }
+    }
+    await this.prepare(resumeAgent);
     await this.startAgent(resumeAgent);
     return this.rounds(resumeFrom === 'checking');
   }
@@ -306,6 +329,12 @@ export class AttemptRunner {
       agent: resolved.name,
       ...(launch.sessionId ? { sessionId: launch.sessionId } : {}),
     });
+    // What earlier agents of this attempt reported is history: the tail below skips it, so an old
+    // round's "done" cannot end the current round. A resumed agent that had already finished this
+    // round says nothing new (its checkpoint is done), so that is taken from the history instead.
+    const eventsPath = join(this.runDir, 'events.jsonl');
+    const history = await readAgentHistory(eventsPath);
+    if (resume && history.roundFinished) this.finishAgent();
     const name = `${this.task.id}/a${this.n}`;
     let process: PaneProcess;
     if (sandbox.kind === 'docker') {
@@ -334,7 +363,11 @@ export class AttemptRunner {
     });
     this.pane.onExit((exit) => this.agentExited(exit));
     this.tail?.dispose();
-    this.tail = tailEvents(join(this.runDir, 'events.jsonl'), (event) => this.agentEvent(event));
+    let skip = history.events;
+    this.tail = tailEvents(eventsPath, (event) => {
+      if (skip > 0) skip--;
+      else this.agentEvent(event);
+    });
     if (launch.initialInput) void this.typeInitialInput(launch.initialInput);
   }
 
@@ -399,6 +432,8 @@ export class AttemptRunner {
 
   private agentExited(exit: PaneExit): void {
     this.agentAlive = false;
+    // A worker killed for a reason of its own (the memory limit) has no work worth checking.
+    if (exit.reason) this.exitReason = exit.reason;
     this.host.logger.info({ attempt: this.attemptId, exit }, 'agent process ended');
     this.finishAgent();
   }
@@ -412,6 +447,7 @@ export class AttemptRunner {
       if (!checkAtOnce) await this.agentFinished;
       checkAtOnce = false;
       if (this.stopped) throw new OrchestraError('INTERNAL', 'the attempt was stopped');
+      if (this.exitReason) return this.failWith(this.exitReason);
       this.checkRound++;
       await this.transition('checking', { checkRounds: this.checkRound });
       const commands = [...this.host.config.check, ...this.task.testPlan];
@@ -588,4 +624,34 @@ export class AttemptRunner {
 /** True for errors that mean the attempt cannot even start (setup failed, no such profile). */
 export function isPreparationError(error: unknown): boolean {
   return isOrchestraError(error, 'SETUP_FAILED') || isOrchestraError(error, 'TASK_INVALID');
+}
+
+/**
+ * What an attempt's events.jsonl holds so far: how many events `tailEvents` will replay from it
+ * (complete lines that parse as JSON with a string `type`, counted as it counts them), and whether
+ * the agent had finished the current round: its last status after the last `checking` transition
+ * is done or error.
+ */
+async function readAgentHistory(path: string): Promise<{ events: number; roundFinished: boolean }> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const lines = text.split('\n');
+  lines.pop(); // the part after the last newline: empty, or a line still being written
+  let events = 0;
+  let roundFinished = false;
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    let event: AgentEvent;
+    try {
+      event = JSON.parse(line) as AgentEvent;
+    } catch {
+      continue;
+    }
+    if (!event || typeof event.type !== 'string') continue;
+    events++;
+    if (event.type === 'attempt' && event.state === 'checking') roundFinished = false;
+    else if (event.type === 'status' && typeof event.state === 'string') {
+      roundFinished = event.state === 'done' || event.state === 'error';
+    }
+  }
+  return { events, roundFinished };
 }

@@ -1,4 +1,4 @@
-import { appendFile, readFile } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { combineCosts, summarizeCost, type UsageEvent } from '../agents/cost.js';
@@ -8,21 +8,23 @@ import type { OrchestraConfig } from '../config/schema.js';
 import { diffText } from '../git/worktree.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionServer } from '../server/session-server.js';
-import { upsertTask } from '../store/records.js';
+import { type TaskInput, upsertTask } from '../store/records.js';
 import type { StateStore } from '../store/store.js';
 import { judgeCandidates } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
 import { reviewAttempt } from '../strategies/review.js';
 import type { AttemptHandle, StrategyContext, StrategyResult } from '../strategies/types.js';
 import { writeNewFile } from '../tasks/move-file.js';
-import { compareTaskIds, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
+import { compareTaskIds, queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import { archiveTask } from '../tasks/queue.js';
 import type { TaskFile } from '../tasks/task-file.js';
 import type { CandidateResult } from '../tasks/task-result.js';
 import { type QueueWatcher, watchQueue } from '../tasks/watcher.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
+import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
+import { appendTransition, lastTransition } from './event-log.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */
 export const SCHEDULER_TICK_MS = 500;
@@ -63,6 +65,8 @@ export class Scheduler {
   private readonly host: AttemptHost;
   private readonly warned = new Set<string>();
   private stopped = false;
+  /** Set once half-done archives are finished: no task may start before (see recoverArchives). */
+  private recovered = false;
 
   constructor(private readonly o: SchedulerOptions) {
     this.host = {
@@ -98,6 +102,8 @@ export class Scheduler {
     );
     watcher.onError((error) => this.o.logger.warn({ err: error }, 'queue watcher error'));
     await watcher.ready();
+    await this.recoverArchives();
+    this.recovered = true;
     this.timer = setInterval(() => this.tick(), SCHEDULER_TICK_MS);
     this.tick();
   }
@@ -183,7 +189,7 @@ export class Scheduler {
   }
 
   private tick(): void {
-    if (this.stopped || !this.watcher) return;
+    if (this.stopped || !this.watcher || !this.recovered) return;
     while (this.slotWaiters.length > 0 && this.activeAttempts < this.capacity()) this.slotWaiters.shift()!();
     const tasks = [...this.watcher.tasks()].sort((a, b) => compareTaskIds(a.id, b.id));
     const state = this.o.store.read();
@@ -364,34 +370,77 @@ export class Scheduler {
     } catch (error) {
       this.o.logger.error({ err: error, task: task.id }, 'archiving the task failed');
     }
-    await this.o.store.update((draft) =>
-      upsertTask(draft, {
-        id: task.id,
-        state: 'archived',
-        ...(archivedAs ? { archivedAs } : {}),
-        ...(result.winner ? { resultBranch: result.winner.branch } : {}),
-        ...(result.winner?.commit ? { resultCommit: result.winner.commit } : {}),
-        ...(costUsd !== undefined ? { costUsd } : {}),
-        ...(outcome === 'failed' ? { error: result.reason ?? 'failed' } : {}),
-      }),
-    );
-    for (const a of attempts) {
-      if (a.state === 'succeeded' || a.state === 'failed') {
-        await appendFile(
-          join(a.runDir, 'events.jsonl'),
-          `${JSON.stringify({ ts: new Date().toISOString(), type: 'attempt', state: 'archived' })}\n`,
-        ).catch(() => {});
-      }
-    }
+    await this.recordArchived(task.id, {
+      ...(archivedAs ? { archivedAs } : {}),
+      ...(result.winner ? { resultBranch: result.winner.branch } : {}),
+      ...(result.winner?.commit ? { resultCommit: result.winner.commit } : {}),
+      ...(costUsd !== undefined ? { costUsd } : {}),
+      ...(outcome === 'failed' ? { error: result.reason ?? 'failed' } : {}),
+    });
     this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
-    if (outcome === 'done' && this.o.config.autoMerge && result.winner) {
-      const { mergeTask } = await import('./merge-task.js');
-      await mergeTask(
-        { root: this.o.root, paths: this.o.paths, config: this.o.config, store: this.o.store },
-        task.id,
-      ).catch((error: unknown) => this.o.logger.warn({ err: error, task: task.id }, 'auto-merge failed'));
-    }
+    if (outcome === 'done' && result.winner) await this.autoMerge(task.id);
     this.updateStatus();
+  }
+
+  /**
+   * The last steps of an archive, after the archived file: each finished attempt's `archived`
+   * event, then the task's record in the store. The record comes last, so a server killed before
+   * it leaves a task that {@link recoverArchives} finishes at the next start.
+   */
+  private async recordArchived(id: string, fields: Omit<TaskInput, 'id' | 'state'>): Promise<void> {
+    for (const a of Object.values(this.o.store.read().attempts)) {
+      if (a.taskId !== id || !(a.state === 'succeeded' || a.state === 'failed')) continue;
+      const last = await lastTransition(a.runDir);
+      // An attempt of a run before a retry, or of an archive finished after a restart, may have it.
+      if (last === 'archived') continue;
+      // A server killed right after recording the attempt's end in the store did not log it.
+      if (last !== a.state) await appendTransition(a.runDir, a.state, a.error).catch(() => {});
+      await appendTransition(a.runDir, 'archived').catch(() => {});
+    }
+    await this.o.store.update((draft) => upsertTask(draft, { id, state: 'archived', ...fields }));
+  }
+
+  /** `autoMerge`: merges a task's result into the base branch once it is archived in done/. */
+  private async autoMerge(id: string): Promise<void> {
+    if (!this.o.config.autoMerge) return;
+    const { mergeTask } = await import('./merge-task.js');
+    await mergeTask(
+      { root: this.o.root, paths: this.o.paths, config: this.o.config, store: this.o.store },
+      id,
+    ).catch((error: unknown) => this.o.logger.warn({ err: error, task: id }, 'auto-merge failed'));
+  }
+
+  /**
+   * Finishes the archives a killed server left half done (archive-recovery.ts): a task the store
+   * still calls queued or running, whose archive was written since its record last changed, is
+   * recorded from that archive, and its queued file, if it is still there, removed. Without this
+   * it would run again (and be archived twice), or stay running for ever with its dependents
+   * waiting on it.
+   */
+  private async recoverArchives(): Promise<void> {
+    for (const record of Object.values(this.o.store.read().tasks)) {
+      if (record.state !== 'queued' && record.state !== 'running') continue;
+      const file = await findArchiveSince(this.o.paths, record.id, Date.parse(record.updatedAt));
+      if (!file) continue;
+      await unlink(join(this.o.paths.tasks, queueFileName(record.id))).catch(() => {
+        // Removed before the server died.
+      });
+      const result = archivedResult(await readArchive(file));
+      const done = file.outcome === 'done';
+      const archivedAs = `${file.outcome}/${file.name}`;
+      await this.recordArchived(record.id, {
+        archivedAs,
+        ...(done && result.branch ? { resultBranch: result.branch } : {}),
+        ...(done && result.commit ? { resultCommit: result.commit } : {}),
+        ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
+        ...(done ? {} : { error: result.reason ?? 'failed' }),
+      });
+      this.o.logger.warn(
+        { task: record.id, archivedAs },
+        'finished the archive a previous server left half done',
+      );
+      if (done && result.branch) await this.autoMerge(record.id);
+    }
   }
 
   /**

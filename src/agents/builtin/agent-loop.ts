@@ -491,10 +491,15 @@ export class AgentLoop {
     if (this.finishPending) return EXIT_DONE;
     if (this.cp.humanQueue.length === 0 && !this.terminatedBy) {
       this.o.transcript.line('⏸ waiting for the checks (or type a message to keep going)', 'yellow');
-      const woken = new Promise<HumanWake>((resolve) => {
-        this.waiter = resolve;
-      });
-      const wake = await woken;
+      let wake: HumanWake;
+      do {
+        wake = await new Promise<HumanWake>((resolve) => {
+          this.waiter = resolve;
+        });
+        // The end of stdin does not undo a completed task: it is what a pane's terminal does when
+        // the server dies (just before SIGHUP), and orchestra's inbox still reaches the agent.
+        // Taking it as an error would record the done task as failed in the checkpoint.
+      } while (wake === 'closed');
       if (wake === 'finish') return EXIT_DONE;
       if (wake !== 'line') return this.endWait(wake);
     }

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { applyEdits, modify } from 'jsonc-parser';
+import { dockerClient } from '../../src/workers/docker-engine.js';
+import { findWorkers, removeSessionContainers } from '../../src/workers/session-containers.js';
+import { gitOut, makeRepo, tempDir } from '../git/fixtures.js';
+import { waitFor } from '../server/fixtures.js';
+import { ORCHESTRA_BIN, runCli } from '../support/cli.js';
+import {
+  type ScriptedModelServer,
+  startScriptedModelServer,
+  TEST_API_KEY,
+} from '../support/scripted-model.js';
+import { dockerSkipReason, ensureWorkerImage } from '../workers/docker-support.js';
+
+/**
+ * The queue with Docker workers (issue 5): the server is SIGKILLed while an agent works in its
+ * container; the container keeps running, a new server finds it by label and re-attaches, and the
+ * task finishes normally with no tool call run twice. A worker that exceeds its memory limit is
+ * killed and its attempt is marked failed with "out of memory".
+ */
+const skip = await dockerSkipReason();
+
+interface World {
+  root: string;
+  tmp: string;
+  session: string;
+  model: ScriptedModelServer;
+  env: NodeJS.ProcessEnv;
+  servers: ChildProcess[];
+}
+
+async function setConfig(root: string, edits: Array<[string[], unknown]>): Promise<void> {
+  const path = join(root, '.orchestra', 'orchestra.json');
+  let text = await readFile(path, 'utf8');
+  for (const [key, value] of edits) text = applyEdits(text, modify(text, key, value, {}));
+  await writeFile(path, text);
+}
+
+function startServer(world: World): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [ORCHESTRA_BIN, 'server', '-s', world.session, '--repo', world.root],
+    {
+      cwd: world.root,
+      env: world.env,
+      stdio: 'ignore',
+    },
+  );
+  world.servers.push(child);
+  return child;
+}
+
+async function state(world: World): Promise<{ attempts: Record<string, Record<string, unknown>> }> {
+  return JSON.parse(await readFile(join(world.root, '.orchestra', 'state.json'), 'utf8'));
+}
+
+async function makeWorld(name: string, scenario: unknown): Promise<World> {
+  const root = await makeRepo({ initialized: false });
+  const init = await runCli(['init'], { cwd: root });
+  assert.equal(init.code, 0, init.stderr);
+  const tmp = await tempDir();
+  const model = await startScriptedModelServer({ scenario: scenario as never });
+  const session = `${name}-${process.pid}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ORCHESTRA_TMPDIR: tmp,
+    ORCHESTRA_SESSION: '',
+    ANTHROPIC_BASE_URL: model.url,
+    ANTHROPIC_API_KEY: TEST_API_KEY,
+    ORCHESTRA_RETRY_BASE_MS: '200',
+    XDG_CONFIG_HOME: join(tmp, 'config'),
+  };
+  delete env.NODE_TEST_CONTEXT;
+  return { root, tmp, session, model, env, servers: [] };
+}
+
+async function dispose(world: World | undefined): Promise<void> {
+  if (!world) return;
+  await runCli(['kill-server', '-t', world.session], { cwd: world.root, env: world.env }).catch(() => {});
+  for (const server of world.servers) server.kill('SIGKILL');
+  await removeSessionContainers(world.session).catch(() => {});
+  await world.model.close();
+  gitOut(world.root, 'worktree', 'prune');
+  await rm(world.root, { recursive: true, force: true });
+  await rm(world.tmp, { recursive: true, force: true });
+}
+
+describe('the queue with Docker workers', { skip: skip ?? false }, () => {
+  before(async () => {
+    await ensureWorkerImage();
+  });
+
+  describe('a server killed mid-task', () => {
+    let world: World | undefined;
+    after(() => dispose(world));
+
+    test('the container is re-attached after a restart and the task finishes, no tool call run twice', async () => {
+      world = await makeWorld('docker-resume', {
+        turns: [
+          {
+            toolUses: [
+              {
+                name: 'bash',
+                input: {
+                  command: 'echo run >> /run/orchestra/effects.log; sleep 6; echo changed >> README.md',
+                },
+              },
+            ],
+          },
+          { toolUses: [{ name: 'task_complete', input: { summary: 'changed README' } }] },
+        ],
+      });
+      const w = world;
+      await setConfig(w.root, [
+        [['sandbox'], 'docker'],
+        [['check'], ['grep -q changed README.md']],
+      ]);
+      const add = await runCli(['task', 'add', 'Change the README'], { cwd: w.root, env: w.env });
+      assert.equal(add.code, 0, add.stderr);
+      const runDir = join(w.root, '.orchestra', 'runs', 'task-01-a1');
+      await mkdir(runDir, { recursive: true });
+      const first = startServer(w);
+      // The agent is inside its slow command in the container.
+      await waitFor(
+        async () => (await readFile(join(runDir, 'effects.log'), 'utf8').catch(() => '')).includes('run'),
+        'the agent running its command in the container',
+        90_000,
+      );
+      const before = (await state(w)).attempts['task-01-a1']!;
+      const containerId = String(before.workerId);
+      assert.equal(before.sandbox, 'docker');
+      first.kill('SIGKILL');
+      await new Promise((resolve) => first.once('exit', resolve));
+      const running = await findWorkers(w.session);
+      assert.ok(
+        running.some((c) => c.id === containerId && c.state === 'running'),
+        'the container outlives the server',
+      );
+      startServer(w);
+      const done = await waitFor(
+        async () => (await readdir(join(w.root, '.orchestra', 'done'))).find((f) => f.startsWith('task-01-')),
+        'task-01 in done/',
+        90_000,
+      );
+      const after = (await state(w)).attempts['task-01-a1']!;
+      assert.equal(after.workerId, containerId, 'the same container was re-attached, not a new one started');
+      assert.equal(after.state, 'succeeded');
+      assert.equal(
+        (await readFile(join(runDir, 'effects.log'), 'utf8')).trim().split('\n').length,
+        1,
+        'the bash command ran once',
+      );
+      assert.equal(w.model.requests.length, 2, 'each scripted turn was asked for once');
+      const archived = await readFile(join(w.root, '.orchestra', 'done', done), 'utf8');
+      assert.match(archived, /- status: succeeded/);
+      assert.match(gitOut(w.root, 'show', 'orchestra/task-01/a1:README.md'), /changed/);
+    });
+  });
+
+  describe('the memory limit', () => {
+    let world: World | undefined;
+    after(() => dispose(world));
+
+    test('a worker that exceeds its memory is killed and the attempt fails with "out of memory"', async () => {
+      world = await makeWorld('docker-oom', { turns: [] });
+      const w = world;
+      await setConfig(w.root, [
+        [['sandbox'], 'docker'],
+        [['worker', 'memoryMb'], 128],
+        [
+          ['agents', 'hog'],
+          { type: 'custom', command: 'node -e "const a=[];for(;;)a.push(Buffer.alloc(1<<20,1))"' },
+        ],
+        [['defaultAgent'], 'hog'],
+      ]);
+      const add = await runCli(['task', 'add', 'Eat memory'], { cwd: w.root, env: w.env });
+      assert.equal(add.code, 0, add.stderr);
+      startServer(w);
+      const failed = await waitFor(
+        async () =>
+          (await readdir(join(w.root, '.orchestra', 'failed'))).find((f) => f.startsWith('task-01-')),
+        'task-01 in failed/',
+        90_000,
+      );
+      const attempt = (await state(w)).attempts['task-01-a1']!;
+      assert.equal(attempt.state, 'failed');
+      assert.equal(attempt.error, 'out of memory');
+      assert.match(await readFile(join(w.root, '.orchestra', 'failed', failed), 'utf8'), /out of memory/);
+      const info = await dockerClient()
+        .getContainer(String(attempt.workerId))
+        .inspect()
+        .catch(() => undefined);
+      if (info) assert.equal(info.State.OOMKilled, true, 'the engine says it was OOM-killed');
+    });
+  });
+});
