@@ -336,12 +336,9 @@ export class AttemptRunner {
     const history = await readAgentHistory(eventsPath);
     if (resume && history.roundFinished) this.finishAgent();
     const name = `${this.task.id}/a${this.n}`;
-    let process: PaneProcess;
-    if (sandbox.kind === 'docker') {
-      process = await this.dockerProcess(launch, secrets, resume);
-    } else {
-      process = undefined as unknown as PaneProcess; // local: the server spawns it on a PTY
-    }
+    // Docker: the container is the pane's process; local: the server spawns the command on a PTY.
+    const container =
+      sandbox.kind === 'docker' ? await this.dockerProcess(launch, secrets, resume) : undefined;
     this.pane = this.host.server.newPane({
       name,
       command: launch.command,
@@ -350,7 +347,7 @@ export class AttemptRunner {
       remainOnExit: true,
       attemptId: this.attemptId,
       runDir: this.runDir,
-      ...(sandbox.kind === 'docker' ? { process: () => process } : {}),
+      ...(container ? { process: () => container } : {}),
     });
     this.agentAlive = true;
     await this.host.store.update((draft) => {
@@ -564,9 +561,9 @@ export class AttemptRunner {
     return this.lastOutcome;
   }
 
+  /** Shows orchestra's own lines (the check gate) in the attempt's pane, exited or not. */
   private print(text: string): void {
-    if (this.pane && !this.pane.exited) this.pane.print(text);
-    else if (this.pane) this.pane.print(text);
+    this.pane?.print(text);
   }
 
   /** Sends a message to the agent: the built-in agent's inbox, or typed into other CLIs. */
