@@ -161,6 +161,9 @@ describe('Claude Code under the claude adapter (live)', {
       turn.map((l) => `${l.source}=${l.state}`),
       ['claude-code:UserPromptSubmit=working', 'claude-code:Stop=waiting'],
     );
+    // Claude Code writes its session transcript after the Stop hook; killing it at once can leave
+    // nothing to resume (seen under load), so give it a moment as a person would.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     one.pane.kill();
     await one.exited;
     const ended = await waitFor(runDir, 3);
