@@ -91,6 +91,28 @@ export async function setUpDemo(
   };
 }
 
+/**
+ * The demo runs its agents in Docker when the engine answers: builds the worker image first when it
+ * is missing or out of date. Any failure (no base image offline, say) only means local panes.
+ */
+async function ensureDemoImage(env: CommandEnv): Promise<void> {
+  const { probeDocker } = await import('../../workers/docker-engine.js');
+  if (!(await probeDocker(env.env)).reachable) return;
+  const { buildWorkerImage, workerImageStatus } = await import('../../workers/image.js');
+  const { defaultConfig } = await import('../../config/schema.js');
+  const tag = defaultConfig().worker.image;
+  try {
+    const status = await workerImageStatus(tag);
+    if (status.present && status.current) return;
+    env.output.out(`building the worker image ${tag} for Docker workers (once; about a minute)…`);
+    await buildWorkerImage({ tag });
+  } catch (error) {
+    env.output.out(
+      `could not build ${tag} (${(error as Error).message.split('\n')[0]}); agents will run as local processes`,
+    );
+  }
+}
+
 /** Registers `orchestra demo`. */
 export function registerDemoCommand(program: Command, env: CommandEnv): void {
   program
@@ -108,6 +130,7 @@ export function registerDemoCommand(program: Command, env: CommandEnv): void {
           hint: 'give a new or empty directory',
         });
       }
+      await ensureDemoImage(env);
       const demo = await setUpDemo(target, env);
       const { paths } = await repoContext(target);
       env.output.out(`demo repository: ${target}`);
