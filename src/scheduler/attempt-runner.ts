@@ -5,7 +5,7 @@ import type { AgentLaunch } from '../agents/adapters/types.js';
 import { INBOX_FILE } from '../agents/builtin/inbox.js';
 import { attemptCost } from '../agents/cost.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
-import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
+import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
@@ -79,7 +79,6 @@ export class AttemptRunner {
   readonly runDir: string;
   private pane: Pane | undefined;
   private worker: CheckWorker = { kind: 'local' };
-  private launch: AgentLaunch | undefined;
   private agentType = 'orchestra';
   private baseCommit: string | undefined;
   private checkRound = 0;
@@ -308,7 +307,6 @@ export class AttemptRunner {
         : {}),
       hostEnv: this.host.env,
     });
-    this.launch = launch;
     for (const file of launch.files) {
       await mkdir(join(this.runDir, file.path, '..'), { recursive: true });
       await writeFile(join(this.runDir, file.path), file.content, { mode: file.mode ?? 0o644 });
@@ -616,11 +614,6 @@ export class AttemptRunner {
   get latest(): AttemptOutcome | undefined {
     return this.lastOutcome;
   }
-}
-
-/** True for errors that mean the attempt cannot even start (setup failed, no such profile). */
-export function isPreparationError(error: unknown): boolean {
-  return isOrchestraError(error, 'SETUP_FAILED') || isOrchestraError(error, 'TASK_INVALID');
 }
 
 /**

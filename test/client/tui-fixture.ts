@@ -1,7 +1,8 @@
-import { mkdir, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { cleanEnv, makeRepo, tempDir } from '../git/fixtures.js';
+import { rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { makeRepo, tempDir } from '../git/fixtures.js';
 import { type CliResult, ORCHESTRA_BIN, runCli } from '../support/cli.js';
+import { isolatedEnv } from '../support/isolated-env.js';
 import { TmuxTerminal } from '../support/tmux.js';
 
 /**
@@ -34,26 +35,7 @@ export class TuiWorld {
   static async create(): Promise<TuiWorld> {
     const base = await tempDir();
     const root = await makeRepo();
-    const env: NodeJS.ProcessEnv = {
-      ...cleanEnv(),
-      HOME: join(base, 'home'),
-      XDG_CONFIG_HOME: join(base, 'config'),
-      ORCHESTRA_TMPDIR: join(base, 'sock'),
-      TMUX_TMPDIR: join(base, 'tmux'),
-      // Panes run the person's shell; bash with no rc files in the empty HOME keeps prompts plain.
-      SHELL: '/bin/bash',
-      LANG: 'C.UTF-8',
-      LC_ALL: 'C.UTF-8',
-      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      ANTHROPIC_API_KEY: '',
-    };
-    // Tests may themselves run inside tmux or inside an orchestra pane (an agent running the suite):
-    // neither the outer tmux nor the outer session may be the one these tests talk to.
-    for (const key of Object.keys(env)) {
-      if (key.startsWith('TMUX') && key !== 'TMUX_TMPDIR') delete env[key];
-      if (key.startsWith('ORCHESTRA_') && key !== 'ORCHESTRA_TMPDIR') delete env[key];
-    }
-    for (const dir of ['home', 'config', 'sock', 'tmux']) await mkdir(join(base, dir), { mode: 0o700 });
+    const env = await isolatedEnv(base);
     return new TuiWorld(root, base, env);
   }
 

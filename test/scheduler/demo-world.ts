@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { applyEdits, modify } from 'jsonc-parser';
 import { setUpDemo } from '../../src/cli/commands/demo.js';
 import type { State } from '../../src/store/schema.js';
 import { statusLine } from '../client/tui-fixture.js';
-import { cleanEnv, tempDir } from '../git/fixtures.js';
+import { tempDir } from '../git/fixtures.js';
 import { type CliResult, ORCHESTRA_BIN, runCli } from '../support/cli.js';
+import { isolatedEnv } from '../support/isolated-env.js';
 import { TmuxTerminal } from '../support/tmux.js';
 
 /**
@@ -45,34 +46,18 @@ export class DemoWorld {
   static async create(): Promise<DemoWorld> {
     const base = await tempDir();
     const root = join(base, 'calc');
-    const env: NodeJS.ProcessEnv = {
-      ...cleanEnv(),
-      HOME: join(base, 'home'),
-      XDG_CONFIG_HOME: join(base, 'config'),
-      ORCHESTRA_TMPDIR: join(base, 'sock'),
-      TMUX_TMPDIR: join(base, 'tmux'),
-      SHELL: '/bin/bash',
-      LANG: 'C.UTF-8',
-      LC_ALL: 'C.UTF-8',
-      PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    const env = await isolatedEnv(base, {
       // `npm test` is the check: without this npm asks the registry for a newer npm on every run,
       // which is slow (or hangs) on a machine without network and prints a notice into the panes.
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',
       npm_config_audit: 'false',
-      ANTHROPIC_API_KEY: '',
       // The terminal's bash would write ~/.bash_history as the tmux server ends, racing the cleanup.
       HISTFILE: '',
-    };
+    });
     // Set by `node --test` for its child processes: a `node --test` (the demo's `npm test`) that
     // inherits it reports to a parent runner that is not there and exits 0 even when tests fail.
     delete env.NODE_TEST_CONTEXT;
-    // The tests may run inside tmux or inside an orchestra pane: neither may be the one used here.
-    for (const key of Object.keys(env)) {
-      if (key.startsWith('TMUX') && key !== 'TMUX_TMPDIR') delete env[key];
-      if (key.startsWith('ORCHESTRA_') && key !== 'ORCHESTRA_TMPDIR') delete env[key];
-    }
-    for (const dir of ['home', 'config', 'sock', 'tmux']) await mkdir(join(base, dir), { mode: 0o700 });
     let demo: Awaited<ReturnType<typeof setUpDemo>>;
     try {
       demo = await setUpDemo(

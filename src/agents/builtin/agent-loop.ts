@@ -192,7 +192,7 @@ export class AgentLoop {
         );
       }
       if (this.interruptPending) {
-        const code = await this.pauseForHuman(last, 'interrupted by the human');
+        const code = await this.pauseForHuman('interrupted by the human');
         if (code !== undefined) return code;
         continue;
       }
@@ -201,7 +201,7 @@ export class AgentLoop {
       if (turn.kind === 'interrupted') {
         if (this.terminatedBy) return this.terminated();
         this.o.transcript.line('✗ model request interrupted by the human', 'red');
-        const code = await this.pauseForHuman(last, 'interrupted by the human');
+        const code = await this.pauseForHuman('interrupted by the human');
         if (code !== undefined) return code;
         continue;
       }
@@ -314,17 +314,10 @@ export class AgentLoop {
    * After an interrupted request: waits for the human's line and adds it to the newest user message
    * (the model never saw the discarded response, so the conversation goes on from there).
    */
-  private async pauseForHuman(last: MessageParam, reason: string): Promise<number | undefined> {
+  private async pauseForHuman(reason: string): Promise<number | undefined> {
     const wake = await this.waitForHuman(reason);
     if (wake !== 'line') return this.endWait(wake);
-    const content =
-      typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : last.content;
-    this.cp.messages[this.cp.messages.length - 1] = {
-      role: 'user',
-      content: [...content, ...this.takeHumanLines()],
-    };
-    await this.save();
-    this.setState('working', 'continuing with the human’s message');
+    await this.continueWithQueuedLines('continuing with the human’s message');
     return undefined;
   }
 
@@ -505,6 +498,15 @@ export class AgentLoop {
     }
     if (this.terminatedBy) return this.terminated();
     // The task_complete result is the newest user message; the new lines join it.
+    await this.continueWithQueuedLines('continuing after task_complete');
+    return undefined;
+  }
+
+  /**
+   * Adds the queued lines (human's or orchestra's) to the newest user message — the model has not
+   * seen it yet — checkpoints, and goes back to work.
+   */
+  private async continueWithQueuedLines(summary: string): Promise<void> {
     const last = this.cp.messages.at(-1)!;
     const content =
       typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : last.content;
@@ -513,8 +515,7 @@ export class AgentLoop {
       content: [...content, ...this.takeHumanLines()],
     };
     await this.save();
-    this.setState('working', 'continuing after task_complete');
-    return undefined;
+    this.setState('working', summary);
   }
 
   private async fail(reason: string): Promise<number> {
