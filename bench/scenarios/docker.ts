@@ -174,7 +174,7 @@ async function createWorker(
     command,
     env: { LANG: 'C.UTF-8' },
     worktree: setup.worktree,
-    gitCommonDir: join(setup.worktree, '.git'),
+    objectsDir: join(setup.worktree, '.git', 'objects'),
     runDir,
     config: setup.config,
     ...size,

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readNoFollow } from '../common/no-follow.js';
 import pricing from './pricing.json' with { type: 'json' };
 
 /**
@@ -224,6 +224,9 @@ export function isUsageEvent(value: unknown): value is UsageEvent {
   );
 }
 
+/** Most of an events.jsonl that is read for costs, bytes. */
+const MAX_USAGE_EVENTS_BYTES = 256 * 1024 * 1024;
+
 /**
  * Reads the usage events of an `events.jsonl`. A line that is not JSON (a torn last line while the
  * agent is still writing, or a hook that misfired) and a malformed usage event are skipped.
@@ -234,7 +237,8 @@ export function isUsageEvent(value: unknown): value is UsageEvent {
 export async function readUsageEvents(eventsJsonlPath: string): Promise<UsageEvent[]> {
   let text: string;
   try {
-    text = await readFile(eventsJsonlPath, 'utf8');
+    // The run directory is the worker's: a planted link or FIFO is refused, a runaway file capped.
+    text = (await readNoFollow(eventsJsonlPath, MAX_USAGE_EVENTS_BYTES)).toString('utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;

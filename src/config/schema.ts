@@ -47,6 +47,14 @@ const commandList = z.array(nonEmpty);
 const agentName = patternString(NAME_PATTERN, 'a name of letters, digits, "-" and "_"');
 const positiveUsd = z.number().positive();
 
+/**
+ * Worker network policies (DESIGN.md, "Security"): `model-only` reaches the model endpoint through
+ * orchestra's forwarder and nothing else; `bridge` is Docker's default network with full egress;
+ * `none` has no network at all (an agent then cannot reach the model either).
+ */
+export const WORKER_NETWORKS = ['model-only', 'bridge', 'none'] as const;
+export type WorkerNetwork = (typeof WORKER_NETWORKS)[number];
+
 const workerSchema = z.strictObject({
   image: nonEmpty.default('orchestra-worker:latest').describe('Docker image each worker container runs.'),
   cpus: z
@@ -66,9 +74,16 @@ const workerSchema = z.strictObject({
     .default(512)
     .describe('Process limit per worker container, so a fork bomb stays inside it.'),
   network: z
-    .enum(['bridge', 'none'])
-    .default('bridge')
-    .describe('Container network: "bridge" (the agent needs it to reach the model API) or "none".'),
+    .enum(WORKER_NETWORKS)
+    .default('model-only')
+    .describe(
+      'Agent network: "model-only" (only the model endpoint, through a forwarder), "bridge" (full egress) or "none". Setup commands always get "bridge".',
+    ),
+  user: z
+    .string()
+    .regex(/^\d+(:\d+)?$/, { error: 'expected "uid:gid" in digits, e.g. "1000:1000"' })
+    .optional()
+    .describe("uid:gid workers run as; default the host user's, or 1000:1000 when orchestra runs as root."),
   homeTmpfsMb: z
     .int()
     .min(1)

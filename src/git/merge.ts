@@ -1,22 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { realpath } from 'node:fs/promises';
 import type { SimpleGit } from 'simple-git';
 import { errorMessage, OrchestraError } from '../common/errors.js';
-import { parseAttemptId } from '../common/ids.js';
-import { orchestraPaths } from '../common/paths.js';
-import { FALLBACK_IDENTITY } from './attempt-changes.js';
-import { assertNotOption, git, gitFailed } from './run-git.js';
-import { runSetup, type SetupStep } from './run-setup.js';
-import { listWorktrees, removeWorktree } from './worktree.js';
+import { hostIdentity } from './attempt-repo.js';
+import { assertNotOption, git, gitExec, gitFailed } from './run-git.js';
+import { listWorktrees } from './worktree.js';
 
 /**
  * Landing a finished result on the base branch (DESIGN.md, "Attempt lifecycle": work must pass the
- * repository's own checks before it is kept). The result branch is merged into the base's tip in a
- * throw-away worktree, the checks run on that merge commit — the code that would land, not the
- * attempt's own tree, which may predate other merges — and only then does the base branch move,
- * with a compare-and-swap so a commit made meanwhile is never overwritten. Every expected refusal
- * comes back as data ({@link MergeOutcome}); only git itself failing throws.
+ * repository's own checks before it is kept). The host computes the merge of the result into the
+ * base's tip itself, without a working tree (`git merge-tree --write-tree`, then `commit-tree`), so
+ * no file of the result is checked out and no hook or driver runs on the host; the merge gate —
+ * the checks, run on that merge commit in a worker without secrets (the caller's {@link MergeGate})
+ * — sees the code that would land, not the attempt's own tree, which may predate other merges. Only
+ * then does the base branch move, to that very commit, with a compare-and-swap so a commit made
+ * meanwhile is never overwritten: nothing the gate's worker does can change what lands. Every
+ * expected refusal comes back as data ({@link MergeOutcome}); only git itself failing throws.
  */
 
 /** Why a merge was refused. */
@@ -52,6 +50,22 @@ export type MergeOutcome =
       checkOutput?: string;
     };
 
+/** What the merge gate came to. */
+export interface GateResult {
+  ok: boolean;
+  /** One line for people when it failed: which command, and how. */
+  detail?: string;
+  /** `$ <command>` and the output of each setup and check command, in order. */
+  output: string;
+}
+
+/**
+ * Runs the setup and check commands on `commit` (the merge commit, which exists in the host
+ * repository) in a worker, and says whether they all passed. Supplied by the scheduler, which
+ * knows where workers run (scheduler/merge-gate.ts).
+ */
+export type MergeGate = (commit: string) => Promise<GateResult>;
+
 /** Options of {@link mergeResult}. */
 export interface MergeOptions {
   /** Repository top level. */
@@ -60,34 +74,23 @@ export interface MergeOptions {
   baseBranch: string;
   /** Local branch holding the result, e.g. `orchestra/task-03/a2`. */
   resultBranch: string;
-  /** Check commands (`check` in the config) run with `sh -c` on the merge commit; all must exit 0. */
-  checks: string[];
-  /** Setup commands (`setup` in the config), e.g. `npm ci`, run before the checks. */
-  setup?: string[];
   /** The merge commit's message; name the task, e.g. `orchestra: task-03 (attempt 2)`. */
   message: string;
-  /** Variables added to (undefined: removed from) `process.env` for setup and check commands. */
-  env?: Record<string, string | undefined>;
-  /** Live setup and check output (`$ <command>` lines, then stdout and stderr). */
-  onOutput?: (chunk: string) => void;
-  /** Budget for the setup commands together, and again for the checks, ms (default: runSetup's 10 min). */
-  timeoutMs?: number;
+  /** The checks on the merge commit; the base branch moves only when it passes. */
+  gate: MergeGate;
 }
-
-/** Folder-name prefix of merge worktrees under `.orchestra/worktrees/`. */
-export const MERGE_WORKTREE_PREFIX = 'merge-';
 
 /** How many file names a refusal's `detail` lists before `and N more`. */
 const DETAIL_FILES = 10;
 
 /**
- * Merges `resultBranch` into `baseBranch` once the checks pass on the merged code.
+ * Merges `resultBranch` into `baseBranch` once the merge gate passes on the merged code.
  *
  * 1. Refuses with `nothing-to-merge` when the result is already contained in the base.
- * 2. Adds a worktree detached at the base's tip under `.orchestra/worktrees/merge-<id>` and runs
- *    `git merge --no-ff -m <message> <result>` there (`conflict` when it does not merge cleanly;
- *    `nothing-to-merge` when the merge changes no file).
- * 3. Runs `setup`, then `checks` in it (`checks-failed`).
+ * 2. Computes the merge of the base's tip and the result (`git merge-tree --write-tree`; `conflict`
+ *    when it does not merge cleanly) and makes the merge commit (`commit-tree`, first parent the
+ *    base's tip); `nothing-to-merge` when it changes no file.
+ * 3. Runs the gate on that commit (`checks-failed`).
  * 4. Moves the base branch to the merge commit, only if it still points where it did in step 1
  *    (`base-moved` otherwise). Where the base branch is checked out (usually the main worktree),
  *    that checkout is fast-forwarded (`git merge --ff-only`) so its files match the branch; it is
@@ -95,12 +98,9 @@ const DETAIL_FILES = 10;
  *    the merge changes. Elsewhere the ref moves with `git update-ref <ref> <new> <old>`, which is
  *    atomic.
  *
- * The temporary worktree is always removed. The base branch and its checkout are touched only in
- * step 4, so every refusal leaves them exactly as they were.
- *
- * Hooks: the merge commit skips pre-merge-commit and commit-msg hooks (`--no-verify`, as attempt
- * commits do) because the checks are the gate; signing is off because nobody is there to unlock a
- * key. A post-merge hook does run in the checkout that is fast-forwarded, as it would on `git pull`.
+ * The base branch and its checkout are touched only in step 4, so every refusal leaves them exactly
+ * as they were. No hook runs (the runner's hardened config), not even post-merge in the checkout
+ * that is fast-forwarded; the user's own filter drivers do, as on `git pull`.
  *
  * @throws OrchestraError BASE_BRANCH_MISSING when `baseBranch` is not a local branch with a commit
  * @throws OrchestraError GIT_FAILED when `resultBranch` does not exist, or git fails unexpectedly
@@ -133,76 +133,69 @@ export async function mergeResult(options: MergeOptions): Promise<MergeOutcome> 
     };
   }
 
-  const worktrees = orchestraPaths(root).worktrees;
-  const path = join(worktrees, mergeWorktreeName());
-  await mkdir(worktrees, { recursive: true });
-  await ignoreFolder(worktrees);
-  try {
-    await repo.raw(['worktree', 'add', '--detach', '--quiet', path, oldBase]);
-  } catch (error) {
-    throw gitFailed('worktree add', error);
-  }
-  try {
-    const merged = await mergeInWorktree(path, result, options.message);
-    if ('conflicts' in merged) {
-      return {
-        merged: false,
-        reason: 'conflict',
-        detail: `merging ${resultBranch} into ${baseBranch} conflicts in ${listFiles(merged.conflicts)}`,
-        files: merged.conflicts,
-      };
-    }
-    const commit = merged.commit;
-    const touched = await changedFiles(repo, oldBase, commit);
-    if (touched.length === 0) {
-      return {
-        merged: false,
-        reason: 'nothing-to-merge',
-        detail: `${resultBranch} changes nothing that is not already on ${baseBranch}`,
-      };
-    }
-
-    const runOptions = {
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.onOutput ? { onOutput: options.onOutput } : {}),
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  const merged = await mergeCommit(root, oldBase, result, options.message);
+  if ('conflicts' in merged) {
+    return {
+      merged: false,
+      reason: 'conflict',
+      detail: `merging ${resultBranch} into ${baseBranch} conflicts in ${listFiles(merged.conflicts)}`,
+      files: merged.conflicts,
     };
-    const setup = await runSetup(path, options.setup ?? [], runOptions);
-    if (!setup.ok) {
-      const failed = setup.steps.at(-1);
-      return {
-        merged: false,
-        reason: 'checks-failed',
-        detail: `setup command ${failed ? describeFailure(failed) : 'failed'} on the merged result`,
-        checkOutput: formatSteps(setup.steps),
-      };
-    }
-    const checks = await runSetup(path, options.checks, runOptions);
-    const checkOutput = formatSteps(checks.steps);
-    if (!checks.ok) {
-      const failed = checks.steps.at(-1);
-      return {
-        merged: false,
-        reason: 'checks-failed',
-        detail: `check ${failed ? describeFailure(failed) : 'failed'} on the merged result`,
-        checkOutput,
-      };
-    }
-
-    const landed = await land(root, baseBranch, oldBase, commit, touched, `orchestra: merge ${resultBranch}`);
-    if (landed !== undefined) return { merged: false, ...landed };
-    return { merged: true, commit, checkOutput };
-  } finally {
-    await dropWorktree(root, path);
   }
+  const commit = merged.commit;
+  const touched = await changedFiles(repo, oldBase, commit);
+  if (touched.length === 0) {
+    return {
+      merged: false,
+      reason: 'nothing-to-merge',
+      detail: `${resultBranch} changes nothing that is not already on ${baseBranch}`,
+    };
+  }
+
+  const gate = await options.gate(commit);
+  if (!gate.ok) {
+    return {
+      merged: false,
+      reason: 'checks-failed',
+      detail: `${gate.detail ?? 'the checks failed'} on the merged result`,
+      checkOutput: gate.output,
+    };
+  }
+
+  const landed = await land(root, baseBranch, oldBase, commit, touched, `orchestra: merge ${resultBranch}`);
+  if (landed !== undefined) return { merged: false, ...landed };
+  return { merged: true, commit, checkOutput: gate.output };
 }
 
-/** A worktree folder name that is never shaped like an attempt id, so `gcWorktrees` leaves it alone. */
-function mergeWorktreeName(): string {
-  for (;;) {
-    const name = `${MERGE_WORKTREE_PREFIX}${randomBytes(5).toString('hex')}`;
-    if (!parseAttemptId(name)) return name;
-  }
+/**
+ * The merge of `result` into `base` as a commit object, made without a working tree: the tree
+ * from `git merge-tree --write-tree` (exit 1 and the conflicted paths on a conflict), the commit
+ * from `commit-tree` with the host's identity.
+ */
+async function mergeCommit(
+  root: string,
+  base: string,
+  result: string,
+  message: string,
+): Promise<{ commit: string } | { conflicts: string[] }> {
+  const tree = await gitExec(
+    root,
+    ['merge-tree', '--write-tree', '--name-only', '--no-messages', base, result],
+    { okCodes: [0, 1] },
+  );
+  // Output: the tree's sha, then (on a conflict) one conflicted path a line.
+  const [sha = '', ...paths] = tree.stdout.split('\n');
+  if (tree.code === 1) return { conflicts: [...new Set(paths.filter((p) => p !== ''))].sort() };
+  const identity = await hostIdentity(root);
+  const made = await gitExec(root, ['commit-tree', sha.trim(), '-p', base, '-p', result, '-m', message], {
+    env: {
+      GIT_AUTHOR_NAME: identity.name,
+      GIT_AUTHOR_EMAIL: identity.email,
+      GIT_COMMITTER_NAME: identity.name,
+      GIT_COMMITTER_EMAIL: identity.email,
+    },
+  });
+  return { commit: made.stdout.trim() };
 }
 
 /** The commit sha of local branch `name`, or undefined when there is none. */
@@ -226,57 +219,6 @@ async function isAncestor(repo: SimpleGit, ancestor: string, descendant: string)
   }
 }
 
-/**
- * `git merge --no-ff` of `result` into the worktree's detached HEAD. On a conflict the merge is
- * aborted (the worktree is thrown away anyway; aborting keeps `worktree remove` simple).
- */
-async function mergeInWorktree(
-  worktree: string,
-  result: string,
-  message: string,
-): Promise<{ commit: string } | { conflicts: string[] }> {
-  const plain = git(worktree);
-  const before = (await plain.raw(['rev-parse', 'HEAD'])).trim();
-  // rerere could replay a recorded resolution and leave the merge uncommitted but conflict-free;
-  // a result that conflicts must be reported as conflicting, whatever was resolved before.
-  const config = ['rerere.enabled=false'];
-  if (!(await configValue(plain, 'user.name'))) config.push(`user.name=${FALLBACK_IDENTITY.name}`);
-  if (!(await configValue(plain, 'user.email'))) config.push(`user.email=${FALLBACK_IDENTITY.email}`);
-  const repo = git(worktree, { config });
-  let failure: unknown;
-  try {
-    await repo.raw(['merge', '--no-ff', '--no-edit', '--no-verify', '--no-gpg-sign', '-m', message, result]);
-  } catch (error) {
-    // A conflict exits 1 and simple-git rejects only when stderr has text, which depends on the
-    // kind of conflict; the index below says what happened either way.
-    failure = error;
-  }
-  const conflicts = await unmergedFiles(repo);
-  if (conflicts.length > 0) {
-    try {
-      await repo.raw(['merge', '--abort']);
-    } catch {
-      // The worktree is removed with --force next; a failed abort leaves nothing behind.
-    }
-    return { conflicts };
-  }
-  const after = (await repo.raw(['rev-parse', 'HEAD'])).trim();
-  if (failure !== undefined || after === before) {
-    throw gitFailed('merge', failure ?? new Error('no merge commit was made'));
-  }
-  return { commit: after };
-}
-
-/** Paths with unmerged index entries, each once, sorted. */
-async function unmergedFiles(repo: SimpleGit): Promise<string[]> {
-  try {
-    const out = await repo.raw(['diff', '--name-only', '-z', '--diff-filter=U']);
-    return [...new Set(out.split('\0').filter((p) => p !== ''))].sort();
-  } catch (error) {
-    throw gitFailed('diff', error);
-  }
-}
-
 /** Files that differ between two commits; a rename counts as both its paths. */
 async function changedFiles(repo: SimpleGit, from: string, to: string): Promise<string[]> {
   try {
@@ -284,16 +226,6 @@ async function changedFiles(repo: SimpleGit, from: string, to: string): Promise<
     return out.split('\0').filter((p) => p !== '');
   } catch (error) {
     throw gitFailed('diff', error);
-  }
-}
-
-/** A config value as git resolves it, or '' when unset. */
-async function configValue(repo: SimpleGit, key: string): Promise<string> {
-  try {
-    return (await repo.raw(['config', '--get', key])).trim();
-  } catch {
-    // An unreadable config makes the merge itself fail with git's own message; treat as unset here.
-    return '';
   }
 }
 
@@ -411,49 +343,6 @@ function overlap(dirty: string[], touched: string[]): string[] {
 function listFiles(files: string[]): string {
   const shown = files.slice(0, DETAIL_FILES).join(', ');
   return files.length > DETAIL_FILES ? `${shown} and ${files.length - DETAIL_FILES} more` : shown;
-}
-
-/** `"npm test" (exit 1)`, `"npm ci" (timed out)`. */
-function describeFailure(step: SetupStep): string {
-  const how = step.timedOut
-    ? 'timed out'
-    : step.exitCode !== null
-      ? `exit ${step.exitCode}`
-      : step.signal
-        ? `killed by ${step.signal}`
-        : 'could not start';
-  return `"${step.command}" failed (${how})`;
-}
-
-/** Each step as `$ <command>` and its output tail. */
-function formatSteps(steps: SetupStep[]): string {
-  return steps
-    .map((step) => {
-      const tail =
-        step.outputTail.endsWith('\n') || step.outputTail === '' ? step.outputTail : `${step.outputTail}\n`;
-      return `$ ${step.command}\n${tail}`;
-    })
-    .join('');
-}
-
-/** Removes the merge worktree; never throws, because it runs in a `finally` that may carry the real error. */
-async function dropWorktree(root: string, path: string): Promise<void> {
-  try {
-    await removeWorktree(root, path, { force: true });
-  } catch {
-    // git refused (e.g. a check left a locked file): delete the folder, then let git forget it.
-    await rm(path, { recursive: true, force: true }).catch(() => {});
-    await removeWorktree(root, path, { force: true }).catch(() => {});
-  }
-}
-
-/** Writes `<dir>/.gitignore` ignoring everything, unless one is there (as `createWorktree` does). */
-async function ignoreFolder(dir: string): Promise<void> {
-  try {
-    await writeFile(join(dir, '.gitignore'), '*\n', { flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
 }
 
 /** realpath of a repository root; NOT_A_REPO when it does not exist. */

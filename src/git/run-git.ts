@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 
@@ -40,7 +41,25 @@ function gitEnv(extra: Record<string, string>): Record<string, string> {
 }
 
 /**
- * A simple-git instance rooted at `cwd` (which must exist).
+ * `git -c` settings for every host-side git call (DESIGN.md, "Security"). Workers never see the
+ * host's `.git` (they get repositories of their own, see `attempt-repo.ts`), so nothing here should
+ * be needed; it is the second wall, in case a config or hook ever is written by someone else:
+ * no hooks, no fsmonitor, no ssh program, no credential helper, and no transport but local files
+ * (a bundle is fetched over the `file` transport; `ext::` and the network are refused).
+ */
+export const HARDENED_CONFIG = [
+  'core.hooksPath=/dev/null',
+  'core.fsmonitor=false',
+  'core.sshCommand=/bin/false',
+  'credential.helper=',
+  'protocol.allow=never',
+  'protocol.file.allow=always',
+  'fetch.fsckObjects=true',
+  'transfer.fsckObjects=true',
+];
+
+/**
+ * A simple-git instance rooted at `cwd` (which must exist), with {@link HARDENED_CONFIG}.
  *
  * @param options.env extra variables, e.g. `GIT_INDEX_FILE`; they are allowed through the guard
  * @param options.config `key=value` pairs passed as `git -c key=value`
@@ -52,9 +71,53 @@ export function git(
   const extra = options.env ?? {};
   return simpleGit({
     baseDir: cwd,
-    config: options.config ?? [],
+    config: [...HARDENED_CONFIG, ...(options.config ?? [])],
+    // simple-git refuses these keys in `-c` unless told: here they switch programs off, not on.
+    unsafe: {
+      allowUnsafeHooksPath: true,
+      allowUnsafeFsMonitor: true,
+      allowUnsafeSshCommand: true,
+      allowUnsafeCredentialHelper: true,
+      allowUnsafeProtocolOverride: true,
+    },
     allowEnvironment: [...PASSED_GIT_ENV, ...Object.keys(extra)],
   }).env(gitEnv(extra));
+}
+
+/** What {@link gitExec} came to: git's exit code and its output. */
+export interface GitExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `git <args>` in `cwd` with the same environment and {@link HARDENED_CONFIG} as {@link git},
+ * for the commands whose exit code carries the answer (`merge-tree` exits 1 on a conflict,
+ * `merge-base --is-ancestor` answers only in its code), which simple-git does not hand back.
+ *
+ * @param options.okCodes exit codes that are answers, not failures (default `[0]`)
+ * @throws OrchestraError GIT_FAILED when git cannot start or exits with any other code
+ */
+export function gitExec(
+  cwd: string,
+  args: string[],
+  options: { okCodes?: number[]; env?: Record<string, string> } = {},
+): Promise<GitExecResult> {
+  const okCodes = options.okCodes ?? [0];
+  const argv = [...HARDENED_CONFIG.flatMap((c) => ['-c', c]), ...args];
+  return new Promise((resolve, reject) => {
+    execFile(
+      'git',
+      argv,
+      { cwd, env: gitEnv(options.env ?? {}), maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        if (okCodes.includes(code)) resolve({ code, stdout, stderr });
+        else reject(gitFailed(args[0] ?? 'command', new Error(stderr || errorMessage(error))));
+      },
+    );
+  });
 }
 
 /** The line of git's output that says what went wrong, without its `fatal: ` prefix. */

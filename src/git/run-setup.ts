@@ -36,6 +36,8 @@ export interface SetupStep {
   durationMs: number;
   /** The last {@link OUTPUT_TAIL_CHARS} characters of stdout and stderr, interleaved. */
   outputTail: string;
+  /** Standard output as bytes, with `captureStdout` (then only stderr is in the tail). */
+  stdout?: Buffer;
 }
 
 /** The outcome of {@link runSetup}: `ok` when every command exited 0. */
@@ -52,6 +54,10 @@ export interface SetupOptions {
   timeoutMs?: number;
   /** Live output: a `$ <command>` line before each command, then its stdout and stderr as they come. */
   onOutput?: (chunk: string) => void;
+  /** Keep each command's standard output as bytes (`SetupStep.stdout`) instead of showing it. */
+  captureStdout?: boolean;
+  /** Print no `$ <command>` line before each command. */
+  quiet?: boolean;
 }
 
 /**
@@ -75,8 +81,15 @@ export async function runSetup(
   }
   const steps: SetupStep[] = [];
   for (const command of commands) {
-    options.onOutput?.(`$ ${command}\n`);
-    const step = await runStep(worktree, command, env, deadline - Date.now(), options.onOutput);
+    if (!options.quiet) options.onOutput?.(`$ ${command}\n`);
+    const step = await runStep(
+      worktree,
+      command,
+      env,
+      deadline - Date.now(),
+      options.onOutput,
+      options.captureStdout === true,
+    );
     steps.push(step);
     if (step.exitCode !== 0) return { ok: false, steps };
   }
@@ -89,6 +102,7 @@ function runStep(
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
   onOutput: ((chunk: string) => void) | undefined,
+  captureStdout: boolean,
 ): Promise<SetupStep> {
   const started = Date.now();
   let tail = '';
@@ -110,7 +124,11 @@ function runStep(
     let settled = false;
     const timers: NodeJS.Timeout[] = [];
     const decoders = [new StringDecoder('utf8'), new StringDecoder('utf8')] as const;
-    child.stdout.on('data', (chunk: Buffer) => append(decoders[0].write(chunk)));
+    const captured: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (captureStdout) captured.push(chunk);
+      else append(decoders[0].write(chunk));
+    });
     child.stderr.on('data', (chunk: Buffer) => append(decoders[1].write(chunk)));
 
     const signalGroup = (signal: NodeJS.Signals) => {
@@ -134,6 +152,7 @@ function runStep(
       const step: SetupStep = { command, exitCode, durationMs: Date.now() - started, outputTail: tail };
       if (signal) step.signal = signal;
       if (timedOut) step.timedOut = true;
+      if (captureStdout) step.stdout = Buffer.concat(captured);
       resolve(step);
     };
 

@@ -3,22 +3,26 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId, parseAttemptId } from '../common/ids.js';
 import { orchestraPaths } from '../common/paths.js';
+import { seedAttemptRepo } from './attempt-repo.js';
 import { branchExists } from './repo.js';
 import { assertNotOption, git, gitFailed } from './run-git.js';
 
-export type { DiffStat, DiffText } from './attempt-changes.js';
-export { commitAttempt, diffStat, diffText, hasChanges } from './attempt-changes.js';
+export type { DiffStat, DiffText } from './attempt-repo.js';
+export { diffStat, diffText, importBundle, sameTree } from './attempt-repo.js';
 export type { SetupOptions, SetupResult, SetupStep } from './run-setup.js';
 export { runSetup } from './run-setup.js';
 
 /**
- * One git worktree per attempt (DESIGN.md, "On disk"): attempt `task-03-a1` lives at
- * `.orchestra/worktrees/task-03-a1` on branch `orchestra/task-03/a1`, cut from the configured base
- * branch. This module creates, lists and removes them; setup commands and the attempt's changes
- * live in `run-setup.ts` and `attempt-changes.ts` and are re-exported here.
+ * One working folder per attempt (DESIGN.md, "On disk"): attempt `task-03-a1` works in
+ * `.orchestra/worktrees/task-03-a1`, a repository of its own on branch `orchestra/task-03/a1` cut
+ * from the configured base branch (see attempt-repo.ts for why it is not a linked worktree of the
+ * host's: a worker must never write the host's `.git`). The host repository gets a branch of the
+ * same name at the base commit, which only the attempt's imported work ever moves. This module
+ * creates and removes them, and lists and removes linked worktrees (the user's, and attempt
+ * worktrees of older orchestra versions).
  */
 
-/** A freshly created attempt worktree. */
+/** A freshly created attempt folder. */
 export interface WorktreeInfo {
   attemptId: string;
   /** Absolute path, `<root>/.orchestra/worktrees/<attemptId>`. */
@@ -51,11 +55,13 @@ const SAFE_ATTEMPT_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 const HINT_BRANCHES = 5;
 
 /**
- * Creates attempt `n` of `taskId`: `git worktree add -b <branch> <path> <base sha>`, where the base
- * sha is what `baseBranch` points at now (resolved first, so the recorded base is exactly what was
- * checked out). Also makes sure the worktrees folder is ignored by the main repository even before
- * `orchestra init` has written `.orchestra/.gitignore` (a `.gitignore` of `*` inside it), so the
- * main repository's `git status` stays clean.
+ * Creates attempt `n` of `taskId`: branch `<branch>` at the base sha in the host repository
+ * (created atomically: it must not exist), and the attempt's own repository at `<path>` with that
+ * sha checked out ({@link seedAttemptRepo}). The base sha is what `baseBranch` points at now
+ * (resolved first, so the recorded base is exactly what was checked out). Also makes sure the
+ * worktrees folder is ignored by the main repository even before `orchestra init` has written
+ * `.orchestra/.gitignore` (a `.gitignore` of `*` inside it), so the main repository's `git status`
+ * stays clean.
  *
  * @param root repository top level
  * @param n attempt number, 1-based
@@ -98,16 +104,26 @@ export async function createWorktree(options: {
   await mkdir(worktrees, { recursive: true });
   await ignoreFolder(worktrees);
   try {
-    await git(root).raw(['worktree', 'add', '-b', branch, path, base]);
+    // An empty old value: update-ref creates the branch only if it does not exist yet.
+    await git(root).raw(['update-ref', `refs/heads/${branch}`, base, '']);
   } catch (error) {
     // Another process may have created the same attempt between our checks and git's.
-    if (/already exists|already registered|already checked out/i.test(errorMessage(error))) {
+    if (/already exists|reference already|cannot lock ref/i.test(errorMessage(error))) {
       throw new OrchestraError('WORKTREE_EXISTS', `attempt ${id} already exists`, {
         hint: 'run `orchestra gc` to remove worktrees of finished attempts',
         cause: error,
       });
     }
-    throw gitFailed('worktree add', error);
+    throw gitFailed('update-ref', error);
+  }
+  try {
+    await seedAttemptRepo({ root, dir: path, branch, base, checkout: true });
+  } catch (error) {
+    await rm(path, { recursive: true, force: true });
+    await git(root)
+      .raw(['update-ref', '-d', `refs/heads/${branch}`, base])
+      .catch(() => {});
+    throw error;
   }
   return { attemptId: id, path, branch, base };
 }

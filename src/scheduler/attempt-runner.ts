@@ -7,10 +7,12 @@ import { attemptCost } from '../agents/cost.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
+import { appendNoFollow, readNoFollow, writeNoFollow } from '../common/no-follow.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
+import { diffStat, hostIdentity, hostObjectsDir, importBundle } from '../git/attempt-repo.js';
 import { headCommit } from '../git/repo.js';
-import { commitAttempt, createWorktree, diffStat, hasChanges, runSetup } from '../git/worktree.js';
+import { createWorktree } from '../git/worktree.js';
 import type { Logger } from '../log/logger.js';
 import type { Pane } from '../panes/pane.js';
 import type { PaneExit, PaneProcess } from '../panes/pane-process.js';
@@ -21,12 +23,17 @@ import type { AttemptRecord, AttemptState } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
 import type { AttemptOutcome } from '../strategies/types.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import { CONTAINER_RUN_DIR, DockerWorker } from '../workers/docker-worker.js';
+import { workerUser } from '../workers/container-spec.js';
+import { dockerClient } from '../workers/docker-engine.js';
+import { CONTAINER_RUN_DIR, DockerWorker, hostIds } from '../workers/docker-worker.js';
+import { exportCommand, exportEnv } from '../workers/export-script.js';
 import type { LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
-import { chooseSandbox } from '../workers/sandbox.js';
+import { chooseSandbox, type SandboxChoice } from '../workers/sandbox.js';
 import { findWorkers } from '../workers/session-containers.js';
-import { type CheckWorker, runChecks, tail } from './check-gate.js';
-import { appendTransition, lastTransition } from './event-log.js';
+import { handOver, runCommands, type ShellPlace, withShell } from '../workers/shells.js';
+import type { WorkerShell } from '../workers/worker-shell.js';
+import { runChecks, tail } from './check-gate.js';
+import { appendTransition, lastTransition, MAX_EVENTS_BYTES } from './event-log.js';
 import { endStaleAgent } from './stale-agent.js';
 
 /** What attempts need from the server they run in. */
@@ -60,6 +67,12 @@ const PASS_THROUGH_ENV = [
   'GIT_COMMITTER_EMAIL',
 ];
 
+/** Budget for an attempt's setup commands together, ms: a cold `npm ci` of a big project fits. */
+const SETUP_TIMEOUT_MS = 10 * 60_000;
+
+/** Budget for exporting an attempt's work (`git add -A` and a bundle), ms. */
+const EXPORT_TIMEOUT_MS = 5 * 60_000;
+
 /** The prompt for agent CLIs that take one on their command line. */
 function firstPrompt(task: TaskFile, taskFile: string): string {
   return `You are working on a task from orchestra's queue, in a git worktree of the repository. The task file is ${taskFile}:\n\n${task.raw}\n\nMake the change, run the checks, and say when you are done.`;
@@ -78,7 +91,10 @@ export class AttemptRunner {
   readonly worktree: string;
   readonly runDir: string;
   private pane: Pane | undefined;
-  private worker: CheckWorker = { kind: 'local' };
+  /** The agent's container, when it runs in one. */
+  private containerId: string | undefined;
+  private sandbox: SandboxChoice | undefined;
+  private objectsDir = '';
   private agentType = 'orchestra';
   private baseCommit: string | undefined;
   private checkRound = 0;
@@ -194,6 +210,7 @@ export class AttemptRunner {
       passed,
       checkOutput: record.checkOutput ?? '',
       ...(record.commit ? { commit: record.commit } : {}),
+      ...(record.baseCommit ? { base: record.baseCommit } : {}),
       ...(record.error ? { reason: record.error } : {}),
       ...(record.diffStat ? { diffStat: record.diffStat } : {}),
       ...(record.costUsd !== undefined ? { costUsd: record.costUsd } : {}),
@@ -220,33 +237,38 @@ export class AttemptRunner {
       });
       this.baseCommit = info.base;
     } else {
-      // Picked up after a restart: the worktree is already there, with whatever the agent did.
-      this.baseCommit = await headCommit(this.host.root, this.host.config.baseBranch);
+      // Picked up after a restart: the folder is already there, with whatever the agent did. The
+      // host's attempt branch stays at the base until the attempt's work is imported.
+      this.baseCommit = this.record?.baseCommit ?? (await headCommit(this.host.root, this.branch));
     }
     await this.host.store.update((draft) => {
       const attempt = draft.attempts[this.attemptId];
-      if (attempt) attempt.worktree = this.worktree;
+      if (attempt) {
+        attempt.worktree = this.worktree;
+        attempt.baseCommit = this.baseCommit;
+      }
     });
+    this.objectsDir = await hostObjectsDir(this.host.root);
+    const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
+    this.sandbox = await chooseSandbox(this.host.config.sandbox, resolved.agent.sandbox, {
+      image: this.host.config.worker.image,
+      env: this.host.env,
+    });
+    if (this.sandbox.warning) this.host.warn(this.sandbox.warning);
+    if (this.sandbox.kind === 'docker') await handOver([this.worktree, this.runDir], this.workerUser);
     if (!again && this.host.config.setup.length > 0) {
-      const setupLog: string[] = [];
-      const result = await runSetup(this.worktree, this.host.config.setup, {
-        onOutput: (chunk) => setupLog.push(chunk),
-      });
-      await writeFile(join(this.runDir, 'setup.log'), setupLog.join(''));
+      const result = await withShell(this.place, 'setup', (shell) =>
+        runCommands(shell, this.host.config.setup, { timeoutMs: SETUP_TIMEOUT_MS }),
+      );
+      await writeNoFollow(join(this.runDir, 'setup.log'), result.output);
       if (!result.ok) {
-        const step = result.steps.at(-1);
-        throw new OrchestraError(
-          'SETUP_FAILED',
-          `setup command "${step?.command}" failed (exit ${step?.exitCode})`,
-          {
-            hint: `see ${join(this.runDir, 'setup.log')}`,
-          },
-        );
+        throw new OrchestraError('SETUP_FAILED', `setup command ${result.detail ?? 'failed'}`, {
+          hint: `see ${join(this.runDir, 'setup.log')}`,
+        });
       }
     }
     // The agent reads the task and its settings from the run directory: it is all a container sees.
-    await writeFile(join(this.runDir, 'task.md'), this.task.raw);
-    const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
+    await writeNoFollow(join(this.runDir, 'task.md'), this.task.raw);
     this.agentType = resolved.agent.type;
     const profileName = this.options.profile ?? this.task.meta.profile ?? resolved.agent.profile ?? 'coder';
     const profile = this.host.config.profiles[profileName];
@@ -283,11 +305,7 @@ export class AttemptRunner {
 
   private async startAgent(resume: boolean): Promise<void> {
     const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
-    const sandbox = await chooseSandbox(this.host.config.sandbox, resolved.agent.sandbox, {
-      image: this.host.config.worker.image,
-      env: this.host.env,
-    });
-    if (sandbox.warning) this.host.warn(sandbox.warning);
+    const sandbox = this.sandbox ?? { kind: 'local' };
     const inContainer = sandbox.kind === 'docker';
     const runDirInWorker = inContainer ? CONTAINER_RUN_DIR : this.runDir;
     const taskFile = join(runDirInWorker, 'task.md');
@@ -308,9 +326,10 @@ export class AttemptRunner {
       hostEnv: this.host.env,
     });
     for (const file of launch.files) {
-      await mkdir(join(this.runDir, file.path, '..'), { recursive: true });
-      await writeFile(join(this.runDir, file.path), file.content, { mode: file.mode ?? 0o644 });
+      await writeNoFollow(join(this.runDir, file.path), file.content, file.mode ?? 0o644);
     }
+    // What the host just wrote in the run directory must be the worker's too.
+    if (inContainer) await handOver([this.runDir], this.workerUser);
     const secrets: Record<string, string> = {};
     for (const name of PASS_THROUGH_ENV) {
       const value = this.host.env[name];
@@ -374,13 +393,22 @@ export class AttemptRunner {
     const size = this.host.server.nextPaneSize();
     if (resume) {
       const existing = (await findWorkers(this.host.session)).find((w) => w.attemptId === this.attemptId);
+      if (existing?.state === 'paused') {
+        // The server died during a check round, which freezes the agent: let it go on.
+        await dockerClient(this.host.env)
+          .getContainer(existing.id)
+          .unpause()
+          .then(() => {
+            existing.state = 'running';
+          })
+          .catch(() => {});
+      }
       if (existing && existing.state === 'running') {
-        this.worker = { kind: 'docker', containerId: existing.id };
+        this.containerId = existing.id;
         return DockerWorker.reattach(existing.id, { ...size, forwarders: this.host.forwarders });
       }
       if (existing) {
         // It ended while no server was watching: clear it away and start the agent again from its checkpoint.
-        const { dockerClient } = await import('../workers/docker-engine.js');
         await dockerClient(this.host.env)
           .getContainer(existing.id)
           .remove({ force: true })
@@ -394,13 +422,14 @@ export class AttemptRunner {
       command: launch.command,
       env: { ...launch.env, ...secrets },
       worktree: this.worktree,
-      gitCommonDir: join(this.host.root, '.git'),
+      objectsDir: this.objectsDir,
       runDir: this.runDir,
       config: this.host.config.worker,
+      user: this.workerUser,
       ...size,
       forwarders: this.host.forwarders,
     });
-    this.worker = { kind: 'docker', containerId: worker.id };
+    this.containerId = worker.id;
     await this.host.store.update((draft) => {
       const attempt = draft.attempts[this.attemptId];
       if (attempt) attempt.workerId = worker.id;
@@ -447,31 +476,41 @@ export class AttemptRunner {
       await this.transition('checking', { checkRounds: this.checkRound });
       const commands = [...this.host.config.check, ...this.task.testPlan];
       this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
-      const result = commands.length
-        ? await this.withCheckWorker((worker) =>
-            runChecks({
-              commands,
-              worktree: this.worktree,
-              runDir: this.runDir,
-              round: this.checkRound,
-              worker,
-              stopOnFirstFailure: this.host.config.stopOnFirstFailure,
-              onOutput: (chunk) => this.print(chunk),
-            }),
-          )
-        : { passed: true, output: '(no check commands configured)\n' };
+      const base = this.baseCommit ?? (await headCommit(this.host.root, this.branch));
+      const message = `${this.task.id}: ${this.task.title} (attempt ${this.n})`;
+      const round = await this.withAgentPaused(() =>
+        withShell(this.place, 'checks', async (shell) => {
+          // The work is taken first, from the tree the checks are about to see; what the checks
+          // do to the folder afterwards is not part of it.
+          const bundle = await this.exportWork(shell, base, message);
+          const result = commands.length
+            ? await runChecks({
+                commands,
+                shell,
+                runDir: this.runDir,
+                round: this.checkRound,
+                stopOnFirstFailure: this.host.config.stopOnFirstFailure,
+                onOutput: (chunk) => this.print(chunk),
+              })
+            : { passed: true, output: '(no check commands configured)\n' };
+          return { bundle, result };
+        }),
+      );
+      const { result } = round;
       const output = tail(result.output);
-      const base = this.baseCommit ?? this.host.config.baseBranch;
       if (result.passed) {
-        if (!(await hasChanges(this.worktree, base))) {
+        const work = await importBundle({
+          root: this.host.root,
+          bundle: round.bundle,
+          branch: this.branch,
+          base,
+          attemptId: this.attemptId,
+        });
+        if (!work.changed) {
           return this.failWith('the agent made no change', output);
         }
-        const commit = await commitAttempt(
-          this.worktree,
-          `${this.task.id}: ${this.task.title} (attempt ${this.n})`,
-        );
-        const head = commit ?? (await headCommit(this.worktree, 'HEAD'));
-        const stat = await diffStat(this.worktree, base);
+        const head = work.commit;
+        const stat = await diffStat(this.host.root, base, head);
         const costUsd = (await attemptCost(this.runDir)).usd;
         await this.transition('succeeded', {
           commit: head,
@@ -488,6 +527,7 @@ export class AttemptRunner {
           worktree: this.worktree,
           passed: true,
           commit: head,
+          base,
           checkOutput: output,
           diffStat: { files: stat.files, insertions: stat.insertions, deletions: stat.deletions },
           ...(costUsd !== undefined ? { costUsd } : {}),
@@ -508,33 +548,73 @@ export class AttemptRunner {
     }
   }
 
-  /**
-   * Runs `task` with the worker the checks belong in: the agent's own container while it runs; a
-   * fresh container of the same image and mounts when the agent's has exited (check commands are
-   * the repository's code and never run on the host for a Docker attempt); the host for local ones.
-   */
-  private async withCheckWorker<T>(task: (worker: CheckWorker) => Promise<T>): Promise<T> {
-    if (this.worker.kind !== 'docker') return task({ kind: 'local' });
-    if (this.agentAlive) return task(this.worker);
-    const size = { cols: 120, rows: 40 };
-    const checker = await DockerWorker.create({
+  /** Where this attempt's setup, checks and export run (see workers/shells.ts). */
+  private get place(): ShellPlace {
+    return {
+      sandbox: this.sandbox?.kind ?? 'local',
       session: this.host.session,
       taskId: this.task.id,
-      attemptId: `${this.attemptId}-checks`,
-      command: ['sleep', '86400'],
-      env: {},
+      attemptId: this.attemptId,
       worktree: this.worktree,
-      gitCommonDir: join(this.host.root, '.git'),
       runDir: this.runDir,
+      objectsDir: this.objectsDir,
       config: this.host.config.worker,
-      ...size,
-      forwarders: this.host.forwarders,
-    });
+      user: this.workerUser,
+      env: this.host.env,
+    };
+  }
+
+  /** The `uid:gid` this attempt's containers run as. */
+  private get workerUser(): string {
+    return workerUser(this.host.config.worker.user, hostIds());
+  }
+
+  /**
+   * Runs `fn` with the agent's container frozen (`docker pause`), so the tree that is exported
+   * and checked cannot change under it; a local agent keeps running (`local` is not a sandbox).
+   */
+  private async withAgentPaused<T>(fn: () => Promise<T>): Promise<T> {
+    const container =
+      this.containerId && this.agentAlive
+        ? dockerClient(this.host.env).getContainer(this.containerId)
+        : undefined;
+    const paused = container
+      ? await container.pause().then(
+          () => true,
+          () => false, // It exited meanwhile: nothing to freeze.
+        )
+      : false;
     try {
-      return await task({ kind: 'docker', containerId: checker.id });
+      return await fn();
     } finally {
-      await checker.stop('SIGKILL', 0).catch(() => {});
+      if (paused) await container?.unpause().catch(() => {});
     }
+  }
+
+  /**
+   * Runs the export step (workers/export-script.ts) in `shell` and returns its bundle: empty when
+   * the work's tree is the base's.
+   *
+   * @throws OrchestraError EXPORT_FAILED when the step fails (the agent broke its repository)
+   */
+  private async exportWork(shell: WorkerShell, base: string, message: string): Promise<Buffer> {
+    let errors = '';
+    const result = await shell.run(exportCommand(base, message), {
+      timeoutMs: EXPORT_TIMEOUT_MS,
+      captureStdout: true,
+      env: exportEnv(await hostIdentity(this.host.root)),
+      onOutput: (chunk) => {
+        errors = tail(errors + chunk, 2000);
+      },
+    });
+    if (result.exitCode !== 0) {
+      throw new OrchestraError(
+        'EXPORT_FAILED',
+        `the attempt's work could not be exported (exit ${result.exitCode ?? 'by a signal or timeout'}): ${errors.trim().split('\n').at(-1) ?? ''}`,
+        { hint: `look at the attempt's repository in ${this.worktree}` },
+      );
+    }
+    return result.stdout ?? Buffer.alloc(0);
   }
 
   private async failWith(reason: string, checkOutput = ''): Promise<AttemptOutcome> {
@@ -569,7 +649,7 @@ export class AttemptRunner {
     this.resetFinished();
     await this.transition('running');
     if (this.agentType === 'orchestra') {
-      await appendFile(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'message', text })}\n`);
+      await appendNoFollow(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'message', text })}\n`);
     } else if (this.pane) {
       this.pane.input(text.replace(/\n/g, ' '));
       await new Promise((r) => setTimeout(r, 100));
@@ -597,7 +677,7 @@ export class AttemptRunner {
     this.tail?.dispose();
     if (!this.agentAlive) return;
     if (this.agentType === 'orchestra') {
-      await appendFile(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'finish' })}\n`).catch(
+      await appendNoFollow(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'finish' })}\n`).catch(
         () => {},
       );
     }
@@ -623,7 +703,7 @@ export class AttemptRunner {
  * is done or error.
  */
 async function readAgentHistory(path: string): Promise<{ events: number; roundFinished: boolean }> {
-  const text = await readFile(path, 'utf8').catch(() => '');
+  const text = (await readNoFollow(path, MAX_EVENTS_BYTES).catch(() => Buffer.alloc(0))).toString('utf8');
   const lines = text.split('\n');
   lines.pop(); // the part after the last newline: empty, or a line still being written
   let events = 0;

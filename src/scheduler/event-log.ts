@@ -1,5 +1,5 @@
-import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { appendNoFollow, readNoFollow } from '../common/no-follow.js';
 import type { AttemptState } from '../store/schema.js';
 
 /**
@@ -9,9 +9,13 @@ import type { AttemptState } from '../store/schema.js';
  * next server catches the log up from the store.
  */
 
+/** Most of an events.jsonl read at once, bytes: far more than any agent writes in a day. */
+export const MAX_EVENTS_BYTES = 256 * 1024 * 1024;
+
 /** Appends the transition to `state` (with `reason` when it failed). */
 export async function appendTransition(runDir: string, state: AttemptState, reason?: string): Promise<void> {
-  await appendFile(
+  // The run directory is the worker's too: never write through a link it planted.
+  await appendNoFollow(
     join(runDir, 'events.jsonl'),
     `${JSON.stringify({ ts: new Date().toISOString(), type: 'attempt', state, ...(reason ? { reason } : {}) })}\n`,
   );
@@ -19,7 +23,9 @@ export async function appendTransition(runDir: string, state: AttemptState, reas
 
 /** The state of the last transition the log records, if any. */
 export async function lastTransition(runDir: string): Promise<string | undefined> {
-  const text = await readFile(join(runDir, 'events.jsonl'), 'utf8').catch(() => '');
+  const text = (
+    await readNoFollow(join(runDir, 'events.jsonl'), MAX_EVENTS_BYTES).catch(() => Buffer.alloc(0))
+  ).toString('utf8');
   let last: string | undefined;
   for (const line of text.split('\n')) {
     if (!line.includes('"attempt"')) continue;

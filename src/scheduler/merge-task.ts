@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
@@ -5,16 +6,28 @@ import { type MergeOutcome, mergeResult } from '../git/merge.js';
 import { upsertTask } from '../store/records.js';
 import type { StateStore } from '../store/store.js';
 import { taskNumberFromRef } from '../tasks/naming.js';
+import { mergeGate } from './merge-gate.js';
 
 /**
  * `orchestra merge <task>` (and `autoMerge`): merges the task's result branch into the base
- * branch, only after the check commands pass on the merged result in a fresh worktree. A conflict
- * or a failing check leaves the base branch untouched and says why.
+ * branch, only after the setup and check commands pass on the merge commit in a worker without
+ * secrets (merge-gate.ts). A conflict or a failing check leaves the base branch untouched and says
+ * why.
+ *
+ * @param ctx.env environment for the gate (Docker's address; secrets are never passed on); default `process.env`
+ * @param ctx.session names the gate's container; default the repository folder's name
  *
  * @throws OrchestraError TASK_NOT_FOUND when the task has no result branch (not done, or unknown)
  */
 export async function mergeTask(
-  ctx: { root: string; paths: OrchestraPaths; config: OrchestraConfig; store: StateStore },
+  ctx: {
+    root: string;
+    paths: OrchestraPaths;
+    config: OrchestraConfig;
+    store: StateStore;
+    env?: NodeJS.ProcessEnv;
+    session?: string;
+  },
   ref: string,
   onOutput?: (chunk: string) => void,
 ): Promise<MergeOutcome & { taskId: string; branch: string }> {
@@ -41,10 +54,15 @@ export async function mergeTask(
     root: ctx.root,
     baseBranch: ctx.config.baseBranch,
     resultBranch: record.resultBranch,
-    checks: ctx.config.check,
-    setup: ctx.config.setup,
     message: `orchestra: merge ${record.id} (${record.resultBranch})`,
-    ...(onOutput ? { onOutput } : {}),
+    gate: mergeGate({
+      root: ctx.root,
+      paths: ctx.paths,
+      config: ctx.config,
+      env: ctx.env ?? process.env,
+      session: ctx.session ?? ctx.config.sessionName ?? basename(ctx.root),
+      ...(onOutput ? { onOutput } : {}),
+    }),
   });
   if (outcome.merged) {
     await ctx.store.update((draft) => {

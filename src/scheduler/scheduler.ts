@@ -5,7 +5,7 @@ import { combineCosts, summarizeCost, type UsageEvent } from '../agents/cost.js'
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
-import { diffText } from '../git/worktree.js';
+import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionServer } from '../server/session-server.js';
 import { type TaskInput, upsertTask } from '../store/records.js';
@@ -13,7 +13,7 @@ import type { StateStore } from '../store/store.js';
 import { judgeCandidates } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
 import { reviewAttempt } from '../strategies/review.js';
-import type { AttemptHandle, StrategyContext, StrategyResult } from '../strategies/types.js';
+import type { AttemptHandle, AttemptOutcome, StrategyContext, StrategyResult } from '../strategies/types.js';
 import { writeNewFile } from '../tasks/move-file.js';
 import { compareTaskIds, queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import { archiveTask } from '../tasks/queue.js';
@@ -252,13 +252,12 @@ export class Scheduler {
           return { attemptId: runner.attemptId, n: runner.n, branch: runner.branch };
         },
         awaitAttempt: (handle) => this.runnerOf(handle).outcome(),
-        diff: async (handle) =>
-          (await diffText(this.runnerOf(handle).worktree, this.o.config.baseBranch)).text,
+        diff: async (handle) => (await this.attemptDiff(this.runnerOf(handle).latest))?.text ?? '',
         send: (handle, text) => this.runnerOf(handle).send(text),
         judge: async (outcomes) => {
           const candidates = await Promise.all(
             outcomes.map(async (o) => {
-              const diff = o.passed ? await diffText(o.worktree, this.o.config.baseBranch) : undefined;
+              const diff = o.passed ? await this.attemptDiff(o) : undefined;
               return {
                 attemptId: o.attemptId,
                 diff: diff?.text ?? '',
@@ -288,10 +287,10 @@ export class Scheduler {
         },
         review: async (handle) => {
           const runner = this.runnerOf(handle);
-          const diff = await diffText(runner.worktree, this.o.config.baseBranch);
+          const diff = await this.attemptDiff(runner.latest);
           const result = await reviewAttempt({
             task,
-            diff: diff.text,
+            diff: diff?.text ?? '',
             profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
             env: this.o.env,
             signal: this.controller.signal,
@@ -400,12 +399,28 @@ export class Scheduler {
     await this.o.store.update((draft) => upsertTask(draft, { id, state: 'archived', ...fields }));
   }
 
+  /**
+   * An attempt's change as the host repository has it: its imported commit against its own base
+   * commit (never the base branch's moving tip); undefined before it has passed a check round.
+   */
+  private async attemptDiff(outcome: AttemptOutcome | undefined): Promise<DiffText | undefined> {
+    if (!outcome?.commit || !outcome.base) return undefined;
+    return diffText(this.o.root, outcome.base, outcome.commit);
+  }
+
   /** `autoMerge`: merges a task's result into the base branch once it is archived in done/. */
   private async autoMerge(id: string): Promise<void> {
     if (!this.o.config.autoMerge) return;
     const { mergeTask } = await import('./merge-task.js');
     await mergeTask(
-      { root: this.o.root, paths: this.o.paths, config: this.o.config, store: this.o.store },
+      {
+        root: this.o.root,
+        paths: this.o.paths,
+        config: this.o.config,
+        store: this.o.store,
+        env: this.o.env,
+        session: this.o.session,
+      },
       id,
     ).catch((error: unknown) => this.o.logger.warn({ err: error, task: id }, 'auto-merge failed'));
   }

@@ -1,5 +1,8 @@
-import { open, stat } from 'node:fs/promises';
+import { readNoFollow, regularFileSize } from '../common/no-follow.js';
 import type { Disposable } from '../panes/pane-process.js';
+
+/** Most read from events.jsonl in one poll, bytes; the rest comes with the next polls. */
+const MAX_READ_BYTES = 4 * 1024 * 1024;
 
 /** How often an attempt's events.jsonl is checked for new lines, ms. */
 export const EVENTS_POLL_MS = 250;
@@ -37,35 +40,29 @@ export function tailEvents(
     if (busy || disposed) return;
     busy = true;
     try {
-      const info = await stat(path).catch(() => undefined);
-      if (!info || info.size <= offset) {
-        if (info && info.size < offset) {
+      // The run directory is the worker's: a symlink or FIFO planted as events.jsonl is not read.
+      const size = await regularFileSize(path);
+      if (size === undefined || size <= offset) {
+        if (size !== undefined && size < offset) {
           // Truncated or replaced: start over.
           offset = 0;
           partial = '';
         }
         return;
       }
-      const handle = await open(path, 'r');
-      try {
-        const length = info.size - offset;
-        const buffer = Buffer.alloc(length);
-        const { bytesRead } = await handle.read(buffer, 0, length, offset);
-        offset += bytesRead;
-        const text = partial + buffer.subarray(0, bytesRead).toString('utf8');
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) {
-          if (!line.trim()) continue;
-          try {
-            const event = JSON.parse(line) as AgentEvent;
-            if (event && typeof event.type === 'string' && !disposed) onEvent(event);
-          } catch {
-            // A line that is not JSON (a hook that misfired) says nothing about the agent's state.
-          }
+      const chunk = await readNoFollow(path, MAX_READ_BYTES, offset).catch(() => Buffer.alloc(0));
+      offset += chunk.length;
+      const text = partial + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.trim()) continue;
+        try {
+          const event = JSON.parse(line) as AgentEvent;
+          if (event && typeof event.type === 'string' && !disposed) onEvent(event);
+        } catch {
+          // A line that is not JSON (a hook that misfired) says nothing about the agent's state.
         }
-      } finally {
-        await handle.close();
       }
     } finally {
       busy = false;

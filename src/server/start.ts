@@ -93,7 +93,14 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       env,
       logger: logger.child({ component: 'scheduler' }),
     });
-    const ctx = { root: options.root, paths: orchestraPaths(options.root), config, store };
+    const ctx = {
+      root: options.root,
+      paths: orchestraPaths(options.root),
+      config,
+      store,
+      env,
+      session: options.session,
+    };
     server.tasks = {
       board: () => scheduler.board(),
       retry: (task) => scheduler.retry(task),

@@ -108,6 +108,8 @@ export const attemptRecordSchema = z.object({
   checkRounds: z.number().int().nonnegative().optional(),
   /** the strategy's score, higher is better; best-of-n keeps the highest */
   score: z.number().optional(),
+  /** the commit the attempt started from; its diffs are taken against this, not the moving base branch */
+  baseCommit: z.string().optional(),
   /** the attempt's commit on its branch, once it passed the check gate */
   commit: z.string().optional(),
   /** whether the last check run passed */

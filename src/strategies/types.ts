@@ -18,6 +18,8 @@ export interface AttemptOutcome {
   passed: boolean;
   /** The attempt's commit on its branch when it passed. */
   commit?: string;
+  /** The commit the attempt started from: what `commit` is compared against. */
+  base?: string;
   /** Tail of the last check run's output. */
   checkOutput: string;
   /** One line: why it did not pass. */

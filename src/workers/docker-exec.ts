@@ -2,11 +2,16 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { dockerClient } from './docker-engine.js';
 
+/** Most standard output kept by `captureStdout`, bytes (the largest bundle taken back is 1 GiB). */
+export const MAX_CAPTURE_BYTES = 1024 * 1024 * 1024;
+
 /** What a command run in a container came to. */
 export interface ContainerExecResult {
   /** null when it was stopped by the timeout. */
   exitCode: number | null;
   timedOut: boolean;
+  /** Standard output as bytes, when `captureStdout` was asked for (then it is not in `onOutput`). */
+  stdout?: Buffer;
 }
 
 /**
@@ -24,6 +29,8 @@ export async function execInContainer(
     workingDir: string;
     env?: Record<string, string>;
     onOutput?: (chunk: string) => void;
+    /** Keep standard output as bytes in the result (a bundle), and stream only stderr. */
+    captureStdout?: boolean;
     timeoutMs?: number;
     docker?: Docker;
   },
@@ -40,7 +47,18 @@ export async function execInContainer(
   const stream = await exec.start({ hijack: true, stdin: false });
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => options.onOutput?.(chunk.toString('utf8')));
-  docker.modem.demuxStream(stream, sink, sink);
+  const captured: Buffer[] = [];
+  const out = options.captureStdout ? new PassThrough() : sink;
+  let capturedBytes = 0;
+  if (options.captureStdout) {
+    out.on('data', (chunk: Buffer) => {
+      // Past the cap the rest is dropped: the caller gets a cut stream, which it refuses.
+      if (capturedBytes > MAX_CAPTURE_BYTES) return;
+      capturedBytes += chunk.length;
+      captured.push(chunk);
+    });
+  }
+  docker.modem.demuxStream(stream, out, sink);
   const ended = new Promise<void>((resolve) => {
     stream.once('end', resolve);
     stream.once('close', resolve);
@@ -59,5 +77,9 @@ export async function execInContainer(
     return { exitCode: null, timedOut: true };
   }
   const info = await exec.inspect();
-  return { exitCode: info.ExitCode ?? null, timedOut: false };
+  return {
+    exitCode: info.ExitCode ?? null,
+    timedOut: false,
+    ...(options.captureStdout ? { stdout: Buffer.concat(captured) } : {}),
+  };
 }

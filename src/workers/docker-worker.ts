@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
@@ -12,18 +13,25 @@ import {
   LABEL_TASK,
   workerContainerName,
 } from './container-labels.js';
+import { CONTAINER_RUN_DIR, containerSpec, workerUser } from './container-spec.js';
 import { dockerClient } from './docker-engine.js';
 import {
   dockerBridgeNetwork,
   type ForwardedEndpoint,
   forwardLoopbackEnv,
   LoopbackForwarderPool,
+  SocketForwarders,
 } from './loopback-forwarder.js';
+import {
+  MODEL_FORWARD_DIR,
+  type ModelOnlyPlan,
+  modelForwardsLabel,
+  parseModelForwards,
+  planModelOnly,
+  relayCommand,
+} from './model-network.js';
 
-/** Where the attempt's run directory appears inside the container (DESIGN.md, "Agent status protocol"). */
-export const CONTAINER_RUN_DIR = '/run/orchestra';
-/** The container user's home: a tmpfs, since the root file system is read-only. */
-export const CONTAINER_HOME = '/home/agent';
+export { CONTAINER_HOME, CONTAINER_RUN_DIR } from './container-spec.js';
 /**
  * Detach keys for attach. Docker's default, ctrl-p ctrl-q, would swallow readline's and Emacs'
  * ctrl-p; this four-key sequence of rarely typed control characters (0x1e 0x1f twice) is one no
@@ -57,10 +65,10 @@ export interface DockerWorkerOptions {
   command: string[];
   /** Environment for the agent, secrets included: they go to the container's Env and nowhere else. */
   env: Record<string, string>;
-  /** The attempt's worktree (absolute), mounted at the same path and used as working directory. */
+  /** The attempt's own repository (absolute), mounted at the same path and used as working directory. */
   worktree: string;
-  /** The main repository's `.git` directory (absolute), mounted at the same path so git works. */
-  gitCommonDir: string;
+  /** The host repository's object directory (absolute), the attempt repository's alternate: mounted read-only. */
+  objectsDir: string;
   /** The attempt's run directory (absolute), mounted at /run/orchestra. */
   runDir: string;
   config: WorkerConfig;
@@ -70,10 +78,11 @@ export interface DockerWorkerOptions {
   readOnlyWorktree?: boolean;
   /**
    * Forwarders for env URLs on the host's loopback; the server shares one pool among its workers.
-   * Without it the worker makes its own and closes it when it stops or detaches.
+   * Without it the worker makes its own and closes it when it stops or detaches. Network `bridge`
+   * only: a `model-only` worker always makes its own sockets (model-network.ts).
    */
   forwarders?: LoopbackForwarderPool;
-  /** `uid:gid` to run as; default the host user's, so files written in the worktree stay theirs. */
+  /** `uid:gid` to run as; default {@link workerUser} of `config.user` and the server's user. */
   user?: string;
   docker?: Docker;
 }
@@ -151,15 +160,9 @@ function requireAbsolute(what: string, p: string): void {
   if (!path.isAbsolute(p)) throw new OrchestraError('INTERNAL', `${what} must be an absolute path, got ${p}`);
 }
 
-function hostUser(): string {
-  const uid = process.getuid?.() ?? 1000;
-  const gid = process.getgid?.() ?? 1000;
-  return `${uid}:${gid}`;
-}
-
-function tmpfsOptions(sizeMb: number | undefined, extra = ''): string {
-  // Docker's tmpfs default is noexec; agents run test binaries and build tools from /tmp and $HOME.
-  return `rw,exec,nosuid,nodev${extra}${sizeMb === undefined ? '' : `,size=${sizeMb}m`}`;
+/** The server's uid and gid (1000 where the platform has none). */
+export function hostIds(): { uid: number; gid: number } {
+  return { uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000 };
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -199,8 +202,11 @@ export class DockerWorker implements PaneProcess {
     /** Container name, `orchestra-<session>-<attempt>`. */
     readonly name: string,
     size: { cols: number; rows: number },
-    /** A pool this worker made for itself (no shared one given); closed with it. */
-    private readonly ownPool: LoopbackForwarderPool | undefined,
+    /**
+     * Forwarders this worker made for itself, closed with it: a pool of its own (bridge, no shared
+     * pool given) or its sockets (model-only).
+     */
+    private readonly ownPool: Pick<LoopbackForwarderPool, 'closeAll'> | undefined,
   ) {
     this.size = size;
   }
@@ -210,13 +216,14 @@ export class DockerWorker implements PaneProcess {
    * `onData` listener, so nothing printed at start is lost.
    *
    * @throws OrchestraError SPAWN_FAILED when the image is missing, the name is taken, a mount
-   *   source does not exist or the engine refuses the container; the container is removed again
-   *   when a step after its creation fails
+   *   source does not exist, the engine refuses the container or (network `model-only`) the
+   *   model endpoint's sockets cannot be made in the run directory; the container is removed
+   *   again when a step after its creation fails
    */
   static async create(options: DockerWorkerOptions): Promise<DockerWorker> {
     if (options.command.length === 0) throw new OrchestraError('INTERNAL', 'no command given for the worker');
     requireAbsolute('worktree', options.worktree);
-    requireAbsolute('gitCommonDir', options.gitCommonDir);
+    requireAbsolute('objectsDir', options.objectsDir);
     requireAbsolute('runDir', options.runDir);
     const docker = options.docker ?? dockerClient();
     const config = options.config;
@@ -229,6 +236,8 @@ export class DockerWorker implements PaneProcess {
 
     let env = options.env;
     let forwarded: ForwardedEndpoint[] = [];
+    let modelOnly: ModelOnlyPlan | undefined;
+    let own: Pick<LoopbackForwarderPool, 'closeAll'> | undefined = ownPool;
     // With network "none" nothing outside the container is reachable, forwarded or not.
     if (pool && config.network === 'bridge') {
       try {
@@ -237,15 +246,15 @@ export class DockerWorker implements PaneProcess {
         await ownPool?.closeAll();
         throw error;
       }
+    } else if (config.network === 'model-only') {
+      // No network at all; the model endpoints come in through sockets in the run directory.
+      modelOnly = planModelOnly(env, randomBytes(4).toString('hex'));
+      env = modelOnly.env;
+      if (modelOnly.forwards.length > 0) {
+        own = await SocketForwarders.open(path.join(options.runDir, MODEL_FORWARD_DIR), modelOnly.forwards);
+      }
     }
-    const fullEnv: Record<string, string> = {
-      TERM: 'xterm-256color',
-      ...env,
-      HOME: CONTAINER_HOME,
-      ORCHESTRA_RUN_DIR: CONTAINER_RUN_DIR,
-    };
-    const user = options.user ?? hostUser();
-    const [uid = '1000', gid = uid] = user.split(':');
+    const user = options.user ?? workerUser(config.user, hostIds());
     const consoleSize = await consoleSizeSupported(docker);
     const labels: Record<string, string> = {
       [LABEL_SESSION]: options.session,
@@ -257,56 +266,35 @@ export class DockerWorker implements PaneProcess {
         forwarded.map(({ name: n, target, port }) => ({ name: n, target, port })),
       );
     }
-    const hostConfig: Docker.HostConfig = {
-      Mounts: [
-        {
-          Type: 'bind',
-          Source: options.worktree,
-          Target: options.worktree,
-          ReadOnly: options.readOnlyWorktree === true,
-        },
-        { Type: 'bind', Source: options.gitCommonDir, Target: options.gitCommonDir, ReadOnly: false },
-        { Type: 'bind', Source: options.runDir, Target: CONTAINER_RUN_DIR, ReadOnly: false },
-      ],
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: config.pids,
-      Memory: config.memoryMb * MIB,
-      // Equal to Memory: no swap, so a memory hog is killed instead of thrashing the host.
-      MemorySwap: config.memoryMb * MIB,
-      NanoCpus: Math.round(config.cpus * 1e9),
-      ReadonlyRootfs: true,
-      Tmpfs: {
-        '/tmp': tmpfsOptions(config.tmpTmpfsMb),
-        [CONTAINER_HOME]: tmpfsOptions(config.homeTmpfsMb, `,uid=${uid},gid=${gid},mode=0700`),
-      },
-      NetworkMode: config.network,
-    };
-    if (consoleSize) hostConfig.ConsoleSize = [options.rows, options.cols];
-    const cmd = consoleSize
+    const relayed = modelOnly?.forwards ?? [];
+    if (relayed.length > 0) labels[LABEL_FORWARDS] = modelForwardsLabel(relayed);
+    const sized = consoleSize
       ? options.command
       : ['/bin/sh', '-c', AWAIT_SIZE_SCRIPT, 'orchestra-await-size', ...options.command];
+    const cmd = relayed.length > 0 ? relayCommand(relayed, sized) : sized;
 
     let container: Docker.Container;
     try {
-      container = await docker.createContainer({
-        name,
-        Image: config.image,
-        Cmd: cmd,
-        Env: Object.entries(fullEnv).map(([k, v]) => `${k}=${v}`),
-        Labels: labels,
-        WorkingDir: options.worktree,
-        User: user,
-        Tty: true,
-        OpenStdin: true,
-        StdinOnce: false,
-        AttachStdin: true,
-        AttachStdout: true,
-        AttachStderr: true,
-        HostConfig: hostConfig,
-      });
+      container = await docker.createContainer(
+        containerSpec({
+          name,
+          command: cmd,
+          env,
+          labels,
+          worktree: options.worktree,
+          objectsDir: options.objectsDir,
+          runDir: options.runDir,
+          config,
+          user,
+          network: modelOnly ? 'none' : config.network,
+          ...(modelOnly && modelOnly.extraHosts.length > 0 ? { extraHosts: modelOnly.extraHosts } : {}),
+          tty: true,
+          ...(options.readOnlyWorktree ? { readOnlyWorktree: true } : {}),
+          ...(consoleSize ? { consoleSize: [options.rows, options.cols] as [number, number] } : {}),
+        }),
+      );
     } catch (error) {
-      await ownPool?.closeAll();
+      await own?.closeAll();
       throw createError(error, name, config.image);
     }
     const worker = new DockerWorker(
@@ -314,7 +302,7 @@ export class DockerWorker implements PaneProcess {
       container.id,
       name,
       { cols: options.cols, rows: options.rows },
-      ownPool,
+      own,
     );
     try {
       await worker.attachStream();
@@ -341,7 +329,8 @@ export class DockerWorker implements PaneProcess {
    * Takes back a worker container after a server restart: attaches to it and makes the program
    * repaint by changing the terminal size and back (a same-size resize sends no SIGWINCH). A
    * container that has already exited reports its exit at once. Loopback forwards named in its
-   * labels are listened on again, on the same ports, through `forwarders`.
+   * labels are listened on again, on the same ports, through `forwarders`; a model-only worker's
+   * sockets are made again in its run directory (its relay still runs in the container).
    *
    * @throws OrchestraError SPAWN_FAILED when the container does not exist
    */
@@ -369,13 +358,22 @@ export class DockerWorker implements PaneProcess {
       forwards.length > 0 && options.forwarders === undefined
         ? new LoopbackForwarderPool(() => dockerBridgeNetwork(docker))
         : undefined;
+    let own: Pick<LoopbackForwarderPool, 'closeAll'> | undefined = ownPool;
+    const relayed = parseModelForwards(info.Config.Labels?.[LABEL_FORWARDS]);
+    const runDir = info.Mounts.find((m) => m.Destination === CONTAINER_RUN_DIR)?.Source;
+    if (info.State.Running && relayed.length > 0 && runDir) {
+      // Best effort, as for the ports below: without its sockets the agent sees connection errors.
+      own = await SocketForwarders.open(path.join(runDir, MODEL_FORWARD_DIR), relayed, {
+        bestEffort: true,
+      }).catch(() => undefined);
+    }
     const name = info.Name.replace(/^\//, '');
     const worker = new DockerWorker(
       container,
       info.Id,
       name,
       { cols: options.cols, rows: options.rows },
-      ownPool,
+      own,
     );
     if (info.State.Running) {
       const pool = options.forwarders ?? ownPool;

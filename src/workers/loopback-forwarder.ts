@@ -1,20 +1,31 @@
+import { constants as fsConstants } from 'node:fs';
+import { chmod, type FileHandle, mkdir, mkdtemp, open, rename, rmdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import type Docker from 'dockerode';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 
 /**
- * Containers cannot reach the host's loopback, yet a model endpoint such as the scripted Messages
- * API server listens on 127.0.0.1. A forwarder listens on the Docker bridge's gateway address (the
- * host's side of docker0, reachable from bridge containers only) and pipes each connection to the
- * loopback target; the worker's URL is rewritten to point at it.
+ * Forwarders carry a worker's connections to its model endpoint, which the container cannot reach
+ * by itself.
+ *
+ * - Network `bridge`: containers cannot reach the host's loopback, yet a model endpoint such as the
+ *   scripted Messages API server listens on 127.0.0.1. A {@link LoopbackForwarder} listens on the
+ *   Docker bridge's gateway address (the host's side of docker0, reachable from bridge containers
+ *   only) and pipes each connection to the loopback target; the worker's URL is rewritten to it.
+ * - Network `model-only` (model-network.ts): the container has no network; a relay inside it
+ *   connects to a {@link SocketForwarder}, a Unix socket in the attempt's run directory, which
+ *   connects to the endpoint (on the loopback or anywhere the host reaches).
  */
 
-/** A host and port on the host's loopback. */
-export interface LoopbackTarget {
+/** Where a forwarder connects: a host name or address and a TCP port. */
+export interface ForwardTarget {
   host: string;
   port: number;
 }
+
+/** A host and port on the host's loopback. */
+export type LoopbackTarget = ForwardTarget;
 
 /** Where the Docker bridge meets the host: the address to listen on, and who may connect. */
 export interface BridgeNetwork {
@@ -92,6 +103,27 @@ export async function dockerBridgeNetwork(docker: Docker): Promise<BridgeNetwork
   });
 }
 
+/**
+ * Connects to `target` and pipes `client` to it both ways, tracking both sockets in `sockets` until
+ * they close. A reset on either side ends both; the client in the container sees a closed
+ * connection, as it would with the endpoint down.
+ */
+function pipeConnection(client: net.Socket, target: ForwardTarget, sockets: Set<net.Socket>): void {
+  const upstream = net.connect(target.port, target.host);
+  sockets.add(client);
+  sockets.add(upstream);
+  const close = () => {
+    client.destroy();
+    upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  client.on('error', close).on('close', close);
+  upstream.on('error', close).on('close', close);
+  client.pipe(upstream);
+  upstream.pipe(client);
+}
+
 /** A listening TCP forwarder to one loopback target. */
 export class LoopbackForwarder {
   private constructor(
@@ -128,20 +160,7 @@ export class LoopbackForwarder {
         client.destroy();
         return;
       }
-      const upstream = net.connect(options.target.port, options.target.host);
-      sockets.add(client);
-      sockets.add(upstream);
-      const close = () => {
-        client.destroy();
-        upstream.destroy();
-        sockets.delete(client);
-        sockets.delete(upstream);
-      };
-      // A reset on either side ends both; the HTTP client in the container sees a closed connection.
-      client.on('error', close).on('close', close);
-      upstream.on('error', close).on('close', close);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      pipeConnection(client, options.target, sockets);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -264,24 +283,44 @@ interface LoopbackUrl {
 
 const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'ws:': 80, 'wss:': 443 };
 
-/** Parses `value` as an http(s)/ws(s) URL on a loopback host; undefined for anything else. */
-export function parseLoopbackUrl(value: string): LoopbackUrl | undefined {
+/** An http(s)/ws(s) URL cut around its authority, everything else exactly as written. */
+export interface UrlParts {
+  /** Everything before the host (`https://` plus any `user:pass@`). */
+  prefix: string;
+  /** The host as written: a name, an IPv4 address or a bracketed IPv6 address. */
+  host: string;
+  /** The explicit port, else the scheme's default (80 or 443). */
+  port: number;
+  /** Whether the URL names its port. */
+  explicitPort: boolean;
+  /** Everything after the port (path, query, fragment). */
+  rest: string;
+}
+
+/** Cuts `value` into {@link UrlParts}; undefined for anything but an http(s)/ws(s) URL with a host. */
+export function splitUrl(value: string): UrlParts | undefined {
   const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#@]*@)?(\[[^\]]*\]|[^/?#:]*)(?::(\d+))?(.*)$/i.exec(
     value.trim(),
   );
   if (!match) return undefined;
   const [, scheme = '', userinfo = '', host = '', portText, rest = ''] = match;
   const defaultPort = DEFAULT_PORTS[scheme.slice(0, -2).toLowerCase()];
-  if (defaultPort === undefined || !isLoopbackHost(host)) return undefined;
+  if (defaultPort === undefined || host === '') return undefined;
   if (rest !== '' && !/^[/?#]/.test(rest)) return undefined;
-  const bare = host.replace(/^\[|\]$/g, '');
+  const port = portText ? Number(portText) : defaultPort;
+  if (port < 1 || port > 65535) return undefined;
+  return { prefix: scheme + userinfo, host, port, explicitPort: portText !== undefined, rest };
+}
+
+/** Parses `value` as an http(s)/ws(s) URL on a loopback host; undefined for anything else. */
+export function parseLoopbackUrl(value: string): LoopbackUrl | undefined {
+  const url = splitUrl(value);
+  if (!url || !isLoopbackHost(url.host)) return undefined;
+  const bare = url.host.replace(/^\[|\]$/g, '');
   return {
-    prefix: scheme + userinfo,
-    rest,
-    target: {
-      host: bare.toLowerCase() === 'localhost' ? '127.0.0.1' : bare,
-      port: portText ? Number(portText) : defaultPort,
-    },
+    prefix: url.prefix,
+    rest: url.rest,
+    target: { host: bare.toLowerCase() === 'localhost' ? '127.0.0.1' : bare, port: url.port },
   };
 }
 
@@ -314,4 +353,190 @@ export async function forwardLoopbackEnv(
     forwarded.push({ name, target: url.target, port: forwarder.port });
   }
   return { env: out, forwarded };
+}
+
+const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+
+/**
+ * A directory opened without following symlinks and addressed through `/proc/self/fd/<fd>`, so
+ * a container that can write its parent (the run directory) cannot redirect what the server, maybe
+ * root, creates or removes there by swapping the path for a symlink. Also keeps socket paths short
+ * (a Unix socket path has at most 107 bytes; a repository's run directory can be longer).
+ */
+class PinnedDir {
+  private constructor(
+    private readonly handle: FileHandle,
+    /** The directory as the server opened it, e.g. /repo/.orchestra/runs/task-01-a1/model-forward. */
+    readonly real: string,
+  ) {}
+
+  /**
+   * Opens `dir`, creating it (mode 0755: the container's user must reach the sockets) when missing.
+   *
+   * @param options.private also require the directory to be the server's own, closed to others
+   * @throws Error ENOTDIR/ELOOP when `dir` is a symlink or no directory; Error when `private` fails
+   */
+  static async open(dir: string, options: { create?: boolean; private?: boolean } = {}): Promise<PinnedDir> {
+    if (options.create) await mkdir(dir, { mode: 0o755 }).catch(ignoreCode('EEXIST'));
+    const handle = await open(dir, DIR_FLAGS);
+    if (options.private) {
+      const info = await handle.stat();
+      if (info.uid !== process.getuid?.() || (info.mode & 0o077) !== 0) {
+        await handle.close();
+        throw new Error(`${dir} changed hands while it was being made`);
+      }
+    }
+    return new PinnedDir(handle, dir);
+  }
+
+  /** `name` in this directory, as a path that does not depend on the directory's own path. */
+  entry(name: string): string {
+    return `/proc/self/fd/${this.handle.fd}/${name}`;
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+function ignoreCode(code: string): (error: unknown) => void {
+  return (error) => {
+    if ((error as NodeJS.ErrnoException).code !== code) throw error;
+  };
+}
+
+/**
+ * A forwarder listening on a Unix socket in a directory a worker container has mounted (the
+ * model-only network), connecting each connection to its TCP target. The socket is mode 0666:
+ * the container's user may be another uid; the directory is the boundary, and all the socket
+ * gives is what any local process already has, a connection to the endpoint.
+ */
+export class SocketForwarder {
+  private constructor(
+    private readonly server: net.Server,
+    private readonly sockets: Set<net.Socket>,
+    /** Holds the staging directory libuv removes the bound path from when the server closes. */
+    private readonly staging: PinnedDir,
+    private readonly dir: PinnedDir,
+    /** File name of the socket in its directory, e.g. `3f2a9c1e-0.sock`. */
+    readonly name: string,
+    readonly target: ForwardTarget,
+  ) {}
+
+  /**
+   * Listens on `<dir>/<name>` (replacing what is there) and forwards each connection to `target`.
+   * The socket is bound and made 0666 in a private staging directory, then renamed into place,
+   * so a container writing `dir` meanwhile cannot make the server chmod anything else.
+   *
+   * @throws Error from the file system or the bind
+   */
+  static async start(dir: PinnedDir, name: string, target: ForwardTarget): Promise<SocketForwarder> {
+    const stagingPath = await mkdtemp(dir.entry('.staging-'));
+    const staging = await PinnedDir.open(stagingPath, { private: true }).catch(async (error: unknown) => {
+      await rmdir(stagingPath).catch(() => undefined);
+      throw error;
+    });
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer((client) => pipeConnection(client, target, sockets));
+    try {
+      const bound = staging.entry('socket');
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(bound, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      await chmod(bound, 0o666);
+      await rename(bound, dir.entry(name));
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await staging.close();
+      throw error;
+    } finally {
+      await rmdir(stagingPath).catch(() => undefined);
+    }
+    return new SocketForwarder(server, sockets, staging, dir, name, target);
+  }
+
+  /** Stops listening, ends open connections and removes the socket. */
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.staging.close();
+    await unlink(this.dir.entry(this.name)).catch(() => undefined);
+  }
+}
+
+/** One socket of a worker: its file name in the forward directory and where it connects. */
+export interface SocketForward {
+  /** File name, e.g. `3f2a9c1e-0.sock`. */
+  socket: string;
+  target: ForwardTarget;
+}
+
+/**
+ * The socket forwarders of one model-only worker, in a directory of its run directory. The worker
+ * owns them: they close (and their sockets go) when it stops or detaches, and a restarted server
+ * opens them again on reattach. The directory stays: another worker of the attempt may be using it.
+ */
+export class SocketForwarders {
+  private constructor(
+    private readonly dir: PinnedDir,
+    private readonly forwarders: SocketForwarder[],
+  ) {}
+
+  /**
+   * Listens on every forward of `forwards` in `dir` (absolute; created when missing).
+   *
+   * @param options.bestEffort skip a forward that cannot listen instead of failing (reattach: the
+   *   agent then sees connection errors, as with the endpoint down)
+   * @throws OrchestraError SPAWN_FAILED off Linux, when `dir` is a symlink, or when a socket
+   *   cannot be made (without `bestEffort`)
+   */
+  static async open(
+    dir: string,
+    forwards: readonly SocketForward[],
+    options: { bestEffort?: boolean } = {},
+  ): Promise<SocketForwarders> {
+    const fail = (what: string, error?: unknown) =>
+      new OrchestraError('SPAWN_FAILED', `cannot forward the model endpoint into the worker: ${what}`, {
+        hint: 'the "model-only" network needs the Docker engine on this Linux machine; else set worker.network to "bridge"',
+        ...(error === undefined ? {} : { cause: error }),
+      });
+    // Sockets in a bind mount reach the container only when the engine shares this kernel, and
+    // /proc/self/fd (PinnedDir) is Linux's.
+    if (process.platform !== 'linux') throw fail(`unsupported on ${process.platform}`);
+    let pinned: PinnedDir;
+    try {
+      pinned = await PinnedDir.open(dir, { create: true });
+    } catch (error) {
+      throw fail(`${dir}: ${errorMessage(error)}`, error);
+    }
+    const forwarders: SocketForwarder[] = [];
+    for (const f of forwards) {
+      try {
+        forwarders.push(await SocketForwarder.start(pinned, f.socket, f.target));
+      } catch (error) {
+        if (options.bestEffort) continue;
+        await Promise.all(forwarders.map((x) => x.close()));
+        await pinned.close();
+        throw fail(`${dir}/${f.socket}: ${errorMessage(error)}`, error);
+      }
+    }
+    return new SocketForwarders(pinned, forwarders);
+  }
+
+  /** What is listening, one entry per socket. */
+  get listening(): readonly SocketForwarder[] {
+    return this.forwarders;
+  }
+
+  /** Closes every forwarder and removes their sockets. */
+  async closeAll(): Promise<void> {
+    const all = this.forwarders.splice(0);
+    await Promise.all(all.map((f) => f.close()));
+    await this.dir.close();
+  }
 }

@@ -40,7 +40,7 @@ describe('defaults', () => {
       cpus: 2,
       memoryMb: 4096,
       pids: 512,
-      network: 'bridge',
+      network: 'model-only',
     });
     assert.equal(config.defaultAgent, 'orchestra');
     assert.equal(config.theme, 'default');

@@ -2,6 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hostIdentity, type ImportedWork, importBundle } from '../../src/git/attempt-repo.js';
+import { exportCommand, exportEnv } from '../../src/workers/export-script.js';
+import { LocalShell } from '../../src/workers/worker-shell.js';
 
 /**
  * Real git repositories in temp dirs for the git tests. Every git call here runs with the ambient
@@ -60,4 +63,32 @@ export async function makeRepo(options: { initialized?: boolean } = {}): Promise
 /** Removes a temp dir made by {@link tempDir} or {@link makeRepo}. */
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
+}
+
+/**
+ * Takes an attempt's work back the way the attempt runner does for `sandbox: local`: the export
+ * step in a local worker shell (its bundle on standard output), then `importBundle` onto the
+ * attempt's branch in the host repository.
+ *
+ * @throws Error when the export step fails
+ */
+export async function finishAttempt(
+  root: string,
+  attempt: { path: string; branch: string; base: string; attemptId: string },
+  message: string,
+): Promise<ImportedWork> {
+  const shell = new LocalShell(attempt.path, cleanEnv());
+  const result = await shell.run(exportCommand(attempt.base, message), {
+    timeoutMs: 60_000,
+    captureStdout: true,
+    env: exportEnv(await hostIdentity(root)),
+  });
+  if (result.exitCode !== 0) throw new Error(`export failed with exit ${result.exitCode}`);
+  return importBundle({
+    root,
+    bundle: result.stdout ?? Buffer.alloc(0),
+    branch: attempt.branch,
+    base: attempt.base,
+    attemptId: attempt.attemptId,
+  });
 }

@@ -3,22 +3,61 @@ import { access, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import { isOrchestraError } from '../../src/common/errors.js';
-import { mergeResult } from '../../src/git/merge.js';
-import { commitAttempt, createWorktree, removeWorktree } from '../../src/git/worktree.js';
-import { gitOut, makeRepo, removeDir, tempDir } from './fixtures.js';
+import { orchestraPaths } from '../../src/common/paths.js';
+import { defaultConfig } from '../../src/config/schema.js';
+import { type MergeOutcome, mergeResult } from '../../src/git/merge.js';
+import { createWorktree } from '../../src/git/worktree.js';
+import { mergeGate } from '../../src/scheduler/merge-gate.js';
+import { finishAttempt, gitOut, makeRepo, removeDir, tempDir } from './fixtures.js';
+
+/**
+ * mergeResult with the merge gate of `sandbox: local` running `checks` and `setup`, as
+ * `orchestra merge` does in a repository without Docker.
+ */
+function merge(options: {
+  root: string;
+  baseBranch: string;
+  resultBranch: string;
+  checks: string[];
+  setup?: string[];
+  message: string;
+  env?: Record<string, string | undefined>;
+  onOutput?: (chunk: string) => void;
+}): Promise<MergeOutcome> {
+  const config = {
+    ...defaultConfig(),
+    sandbox: 'local' as const,
+    check: options.checks,
+    setup: options.setup ?? [],
+  };
+  return mergeResult({
+    root: options.root,
+    baseBranch: options.baseBranch,
+    resultBranch: options.resultBranch,
+    message: options.message,
+    gate: mergeGate({
+      root: options.root,
+      paths: orchestraPaths(options.root),
+      config,
+      env: { ...process.env, ...options.env },
+      session: 'test',
+      ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    }),
+  });
+}
 
 /** Variables that must not reach a check's own git calls from the test runner's environment. */
 const NO_GIT_ENV = { GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_INDEX_FILE: undefined };
 
 /**
- * Makes attempt 1 of `taskId` the real way (worktree, edit, commit), then removes its worktree as
- * `orchestra gc` would, leaving the branch.
+ * Makes attempt 1 of `taskId` the real way (its repository, an edit, export and import), then
+ * removes its folder as `orchestra gc` would, leaving the branch.
  */
 async function makeResult(root: string, taskId: string, files: Record<string, string>): Promise<string> {
   const wt = await createWorktree({ root, taskId, n: 1, baseBranch: 'main' });
   for (const [name, text] of Object.entries(files)) await writeFile(join(wt.path, name), text);
-  assert.ok(await commitAttempt(wt.path, `orchestra: ${taskId} attempt 1`));
-  await removeWorktree(root, wt.path);
+  assert.ok((await finishAttempt(root, wt, `orchestra: ${taskId} attempt 1`)).changed);
+  await removeDir(wt.path);
   return wt.branch;
 }
 
@@ -39,8 +78,6 @@ async function exists(path: string): Promise<boolean> {
 
 /** Asserts no merge worktree is left: neither in git's list nor as a folder. */
 async function assertNoMergeWorktree(root: string): Promise<void> {
-  const listed = gitOut(root, 'worktree', 'list', '--porcelain');
-  assert.doesNotMatch(listed, /merge-/);
   const folders = await readdir(join(root, '.orchestra', 'worktrees')).catch(() => []);
   assert.deepEqual(
     folders.filter((f) => f.startsWith('merge-')),
@@ -67,7 +104,7 @@ describe('mergeResult', () => {
     const oldBase = await commitOnMain(root, { 'other.txt': 'other\n' }, 'meanwhile on main');
     const output: string[] = [];
 
-    const outcome = await mergeResult({
+    const outcome = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -101,7 +138,7 @@ describe('mergeResult', () => {
     const branch = await makeResult(root, 'task-02', { 'feature.txt': 'broken\n' });
     const before = gitOut(root, 'rev-parse', 'main');
 
-    const outcome = await mergeResult({
+    const outcome = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -132,7 +169,7 @@ describe('mergeResult', () => {
     const marker = join(await tempDir(), 'checked');
     dirs.push(join(marker, '..'));
 
-    const outcome = await mergeResult({
+    const outcome = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -156,7 +193,7 @@ describe('mergeResult', () => {
     const marker = join(await tempDir(), 'checked');
     dirs.push(join(marker, '..'));
 
-    const outcome = await mergeResult({
+    const outcome = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -179,7 +216,7 @@ describe('mergeResult', () => {
     const root = await repo();
     const branch = await makeResult(root, 'task-05', { 'feature.txt': 'f\n' });
 
-    const outcome = await mergeResult({
+    const outcome = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -201,7 +238,7 @@ describe('mergeResult', () => {
     gitOut(root, 'checkout', '--quiet', '-b', 'elsewhere');
     const branch = await makeResult(root, 'task-06', { 'feature.txt': 'f\n' });
 
-    const landed = await mergeResult({
+    const landed = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -216,7 +253,7 @@ describe('mergeResult', () => {
     assert.match(gitOut(root, 'reflog', '-1', 'main'), /orchestra: merge orchestra\/task-06\/a1/);
 
     const second = await makeResult(root, 'task-07', { 'second.txt': 's\n' });
-    const moved = await mergeResult({
+    const moved = await merge({
       root,
       baseBranch: 'main',
       resultBranch: second,
@@ -232,7 +269,7 @@ describe('mergeResult', () => {
   test('a result that is already merged is refused as nothing-to-merge', async () => {
     const root = await repo();
     const branch = await makeResult(root, 'task-08', { 'feature.txt': 'f\n' });
-    const first = await mergeResult({
+    const first = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -242,7 +279,7 @@ describe('mergeResult', () => {
     assert.ok(first.merged);
     assert.equal(first.checkOutput, '');
 
-    const again = await mergeResult({
+    const again = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -260,7 +297,7 @@ describe('mergeResult', () => {
     const branch = await makeResult(root, 'task-09', { 'feature.txt': 'same\n' });
     const before = await commitOnMain(root, { 'feature.txt': 'same\n' }, 'same change on main');
 
-    const outcome = await mergeResult({
+    const outcome = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -283,7 +320,7 @@ describe('mergeResult', () => {
     await writeFile(join(root, 'README.md'), 'my own edit\n');
     await writeFile(join(root, 'notes.txt'), 'untracked notes\n');
 
-    const refused = await mergeResult({
+    const refused = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -300,7 +337,7 @@ describe('mergeResult', () => {
     // An untracked file where the merge adds one is in the way too.
     gitOut(root, 'checkout', '--', 'README.md');
     await writeFile(join(root, 'feature.txt'), 'mine\n');
-    const untracked = await mergeResult({
+    const untracked = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -313,7 +350,7 @@ describe('mergeResult', () => {
 
     // With only unrelated changes left, it lands and keeps them.
     await removeDir(join(root, 'feature.txt'));
-    const landed = await mergeResult({
+    const landed = await merge({
       root,
       baseBranch: 'main',
       resultBranch: branch,
@@ -329,7 +366,7 @@ describe('mergeResult', () => {
   test('a missing result or base branch is an error, not a refusal', async () => {
     const root = await repo();
     await assert.rejects(
-      mergeResult({
+      merge({
         root,
         baseBranch: 'main',
         resultBranch: 'orchestra/task-99/a1',
@@ -339,11 +376,11 @@ describe('mergeResult', () => {
       (error) => isOrchestraError(error, 'GIT_FAILED') && /task-99/.test(error.message),
     );
     await assert.rejects(
-      mergeResult({ root, baseBranch: 'trunk', resultBranch: 'main', checks: [], message: 'm' }),
+      merge({ root, baseBranch: 'trunk', resultBranch: 'main', checks: [], message: 'm' }),
       (error) => isOrchestraError(error, 'BASE_BRANCH_MISSING'),
     );
     await assert.rejects(
-      mergeResult({ root, baseBranch: '--force', resultBranch: 'main', checks: [], message: 'm' }),
+      merge({ root, baseBranch: '--force', resultBranch: 'main', checks: [], message: 'm' }),
       (error) => isOrchestraError(error, 'GIT_FAILED') && /invalid base branch/.test(error.message),
     );
   });

@@ -8,21 +8,36 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isOrchestraError } from '../../src/common/errors.js';
 import {
-  commitAttempt,
   createWorktree,
   deleteBranch,
   diffStat,
   diffText,
   gcWorktrees,
-  hasChanges,
+  importBundle,
   listWorktrees,
   pruneWorktrees,
   removeWorktree,
   runSetup,
 } from '../../src/git/worktree.js';
-import { cleanEnv, gitOut, makeRepo, removeDir, tempDir } from './fixtures.js';
+import { cleanEnv, finishAttempt, gitOut, makeRepo, removeDir, tempDir } from './fixtures.js';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * A linked attempt worktree as orchestra made them before attempts got repositories of their own:
+ * `git worktree add -b orchestra/<task>/a<n> .orchestra/worktrees/<task>-a<n>`. gc and the
+ * worktree listing still have to handle them.
+ */
+function legacyWorktree(
+  root: string,
+  taskId: string,
+  n: number,
+): { path: string; branch: string; base: string } {
+  const path = join(root, '.orchestra', 'worktrees', `${taskId}-a${n}`);
+  const branch = `orchestra/${taskId}/a${n}`;
+  gitOut(root, 'worktree', 'add', '--quiet', '-b', branch, path);
+  return { path, branch, base: gitOut(root, 'rev-parse', 'HEAD') };
+}
 
 describe('worktree', () => {
   let root: string;
@@ -49,8 +64,21 @@ describe('worktree', () => {
     assert.equal(gitOut(root, 'status', '--porcelain'), '');
   });
 
-  test('setup commands run in the worktree and stop at the first failure', async () => {
+  test('an attempt is a repository of its own: the host .git is not its git dir, and it borrows objects', async () => {
     const wt = await createWorktree({ root, taskId: 'task-02', n: 1, baseBranch: 'main' });
+    assert.equal(await realpath(gitOut(wt.path, 'rev-parse', '--absolute-git-dir')), join(wt.path, '.git'));
+    assert.equal(
+      (await readFile(join(wt.path, '.git', 'objects', 'info', 'alternates'), 'utf8')).trim(),
+      join(root, '.git', 'objects'),
+    );
+    // No template hooks were copied in, and the host has the attempt's branch at the base.
+    await assert.rejects(stat(join(wt.path, '.git', 'hooks')), { code: 'ENOENT' });
+    assert.equal(gitOut(root, 'rev-parse', wt.branch), wt.base);
+    assert.doesNotMatch(gitOut(root, 'worktree', 'list'), /task-02/);
+  });
+
+  test('setup commands run in the worktree and stop at the first failure', async () => {
+    const wt = await createWorktree({ root, taskId: 'task-02', n: 2, baseBranch: 'main' });
     const result = await runSetup(wt.path, ['echo built > build.txt', 'exit 3', 'echo no > never.txt']);
     assert.equal(result.ok, false);
     assert.deepEqual(
@@ -62,18 +90,21 @@ describe('worktree', () => {
     await assert.rejects(stat(join(root, 'build.txt')), { code: 'ENOENT' });
   });
 
-  test('hasChanges: false on a fresh worktree, true after an untracked file, false once undone', async () => {
+  test('export and import: nothing on a fresh attempt, an untracked file counts, undone work does not', async () => {
     const wt = await createWorktree({ root, taskId: 'task-03', n: 1, baseBranch: 'main' });
-    assert.equal(await hasChanges(wt.path, wt.base), false);
+    assert.deepEqual(await finishAttempt(root, wt, 'm'), { commit: wt.base, changed: false });
     await writeFile(join(wt.path, 'new-file.ts'), 'export const x = 1;\n');
-    assert.equal(await hasChanges(wt.path, wt.base), true);
-    // The check must not stage anything in the worktree's own index.
+    const work = await finishAttempt(root, wt, 'm');
+    assert.equal(work.changed, true);
+    assert.equal(gitOut(root, 'rev-parse', wt.branch), work.commit);
+    // The export touches nothing of the worker's: its index, HEAD and files are as they were.
     assert.equal(gitOut(wt.path, 'status', '--porcelain'), '?? new-file.ts');
+    assert.equal(gitOut(wt.path, 'rev-parse', 'HEAD'), wt.base);
     await rm(join(wt.path, 'new-file.ts'));
-    assert.equal(await hasChanges(wt.path, wt.base), false);
+    assert.equal((await finishAttempt(root, wt, 'm')).changed, false);
   });
 
-  test('hasChanges sees a same-size edit made in the second the index was written (racy-git)', async () => {
+  test('export sees a same-size edit made in the second the index was written (racy-git)', async () => {
     // git compares cached stat data at one-second resolution; an edit that keeps size and second
     // is only caught because the index's own mtime marks the entry as racy. Start early in a second
     // so checkout, index write and edit share it, then look from the next second.
@@ -81,13 +112,14 @@ describe('worktree', () => {
     const wt = await createWorktree({ root, taskId: 'task-03', n: 2, baseBranch: 'main' });
     await writeFile(join(wt.path, 'README.md'), 'hello\nthere\n');
     await sleep(1010 - (Date.now() % 1000));
-    assert.equal(await hasChanges(wt.path, wt.base), true);
-    assert.equal((await diffStat(wt.path, wt.base)).files, 1);
+    const work = await finishAttempt(root, wt, 'm');
+    assert.equal(work.changed, true);
+    assert.equal((await diffStat(root, wt.base, work.commit)).files, 1);
   });
 
-  test('diffStat and diffText count committed, modified and untracked changes', async () => {
+  test('diffStat and diffText count committed, modified and untracked changes against the base', async () => {
     const wt = await createWorktree({ root, taskId: 'task-04', n: 1, baseBranch: 'main' });
-    const empty = await diffStat(wt.path, wt.base);
+    const empty = await diffStat(root, wt.base, wt.base);
     assert.deepEqual([empty.files, empty.insertions, empty.deletions], [0, 0, 0]);
 
     // Committed: one new file with 3 lines.
@@ -100,55 +132,75 @@ describe('worktree', () => {
     // Ignored files are no part of an attempt's change.
     await mkdir(join(wt.path, '.orchestra'), { recursive: true });
     await writeFile(join(wt.path, '.orchestra', 'scratch'), 'ignored\n');
+    const { commit } = await finishAttempt(root, wt, 'orchestra: task-04 attempt 1');
+    // Main moves on meanwhile: the attempt's diff is still against its own base.
+    await writeFile(join(root, 'later.txt'), 'later\n');
+    gitOut(root, 'add', 'later.txt');
+    gitOut(root, 'commit', '--quiet', '-m', 'later on main');
 
-    const stat = await diffStat(wt.path, wt.base);
+    const stat = await diffStat(root, wt.base, commit);
     assert.deepEqual([stat.files, stat.insertions, stat.deletions], [3, 6, 1]);
     assert.match(stat.text, /3 files changed, 6 insertions\(\+\), 1 deletion\(-\)/);
     assert.match(stat.text, /b\.txt/);
 
-    const diff = await diffText(wt.path, wt.base, { maxBytes: 1_000_000 });
+    const diff = await diffText(root, wt.base, commit, { maxBytes: 1_000_000 });
     assert.equal(diff.truncated, false);
     assert.equal(diff.totalBytes, Buffer.byteLength(diff.text));
     assert.match(diff.text, /\+\+\+ b\/b\.txt\n@@ -0,0 \+1,2 @@\n\+x\n\+y\n/);
     assert.match(diff.text, /-world\n\+there\n/);
-    assert.doesNotMatch(diff.text, /scratch/);
+    assert.doesNotMatch(diff.text, /scratch|later/);
 
-    const cut = await diffText(wt.path, wt.base, { maxBytes: 100 });
+    const cut = await diffText(root, wt.base, commit, { maxBytes: 100 });
     assert.equal(cut.truncated, true);
     assert.equal(cut.totalBytes, diff.totalBytes);
     assert.ok(Buffer.byteLength(cut.text) <= 100);
     assert.ok(diff.text.startsWith(cut.text));
     assert.ok(cut.text.endsWith('\n'), 'cut at a line end');
+    gitOut(root, 'reset', '--quiet', '--hard', 'HEAD~1');
   });
 
-  test('commitAttempt commits everything; the branch log in the main repo shows it', async () => {
+  test("the export commit carries the host's identity and lands on the attempt branch only", async () => {
     const wt = await createWorktree({ root, taskId: 'task-05', n: 2, baseBranch: 'main' });
-    assert.equal(
-      await commitAttempt(wt.path, 'orchestra: task-05 attempt 2'),
-      undefined,
-      'nothing to commit',
-    );
     await writeFile(join(wt.path, 'feature.txt'), 'done\n');
     await writeFile(join(wt.path, 'README.md'), 'hello\n');
-    const sha = await commitAttempt(wt.path, 'orchestra: task-05 attempt 2');
-    assert.match(sha ?? '', /^[0-9a-f]{40}$/);
+    const otherRefs = () =>
+      gitOut(root, 'for-each-ref', '--format=%(refname) %(objectname)')
+        .split('\n')
+        .filter((line) => !line.startsWith('refs/heads/orchestra/task-05/a2 '));
+    const refsBefore = otherRefs();
+    const { commit } = await finishAttempt(root, wt, 'orchestra: task-05 attempt 2');
     assert.equal(
       gitOut(root, 'log', '-1', '--format=%H %s', 'orchestra/task-05/a2'),
-      `${sha} orchestra: task-05 attempt 2`,
+      `${commit} orchestra: task-05 attempt 2`,
     );
     assert.equal(
       gitOut(root, 'log', '-1', '--format=%an <%ae>', 'orchestra/task-05/a2'),
       'Test User <test@example.com>',
     );
-    assert.equal(gitOut(root, 'show', '--format=', '--name-only', sha!), 'README.md\nfeature.txt');
-    assert.equal(gitOut(wt.path, 'status', '--porcelain'), '');
-    assert.equal(await hasChanges(wt.path, wt.base), true);
-    assert.equal(await commitAttempt(wt.path, 'again'), undefined);
+    assert.equal(gitOut(root, 'show', '--format=', '--name-only', commit), 'README.md\nfeature.txt');
+    assert.deepEqual(otherRefs(), refsBefore);
     // The main checkout did not move.
     assert.equal(gitOut(root, 'rev-parse', 'HEAD'), wt.base);
   });
 
-  test('commitAttempt works with no user identity configured anywhere', async () => {
+  test('a bundle that is not one export, or whose work does not descend from the base, moves nothing', async () => {
+    const wt = await createWorktree({ root, taskId: 'task-05', n: 3, baseBranch: 'main' });
+    const attempt = { root, branch: wt.branch, base: wt.base, attemptId: wt.attemptId };
+    await assert.rejects(importBundle({ ...attempt, bundle: Buffer.from('not a bundle\n') }), {
+      code: 'EXPORT_FAILED',
+    });
+    // Work that does not descend from the base (an orphan commit of the worker's) is refused.
+    gitOut(wt.path, 'checkout', '--quiet', '--orphan', 'elsewhere');
+    await writeFile(join(wt.path, 'orphan.txt'), 'o\n');
+    gitOut(wt.path, 'add', 'orphan.txt');
+    gitOut(wt.path, '-c', 'user.name=w', '-c', 'user.email=w@w', 'commit', '--quiet', '-m', 'orphan');
+    const orphan = await finishAttempt(root, wt, 'orphan').catch((error: unknown) => error);
+    assert.ok(isOrchestraError(orphan, 'EXPORT_FAILED'), String(orphan));
+    assert.equal(gitOut(root, 'rev-parse', wt.branch), wt.base);
+    assert.equal(gitOut(root, 'for-each-ref', 'refs/orchestra'), '');
+  });
+
+  test('the export works with no user identity configured anywhere', async () => {
     const bare = await makeRepo();
     const home = await tempDir();
     try {
@@ -157,24 +209,21 @@ describe('worktree', () => {
       const wt = await createWorktree({ root: bare, taskId: 'task-06', n: 1, baseBranch: 'main' });
       await writeFile(join(wt.path, 'x.txt'), 'x\n');
       // A child process, so HOME and the config variables are its own and not the test runner's.
-      const script = join(home, 'commit.mjs');
-      const moduleUrl = new URL('src/git/worktree.ts', `file://${projectRoot}`).href;
+      const script = join(home, 'finish.mjs');
+      const moduleUrl = new URL('test/git/fixtures.ts', `file://${projectRoot}`).href;
       await writeFile(
         script,
-        `import { commitAttempt } from ${JSON.stringify(moduleUrl)};\n` +
-          `process.stdout.write(String(await commitAttempt(process.argv[2], 'orchestra: task-06 attempt 1')));\n`,
+        `import { finishAttempt } from ${JSON.stringify(moduleUrl)};\n` +
+          `const [root, attempt] = [process.argv[2], JSON.parse(process.argv[3])];\n` +
+          `process.stdout.write((await finishAttempt(root, attempt, 'orchestra: task-06 attempt 1')).commit);\n`,
       );
-      const env = cleanEnv({
-        HOME: home,
-        XDG_CONFIG_HOME: home,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_CONFIG_NOSYSTEM: '1',
-      });
+      const env = cleanEnv({ HOME: home, XDG_CONFIG_HOME: home });
       delete env.EMAIL;
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, wt.path], {
-        cwd: projectRoot,
-        env,
-      });
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', script, bare, JSON.stringify(wt)],
+        { cwd: projectRoot, env },
+      );
       assert.match(stdout, /^[0-9a-f]{40}$/);
       assert.equal(
         gitOut(bare, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%s', 'orchestra/task-06/a1'),
@@ -215,7 +264,7 @@ describe('worktree', () => {
       },
     );
     // Folder gone but branch still there: still refused.
-    await removeWorktree(root, wt.path);
+    await rm(wt.path, { recursive: true, force: true });
     await assert.rejects(
       createWorktree({ root, taskId: 'task-08', n: 1, baseBranch: 'main' }),
       (error: unknown) => {
@@ -237,9 +286,9 @@ describe('worktree', () => {
     );
   });
 
-  test('listWorktrees, removeWorktree and pruneWorktrees', async () => {
-    const a = await createWorktree({ root, taskId: 'task-10', n: 1, baseBranch: 'main' });
-    const b = await createWorktree({ root, taskId: 'task-10', n: 2, baseBranch: 'main' });
+  test('listWorktrees, removeWorktree and pruneWorktrees (linked attempt worktrees of older versions)', async () => {
+    const a = legacyWorktree(root, 'task-10', 1);
+    const b = legacyWorktree(root, 'task-10', 2);
     let list = await listWorktrees(root);
     assert.equal(list[0]?.path, root);
     assert.equal(list[0]?.branch, 'main');
@@ -286,9 +335,10 @@ describe('worktree', () => {
       await mkdir(orphan);
       await writeFile(join(orphan, 'junk'), 'x');
       // An attempt whose folder was deleted behind git's back, and one locked by hand.
-      const stale = await createWorktree({ root: repo, taskId: 'task-15', n: 1, baseBranch: 'main' });
+      // Linked worktrees that an older orchestra made, one of them gone and one locked.
+      const stale = legacyWorktree(repo, 'task-15', 1);
       await rm(stale.path, { recursive: true, force: true });
-      const locked = await createWorktree({ root: repo, taskId: 'task-16', n: 1, baseBranch: 'main' });
+      const locked = legacyWorktree(repo, 'task-16', 1);
       gitOut(repo, 'worktree', 'lock', locked.path);
       // Worktrees outside .orchestra/worktrees are the user's own and never touched, not even
       // pruned when their folder is missing (say, on an unmounted drive).
@@ -315,7 +365,8 @@ describe('worktree', () => {
       // git lists the main worktree first, the others in no set order.
       const listed = (await listWorktrees(repo)).map((e) => e.attemptId ?? e.branch);
       assert.equal(listed[0], 'main');
-      assert.deepEqual(listed.slice(1).sort(), ['mine', 'task-11-a1', 'unmounted']);
+      // Attempt repositories are not linked worktrees of the host's.
+      assert.deepEqual(listed.slice(1).sort(), ['mine', 'unmounted']);
       assert.equal(
         gitOut(repo, 'for-each-ref', '--format=%(refname:short)', 'refs/heads/orchestra/'),
         'orchestra/task-11/a1\norchestra/task-11/a2\norchestra/task-12/a1\norchestra/task-15/a1\norchestra/task-16/a1',
@@ -324,8 +375,8 @@ describe('worktree', () => {
 
       // Branch deletion is separate; an unmerged one needs force.
       await writeFile(join(kept.path, 'k.txt'), 'k\n');
-      await commitAttempt(kept.path, 'orchestra: task-11 attempt 1');
-      await removeWorktree(repo, kept.path);
+      await finishAttempt(repo, kept, 'orchestra: task-11 attempt 1');
+      await rm(kept.path, { recursive: true, force: true });
       await assert.rejects(deleteBranch(repo, kept.branch), (error: unknown) =>
         isOrchestraError(error, 'GIT_FAILED'),
       );

@@ -58,7 +58,7 @@ describe('the built-in agent in a worker container', { skip }, () => {
     await removeRepo(repo);
   });
 
-  test('works a task to completion and its commit reaches the host', async () => {
+  test("works a task to completion; its commit is in the attempt's own repository, not the host's", async () => {
     await writeFile(
       path.join(repo.runDir, 'task-01.md'),
       '# task-01: Leave a mark\n\n## Goal\nCreate agent.txt and commit it.\n',
@@ -70,7 +70,7 @@ describe('the built-in agent in a worker container', { skip }, () => {
       command: ['orchestra', 'agent', '--task', '/run/orchestra/task-01.md', '--run-dir', '/run/orchestra'],
       env: anthropicEnv(model),
       worktree: repo.worktree,
-      gitCommonDir: repo.gitDir,
+      objectsDir: repo.objectsDir,
       runDir: repo.runDir,
       config: testWorkerConfig(),
       cols: 100,
@@ -81,7 +81,11 @@ describe('the built-in agent in a worker container', { skip }, () => {
     const exit = await exitOf(worker, 30_000);
     assert.equal(exit.exitCode, 0, out.text);
     assert.equal(model.turnsLeft().default, 0, 'both scripted turns were asked for');
-    assert.equal(await git(repo.root, 'log', '-1', '--format=%s', repo.branch), 'agent commit');
+    // Read as the test's user; the folder belongs to the worker's (git's ownership check).
+    const inWorker = (...args: string[]) => git(repo.worktree, '-c', 'safe.directory=*', ...args);
+    assert.equal(await inWorker('log', '-1', '--format=%s %an', repo.branch), 'agent commit Test');
+    // The host sees the work only once it is exported (docker-worker.test.ts, scheduler tests).
+    await assert.rejects(git(repo.root, 'cat-file', '-e', await inWorker('rev-parse', 'HEAD')));
     const events = await readFile(path.join(repo.runDir, 'events.jsonl'), 'utf8');
     assert.match(events, /"state":"done"/);
     // The key reached the agent only through its environment.

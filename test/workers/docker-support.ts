@@ -10,10 +10,14 @@ import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
 import type { WorkerConfig } from '../../src/config/schema.js';
 import { defaultConfig } from '../../src/config/schema.js';
+import { seedAttemptRepo } from '../../src/git/attempt-repo.js';
 import type { PaneExit, PaneProcess } from '../../src/panes/pane-process.js';
+import { workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient, probeDocker } from '../../src/workers/docker-engine.js';
+import { hostIds } from '../../src/workers/docker-worker.js';
 import { AGENT_BUNDLE, buildWorkerImage, packageRoot, workerImageStatus } from '../../src/workers/image.js';
 import { removeSessionContainers } from '../../src/workers/session-containers.js';
+import { handOver } from '../../src/workers/shells.js';
 
 const run = promisify(execFile);
 
@@ -67,7 +71,15 @@ export async function ensureWorkerImage(): Promise<void> {
 
 /** A worker config for tests: small limits so a runaway test stays cheap. */
 export function testWorkerConfig(overrides: Partial<WorkerConfig> = {}): WorkerConfig {
-  return { ...defaultConfig().worker, image: TEST_IMAGE, cpus: 1, memoryMb: 512, pids: 256, ...overrides };
+  return {
+    ...defaultConfig().worker,
+    image: TEST_IMAGE,
+    cpus: 1,
+    memoryMb: 512,
+    pids: 256,
+    network: 'bridge',
+    ...overrides,
+  };
 }
 
 /** A unique session name per test file, so `after` can remove exactly its containers. */
@@ -85,6 +97,8 @@ export interface TestRepo {
   dir: string;
   root: string;
   gitDir: string;
+  /** The host's object directory: the attempt repository's alternate, mounted read-only. */
+  objectsDir: string;
   worktree: string;
   runDir: string;
   branch: string;
@@ -108,10 +122,27 @@ export async function makeRepo(attemptId = 'task-01-a1'): Promise<TestRepo> {
   await git(root, 'commit', '-qm', 'initial');
   const branch = `orchestra/task-01/a1`;
   const worktree = path.join(root, '.orchestra', 'worktrees', attemptId);
-  await git(root, 'worktree', 'add', '-q', '-b', branch, worktree);
+  // The attempt's own repository, as the attempt runner makes it (git/attempt-repo.ts).
+  await seedAttemptRepo({
+    root,
+    dir: worktree,
+    branch,
+    base: await git(root, 'rev-parse', 'HEAD'),
+    checkout: true,
+  });
   const runDir = path.join(root, '.orchestra', 'runs', attemptId);
   await mkdir(runDir, { recursive: true });
-  return { dir, root, gitDir: path.join(root, '.git'), worktree, runDir, branch };
+  // As the attempt runner does: an unprivileged worker (orchestra as root) must own its files.
+  await handOver([worktree, runDir], workerUser(undefined, hostIds()));
+  return {
+    dir,
+    root,
+    gitDir: path.join(root, '.git'),
+    objectsDir: path.join(root, '.git', 'objects'),
+    worktree,
+    runDir,
+    branch,
+  };
 }
 
 export async function removeRepo(repo: TestRepo | undefined): Promise<void> {

@@ -4,10 +4,19 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { importBundle } from '../../src/git/attempt-repo.js';
+import { workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient } from '../../src/workers/docker-engine.js';
-import { computeStats, DockerWorker, type DockerWorkerOptions } from '../../src/workers/docker-worker.js';
+import {
+  computeStats,
+  DockerWorker,
+  type DockerWorkerOptions,
+  hostIds,
+} from '../../src/workers/docker-worker.js';
+import { exportCommand, exportEnv } from '../../src/workers/export-script.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../../src/workers/loopback-forwarder.js';
 import { findWorkers } from '../../src/workers/session-containers.js';
+import { ToolContainer } from '../../src/workers/tool-container.js';
 import {
   cleanupSession,
   dockerSkipReason,
@@ -66,7 +75,7 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
       command,
       env: {},
       worktree: repo.worktree,
-      gitCommonDir: repo.gitDir,
+      objectsDir: repo.objectsDir,
       runDir: repo.runDir,
       config: testWorkerConfig(),
       cols: 100,
@@ -116,20 +125,60 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
     assert.ok(!out.text.includes('\ufffd'));
   });
 
-  test('commits made in the container land on the attempt branch, visible from the host', async () => {
+  test('work done in the container reaches the host only through its export, onto the attempt branch', async () => {
+    const base = await git(repo.root, 'rev-parse', 'main');
     const worker = await start([
       'sh',
       '-c',
-      'echo from-container > made.txt && git add made.txt && git commit -qm "commit from container" && git rev-parse --abbrev-ref HEAD',
+      'echo from-container > made.txt && git add made.txt && git -c user.name=a -c user.email=a@b commit -qm "commit from container" && echo loose > loose.txt && git rev-parse HEAD',
     ]);
     const out = new Output(worker);
     const exit = await exitOf(worker);
     assert.equal(exit.exitCode, 0, out.text);
-    assert.ok(out.text.includes(repo.branch), out.text);
-    assert.equal(await git(repo.root, 'log', '-1', '--format=%s', repo.branch), 'commit from container');
-    assert.equal(await git(repo.root, 'log', '-1', '--format=%s', 'main'), 'initial');
+    const made = /[0-9a-f]{40}/.exec(out.text)?.[0];
+    assert.ok(made, out.text);
+    // The container wrote its own repository only: the host's object store has no such commit.
+    await assert.rejects(git(repo.root, 'cat-file', '-e', made));
     const owner = await stat(path.join(repo.worktree, 'made.txt'));
-    assert.equal(owner.uid, process.getuid?.());
+    assert.equal(`${owner.uid}:${owner.gid}`, workerUser(undefined, hostIds()));
+
+    const shell = await ToolContainer.start({
+      session,
+      taskId: 'task-01',
+      attemptId: 'task-01-a1',
+      role: 'checks',
+      worktree: repo.worktree,
+      objectsDir: repo.objectsDir,
+      runDir: repo.runDir,
+      config: testWorkerConfig(),
+      user: workerUser(undefined, hostIds()),
+      network: 'none',
+    });
+    try {
+      const exported = await shell.run(exportCommand(base, 'task-01: export'), {
+        timeoutMs: 60_000,
+        captureStdout: true,
+        env: exportEnv({ name: 'Host', email: 'host@example.invalid' }),
+      });
+      assert.equal(exported.exitCode, 0);
+      const work = await importBundle({
+        root: repo.root,
+        bundle: exported.stdout ?? Buffer.alloc(0),
+        branch: repo.branch,
+        base,
+        attemptId: 'task-01-a1',
+      });
+      assert.equal(work.changed, true);
+      assert.equal(await git(repo.root, 'log', '-1', '--format=%s %an', repo.branch), 'task-01: export Host');
+      assert.equal(
+        await git(repo.root, 'log', '-1', '--format=%s', `${repo.branch}~1`),
+        'commit from container',
+      );
+      assert.equal(await git(repo.root, 'show', `${repo.branch}:loose.txt`), 'loose');
+      assert.equal(await git(repo.root, 'rev-parse', 'main'), base, 'no other ref moved');
+    } finally {
+      await shell.dispose();
+    }
   });
 
   test('sees only its mounts, runs hardened, and keeps the API key out of everything but Env', async () => {
@@ -164,7 +213,7 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
       'root:readonly',
       'home:writable',
       'tmp:writable',
-      `id:${process.getuid?.()}:${process.getgid?.()}`,
+      `id:${workerUser(undefined, hostIds())}`,
       'CapEff:\t0000000000000000',
       'run:/run/orchestra',
       'rundir:writable',
@@ -194,7 +243,7 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
     assert.equal(info.HostConfig.PidsLimit, 256);
     assert.deepEqual(
       (info.Mounts as { Destination: string }[]).map((m) => m.Destination).sort(),
-      [repo.gitDir, repo.worktree, '/run/orchestra'].sort(),
+      [repo.objectsDir, repo.worktree, '/run/orchestra'].sort(),
     );
     assert.equal(info.Config.Labels['orchestra.session'], session);
     assert.equal(info.Config.Labels['orchestra.attempt'], worker.name.replace(`orchestra-${session}-`, ''));
@@ -384,7 +433,7 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
         command: ['true'],
         env: {},
         worktree: repo.worktree,
-        gitCommonDir: repo.gitDir,
+        objectsDir: repo.objectsDir,
         runDir: repo.runDir,
         config: testWorkerConfig(),
         cols: 80,

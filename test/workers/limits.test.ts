@@ -43,7 +43,7 @@ describe('worker limits', { skip, concurrency: true }, () => {
       command,
       env: {},
       worktree: repo.worktree,
-      gitCommonDir: repo.gitDir,
+      objectsDir: repo.objectsDir,
       runDir: repo.runDir,
       config: testWorkerConfig(limits),
       cols: 80,

@@ -1,0 +1,141 @@
+import type Docker from 'dockerode';
+import { errorMessage, OrchestraError } from '../common/errors.js';
+import type { WorkerConfig } from '../config/schema.js';
+import { LABEL_ATTEMPT, LABEL_SESSION, LABEL_TASK, workerContainerName } from './container-labels.js';
+import { containerSpec } from './container-spec.js';
+import { dockerClient } from './docker-engine.js';
+import { execInContainer } from './docker-exec.js';
+import type { ShellResult, ShellRunOptions, WorkerShell } from './worker-shell.js';
+
+/**
+ * A short-lived container for the commands of an attempt that are not the agent: setup, the check
+ * gate, export, the merge gate. Same image, mounts and limits as the agent's container, but no
+ * secret in its environment (DESIGN.md, "Security"), no TTY, and `sleep` as its main process so
+ * each command is a `docker exec`. Removed when disposed.
+ */
+
+/** What a tool container is for; the last part of its name (`orchestra-<session>-<attempt>-<role>`). */
+export type ToolRole = 'setup' | 'checks' | 'merge';
+
+/** Options of {@link ToolContainer.start}. */
+export interface ToolContainerOptions {
+  session: string;
+  taskId: string;
+  attemptId: string;
+  role: ToolRole;
+  /** The repository folder (absolute) commands run in. */
+  worktree: string;
+  /** The host's object directory (absolute), mounted read-only. */
+  objectsDir: string;
+  /** The attempt's run directory (absolute). */
+  runDir: string;
+  config: WorkerConfig;
+  /** `uid:gid`. */
+  user: string;
+  /** Docker network mode: `bridge` for setup, `none` for checks unless the worker has `bridge`. */
+  network: string;
+  /** Non-secret variables for every command. */
+  env?: Record<string, string>;
+  docker?: Docker;
+}
+
+/** The main process: it only has to stay up until the container is removed (~68 years). */
+const IDLE_COMMAND = ['sleep', '2147483647'];
+
+/** A running tool container and the shell into it. */
+export class ToolContainer implements WorkerShell {
+  readonly kind = 'docker';
+  private disposed: Promise<void> | undefined;
+
+  private constructor(
+    private readonly docker: Docker,
+    private readonly container: Docker.Container,
+    /** Container id. */
+    readonly id: string,
+    readonly worktree: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  /**
+   * Creates and starts the container. A leftover of the same name (a server killed while it ran)
+   * is removed first.
+   *
+   * @throws OrchestraError IMAGE_MISSING or SPAWN_FAILED when the engine refuses
+   */
+  static async start(options: ToolContainerOptions): Promise<ToolContainer> {
+    const docker = options.docker ?? dockerClient();
+    const name = workerContainerName(options.session, `${options.attemptId}-${options.role}`);
+    await docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(() => {
+        // None there: the usual case.
+      });
+    let container: Docker.Container;
+    try {
+      container = await docker.createContainer(
+        containerSpec({
+          name,
+          command: IDLE_COMMAND,
+          env: options.env ?? {},
+          labels: {
+            [LABEL_SESSION]: options.session,
+            [LABEL_TASK]: options.taskId,
+            [LABEL_ATTEMPT]: `${options.attemptId}-${options.role}`,
+          },
+          worktree: options.worktree,
+          objectsDir: options.objectsDir,
+          runDir: options.runDir,
+          config: options.config,
+          user: options.user,
+          network: options.network,
+          tty: false,
+        }),
+      );
+      await container.start();
+    } catch (error) {
+      const message = (error as { json?: { message?: string } }).json?.message ?? errorMessage(error);
+      if ((error as { statusCode?: number }).statusCode === 404 && /image/i.test(message)) {
+        throw new OrchestraError('IMAGE_MISSING', `the worker image ${options.config.image} is not built`, {
+          hint: 'run `orchestra image build`',
+          cause: error,
+        });
+      }
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => {});
+      throw new OrchestraError('SPAWN_FAILED', `cannot start tool container ${name}: ${message}`, {
+        hint: 'check `orchestra doctor` and the engine log',
+        cause: error,
+      });
+    }
+    return new ToolContainer(docker, container, container.id, options.worktree, options.env ?? {});
+  }
+
+  async run(command: string, options: ShellRunOptions): Promise<ShellResult> {
+    const result = await execInContainer(this.id, ['sh', '-c', command], {
+      workingDir: this.worktree,
+      env: { ...this.env, ...(options.env ?? {}) },
+      timeoutMs: options.timeoutMs,
+      docker: this.docker,
+      ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+      ...(options.captureStdout ? { captureStdout: true } : {}),
+    });
+    if (result.timedOut) {
+      // Docker cannot end one exec: stop the whole container, so nothing keeps running.
+      await this.dispose();
+    }
+    return result;
+  }
+
+  dispose(): Promise<void> {
+    this.disposed ??= this.container
+      .remove({ force: true })
+      .then(() => undefined)
+      .catch(() => {
+        // Already gone (removed by hand or by gc): what was wanted.
+      });
+    return this.disposed;
+  }
+}
