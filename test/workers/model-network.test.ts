@@ -419,6 +419,15 @@ describe('a model-only worker', { skip, concurrency: true }, () => {
     return { worker, repo, out: new Output(worker) };
   }
 
+  /** `curl` from the container: the model's health URL, then other addresses (`$4`, `$5`), an outside IP and a name. */
+  const CURL_PROBES = [
+    'curl -sS -m 3 -o /dev/null -w "CURL-MODEL:%{http_code}\\n" "$ANTHROPIC_BASE_URL/health"',
+    'curl -sS -m 3 -o /dev/null "$4" 2>/dev/null && echo CURL-gateway:OK || echo CURL-gateway:FAILED',
+    'curl -sS -m 3 -o /dev/null "$5" 2>/dev/null && echo CURL-loopback:OK || echo CURL-loopback:FAILED',
+    'curl -sS -m 3 -o /dev/null http://1.1.1.1/ 2>/dev/null && echo CURL-outside:OK || echo CURL-outside:FAILED',
+    'curl -sS -m 3 -o /dev/null https://example.com/ 2>/dev/null && echo CURL-name:OK || echo CURL-name:FAILED',
+  ].join('; ');
+
   test('reaches the model endpoint on the host loopback and nothing else: no host, no route, no DNS', async () => {
     const model = await startScriptedModelServer({ scenario: { turns: [] } });
     try {
@@ -451,11 +460,13 @@ describe('a model-only worker', { skip, concurrency: true }, () => {
         [
           'sh',
           '-c',
-          `node --no-warnings -e "$1" "$2"; bash -c "$3" 2>/dev/null`,
+          `node --no-warnings -e "$1" "$2"; bash -c "$3" 2>/dev/null; ${CURL_PROBES}`,
           'probe',
           PROBE_SCRIPT,
           JSON.stringify(probes),
           bash,
+          `http://${bridge.gateway}:${onBridgeGateway}/`,
+          `http://127.0.0.1:${otherLoopback}/`,
         ],
         { env: anthropicEnv(model) },
       );
@@ -478,6 +489,11 @@ describe('a model-only worker', { skip, concurrency: true }, () => {
       assert.equal(result.routes, 0, 'no route at all');
       assert.deepEqual(result.interfaces, ['lo']);
       assert.match(out.text, /BASH-REFUSED/);
+      // curl, as a person would try it: the model endpoint answers, nothing else does.
+      assert.match(out.text, /CURL-MODEL:200/);
+      for (const target of ['gateway', 'loopback', 'outside', 'name']) {
+        assert.match(out.text, new RegExp(`CURL-${target}:FAILED`), out.text);
+      }
 
       const info = await docker.getContainer(worker.id).inspect();
       assert.equal(info.HostConfig.NetworkMode, 'none');
