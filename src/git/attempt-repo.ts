@@ -166,7 +166,7 @@ export async function importBundle(options: {
 
 function exportFailed(why: string): OrchestraError {
   return new OrchestraError('EXPORT_FAILED', `the attempt's work could not be taken back: ${why}`, {
-    hint: "the worker's repository is left as it was; look at it in .orchestra/worktrees/",
+    hint: "the worker's repository in .orchestra/worktrees/ is left as it was; do not run git in it (its config is the agent's): copy it out with `git clone --no-local <folder> /tmp/x`",
   });
 }
 

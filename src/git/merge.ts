@@ -28,7 +28,9 @@ export type MergeRefusal =
   /** The result's changes are already on the base branch (or it has none). */
   | 'nothing-to-merge'
   /** The worktree where the base branch is checked out has uncommitted changes to files the merge changes. */
-  | 'dirty-worktree';
+  | 'dirty-worktree'
+  /** The result changes orchestra's own folder (config, strategies, tasks), which runs on the host. */
+  | 'protected-path';
 
 /** The outcome of {@link mergeResult}. */
 export type MergeOutcome =
@@ -149,6 +151,18 @@ export async function mergeResult(options: MergeOptions): Promise<MergeOutcome> 
       merged: false,
       reason: 'nothing-to-merge',
       detail: `${resultBranch} changes nothing that is not already on ${baseBranch}`,
+    };
+  }
+
+  // `.orchestra/` holds what the server runs on the host (strategies, config, tasks): a result
+  // that changes it is never landed by a merge, whatever its checks say.
+  const protectedPaths = touched.filter((p) => p === '.orchestra' || p.startsWith('.orchestra/'));
+  if (protectedPaths.length > 0) {
+    return {
+      merged: false,
+      reason: 'protected-path',
+      detail: `${resultBranch} changes orchestra's own files (${listFiles(protectedPaths)}); merge it by hand after reading it`,
+      files: protectedPaths,
     };
   }
 

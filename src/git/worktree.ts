@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { lstat, mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { errorMessage, OrchestraError } from '../common/errors.js';
@@ -290,7 +291,7 @@ export async function gcWorktrees(root: string, keep: (attemptId: string) => boo
     try {
       // lstat: anything but a real folder (a planted symlink, say) is left alone, never followed.
       if (!(await lstat(path)).isDirectory()) continue;
-      await rm(path, { recursive: true, force: true });
+      await removeTree(path);
       result.removed.push(name);
     } catch (error) {
       result.failed.push({ attemptId: name, reason: errorMessage(error) });
@@ -321,6 +322,19 @@ export async function deleteBranch(
       hint = 'remove its worktree first (`orchestra gc`)';
     throw gitFailed('branch delete', error, hint);
   }
+}
+
+/**
+ * Deletes the folder `path` with GNU `rm -rf --one-file-system`, which walks with directory handles
+ * and never follows a symlink, even one swapped in while it runs (an agent still running in the
+ * folder); Node's recursive `rm` looks paths up again and can be led outside.
+ *
+ * @throws Error when rm fails
+ */
+async function removeTree(path: string): Promise<void> {
+  await new Promise<void>((done, fail) => {
+    execFile('rm', ['-rf', '--one-file-system', '--', path], (error) => (error ? fail(error) : done()));
+  });
 }
 
 /** True when anything, even a dangling symlink, is at `path`. */

@@ -255,7 +255,10 @@ export class AttemptRunner {
       env: this.host.env,
     });
     if (this.sandbox.warning) this.host.warn(this.sandbox.warning);
-    if (this.sandbox.kind === 'docker') await handOver([this.worktree, this.runDir], this.workerUser);
+    // Only before any agent ran: walking a folder a live agent can rearrange would let it swap in
+    // symlinks and have the (root) server chown what they point at.
+    if (this.sandbox.kind === 'docker' && !again)
+      await handOver([this.worktree, this.runDir], this.workerUser);
     if (!again && this.host.config.setup.length > 0) {
       const result = await withShell(this.place, 'setup', (shell) =>
         runCommands(shell, this.host.config.setup, { timeoutMs: SETUP_TIMEOUT_MS }),
@@ -325,11 +328,13 @@ export class AttemptRunner {
         : {}),
       hostEnv: this.host.env,
     });
-    for (const file of launch.files) {
+    // A resumed agent has its files already; writing into folders its live container can swap
+    // for symlinks would let it redirect the host's writes.
+    for (const file of resume ? [] : launch.files) {
       await writeNoFollow(join(this.runDir, file.path), file.content, file.mode ?? 0o644);
     }
     // What the host just wrote in the run directory must be the worker's too.
-    if (inContainer) await handOver([this.runDir], this.workerUser);
+    if (inContainer && !resume) await handOver([this.runDir], this.workerUser);
     const secrets: Record<string, string> = {};
     for (const name of PASS_THROUGH_ENV) {
       const value = this.host.env[name];
@@ -611,7 +616,9 @@ export class AttemptRunner {
       throw new OrchestraError(
         'EXPORT_FAILED',
         `the attempt's work could not be exported (exit ${result.exitCode ?? 'by a signal or timeout'}): ${errors.trim().split('\n').at(-1) ?? ''}`,
-        { hint: `look at the attempt's repository in ${this.worktree}` },
+        {
+          hint: `do not run git in ${this.worktree} (its config is the agent's); copy it out with \`git clone --no-local ${this.worktree} /tmp/x\``,
+        },
       );
     }
     return result.stdout ?? Buffer.alloc(0);

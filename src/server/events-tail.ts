@@ -4,6 +4,9 @@ import type { Disposable } from '../panes/pane-process.js';
 /** Most read from events.jsonl in one poll, bytes; the rest comes with the next polls. */
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 
+/** Longest events.jsonl line kept while it is being written, characters; no real event comes near. */
+const MAX_LINE_CHARS = 1024 * 1024;
+
 /** How often an attempt's events.jsonl is checked for new lines, ms. */
 export const EVENTS_POLL_MS = 250;
 
@@ -55,6 +58,8 @@ export function tailEvents(
       const text = partial + chunk.toString('utf8');
       const lines = text.split('\n');
       partial = lines.pop() ?? '';
+      // A line that never ends (a runaway or hostile writer) is dropped, not kept growing.
+      if (partial.length > MAX_LINE_CHARS) partial = '';
       for (const line of lines) {
         if (!line.trim()) continue;
         try {
@@ -68,8 +73,10 @@ export function tailEvents(
       busy = false;
     }
   };
-  const timer = setInterval(() => void poll(), pollMs);
-  void poll();
+  // A read that fails (the file replaced mid-read) is tried again at the next poll.
+  const tick = () => void poll().catch(() => {});
+  const timer = setInterval(tick, pollMs);
+  tick();
   return {
     dispose: () => {
       disposed = true;

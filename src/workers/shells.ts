@@ -45,6 +45,10 @@ export function checksNetwork(config: WorkerConfig): string {
  * @throws OrchestraError IMAGE_MISSING or SPAWN_FAILED from the engine
  */
 export async function openShell(place: ShellPlace, role: ToolRole): Promise<WorkerShell> {
+  // The merge gate's setup runs the result's code (install scripts) just as its checks do: no network
+  // beyond the check gate's, so it cannot send out what the agent left in the tree.
+  const network =
+    role === 'setup' && !place.attemptId.startsWith('merge-') ? 'bridge' : checksNetwork(place.config);
   if (place.sandbox === 'local') return new LocalShell(place.worktree, place.env);
   return ToolContainer.start({
     session: place.session,
@@ -56,7 +60,7 @@ export async function openShell(place: ShellPlace, role: ToolRole): Promise<Work
     runDir: place.runDir,
     config: place.config,
     user: place.user,
-    network: role === 'setup' ? 'bridge' : checksNetwork(place.config),
+    network,
   });
 }
 
@@ -91,6 +95,9 @@ export async function handOver(paths: string[], user: string): Promise<void> {
   for (const path of paths) await walk(path);
 }
 
+/** Characters of command output kept by {@link runCommands} (the tail): far more than any caller shows. */
+const MAX_OUTPUT_CHARS = 1024 * 1024;
+
 /** What {@link runCommands} came to. */
 export interface CommandsResult {
   ok: boolean;
@@ -116,7 +123,8 @@ export async function runCommands(
 ): Promise<CommandsResult> {
   let output = '';
   const emit = (chunk: string) => {
-    output += chunk;
+    // Only a tail is kept: a check that prints gigabytes must not exhaust the server's memory.
+    output = (output + chunk).slice(-MAX_OUTPUT_CHARS);
     options.onOutput?.(chunk);
   };
   const started = Date.now();

@@ -363,6 +363,36 @@ describe('mergeResult', () => {
     assert.equal(gitOut(root, 'status', '--porcelain'), '?? notes.txt');
   });
 
+  test("a result that changes orchestra's own folder is refused, and nothing runs or lands", async () => {
+    const root = await repo();
+    const wt = await createWorktree({ root, taskId: 'task-11', n: 1, baseBranch: 'main' });
+    // A strategy the server would import, committed past .orchestra/.gitignore.
+    await writeFile(join(wt.path, 'feature.txt'), 'f\n');
+    gitOut(wt.path, 'add', 'feature.txt');
+    const dir = join(wt.path, '.orchestra', 'strategies');
+    await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+    await writeFile(join(dir, 'pwn.mjs'), 'export const strategy = {};\n');
+    gitOut(wt.path, 'add', '-f', '.orchestra/strategies/pwn.mjs');
+    gitOut(wt.path, '-c', 'user.name=a', '-c', 'user.email=a@b', 'commit', '--quiet', '-m', 'strategy');
+    assert.ok((await finishAttempt(root, wt, 'orchestra: task-11')).changed);
+    const before = gitOut(root, 'rev-parse', 'main');
+    const ran: string[] = [];
+    const outcome = await merge({
+      root,
+      baseBranch: 'main',
+      resultBranch: wt.branch,
+      checks: ['true'],
+      message: 'orchestra: task-11',
+      onOutput: (chunk) => ran.push(chunk),
+    });
+    assert.ok(!outcome.merged);
+    assert.equal(outcome.reason, 'protected-path');
+    assert.deepEqual(outcome.files, ['.orchestra/strategies/pwn.mjs']);
+    assert.deepEqual(ran, [], 'the gate did not run');
+    assert.equal(gitOut(root, 'rev-parse', 'main'), before);
+    await assert.rejects(access(join(root, '.orchestra', 'strategies', 'pwn.mjs')));
+  });
+
   test('a missing result or base branch is an error, not a refusal', async () => {
     const root = await repo();
     await assert.rejects(
