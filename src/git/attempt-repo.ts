@@ -130,23 +130,34 @@ export async function importBundle(options: {
     if (heads.code !== 0 || exported === undefined || !/^[0-9a-f]{40,64}$/.test(exported)) {
       throw exportFailed(`what it sent is not a bundle of ${EXPORT_REF} alone`);
     }
-    const fetched = await gitExec(
-      root,
-      [
-        '-c',
-        'gc.auto=0',
-        '-c',
-        'maintenance.auto=false',
-        'fetch',
-        '--quiet',
-        '--no-tags',
-        '--no-write-fetch-head',
-        '--no-recurse-submodules',
-        file,
-        `+${EXPORT_REF}:${incoming}`,
-      ],
-      { okCodes: [0, 1, 128] },
-    );
+    // git 2.39 does not fsck what it fetches from a bundle; it does over a transport. So the bundle
+    // is unpacked into a scratch repository first (borrowing the host's objects) and fetched from
+    // there over file://, where fetch.fsckObjects applies.
+    const scratch = join(dir, 'scratch.git');
+    await gitExec(dir, ['init', '--quiet', '--bare', '--template=', scratch]);
+    await writeFile(join(scratch, 'objects', 'info', 'alternates'), `${await hostObjectsDir(root)}\n`);
+    const fetchArgs = (from: string, refspec: string) => [
+      '-c',
+      'gc.auto=0',
+      '-c',
+      'maintenance.auto=false',
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--no-write-fetch-head',
+      '--no-recurse-submodules',
+      from,
+      refspec,
+    ];
+    const unpacked = await gitExec(scratch, fetchArgs(file, `+${EXPORT_REF}:${EXPORT_REF}`), {
+      okCodes: [0, 1, 128],
+    });
+    const fetched =
+      unpacked.code !== 0
+        ? unpacked
+        : await gitExec(root, fetchArgs(`file://${scratch}`, `+${EXPORT_REF}:${incoming}`), {
+            okCodes: [0, 1, 128],
+          });
     if (fetched.code !== 0) throw exportFailed(`its bundle does not fetch: ${gitReason(fetched.stderr)}`);
     const ancestry = await gitExec(root, ['merge-base', '--is-ancestor', base, exported], {
       okCodes: [0, 1, 128],

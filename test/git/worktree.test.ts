@@ -189,6 +189,16 @@ describe('worktree', () => {
     await assert.rejects(importBundle({ ...attempt, bundle: Buffer.from('not a bundle\n') }), {
       code: 'EXPORT_FAILED',
     });
+    // Objects git's fsck refuses (a .gitmodules URL that is an option) are refused from a bundle too.
+    await writeFile(join(wt.path, '.gitmodules'), '[submodule "x"]\n\tpath = x\n\turl = -u./payload\n');
+    await assert.rejects(
+      finishAttempt(root, wt, 'evil'),
+      (error: unknown) =>
+        isOrchestraError(error, 'EXPORT_FAILED') &&
+        /gitmodulesUrl|disallowed submodule url/.test(error.message),
+    );
+    assert.equal(gitOut(root, 'rev-parse', wt.branch), wt.base);
+    await rm(join(wt.path, '.gitmodules'));
     // Work that does not descend from the base (an orphan commit of the worker's) is refused.
     gitOut(wt.path, 'checkout', '--quiet', '--orphan', 'elsewhere');
     await writeFile(join(wt.path, 'orphan.txt'), 'o\n');
