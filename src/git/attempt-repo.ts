@@ -24,7 +24,7 @@ import { assertNotOption, gitExec, gitReason } from './run-git.js';
 export const EXPORT_REF = 'refs/orchestra/export';
 
 /** Largest bundle taken from a worker, bytes: a result bigger than this is a runaway, not a change. */
-export const MAX_BUNDLE_BYTES = 1024 * 1024 * 1024;
+export const MAX_BUNDLE_BYTES = 256 * 1024 * 1024;
 
 /** Flags for every diff read here: plain text, no external diff or textconv program (config-driven). */
 const DIFF_FLAGS = ['--no-color', '--no-ext-diff', '--no-textconv', '--find-renames'];

@@ -2,8 +2,8 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { dockerClient } from './docker-engine.js';
 
-/** Most standard output kept by `captureStdout`, bytes (the largest bundle taken back is 1 GiB). */
-export const MAX_CAPTURE_BYTES = 1024 * 1024 * 1024;
+/** Most standard output kept by `captureStdout`, bytes (the largest bundle taken back is 256 MiB). */
+export const MAX_CAPTURE_BYTES = 256 * 1024 * 1024;
 
 /** What a command run in a container came to. */
 export interface ContainerExecResult {
