@@ -245,7 +245,8 @@ export async function diffStat(root: string, base: string, commit: string): Prom
 
 /**
  * `commit`'s change against `base` as a unified diff, cut to `maxBytes` (default
- * {@link DIFF_TEXT_MAX_BYTES}). A symlink shows as its target path, never the file it points at.
+ * {@link DIFF_TEXT_MAX_BYTES}); the rest is read and counted, not held. A symlink shows as its
+ * target path, never the file it points at.
  *
  * @throws OrchestraError GIT_FAILED when either names no commit
  */
@@ -258,10 +259,15 @@ export async function diffText(
   assertNotOption(base, 'base commit');
   assertNotOption(commit, 'commit');
   const maxBytes = Math.max(0, options.maxBytes ?? DIFF_TEXT_MAX_BYTES);
-  const full = (await gitExec(root, ['diff', ...DIFF_FLAGS, base, commit, '--'])).stdout;
-  const bytes = Buffer.from(full, 'utf8');
-  if (bytes.length <= maxBytes) return { text: full, truncated: false, totalBytes: bytes.length };
-  return { text: cutUtf8(bytes, maxBytes), truncated: true, totalBytes: bytes.length };
+  // The agent decides how big its change is: only what is shown is held, the rest is counted.
+  const diff = await gitExec(root, ['diff', ...DIFF_FLAGS, base, commit, '--'], { keepBytes: maxBytes + 1 });
+  if (diff.stdoutBytes <= maxBytes)
+    return { text: diff.stdout, truncated: false, totalBytes: diff.stdoutBytes };
+  return {
+    text: cutUtf8(Buffer.from(diff.stdout, 'utf8'), maxBytes),
+    truncated: true,
+    totalBytes: diff.stdoutBytes,
+  };
 }
 
 /** The first `maxBytes` of `bytes` as text, ending at a line end if there is one, never mid-character. */

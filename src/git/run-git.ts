@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { type SimpleGit, simpleGit } from 'simple-git';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 
@@ -87,36 +87,68 @@ export function git(
 /** What {@link gitExec} came to: git's exit code and its output. */
 export interface GitExecResult {
   code: number;
+  /** Standard output, at most `keepBytes` of it when that was given. */
   stdout: string;
   stderr: string;
+  /** Bytes git wrote to standard output in all, kept or not. */
+  stdoutBytes: number;
 }
+
+/** Most of git's output held when no `keepBytes` is given, bytes; more is an error, not a result. */
+const MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Runs `git <args>` in `cwd` with the same environment and {@link HARDENED_CONFIG} as {@link git},
  * for the commands whose exit code carries the answer (`merge-tree` exits 1 on a conflict,
- * `merge-base --is-ancestor` answers only in its code), which simple-git does not hand back.
+ * `merge-base --is-ancestor` answers only in its code), which simple-git does not hand back, and
+ * for output an agent decides the size of (a diff of its commit).
  *
  * @param options.okCodes exit codes that are answers, not failures (default `[0]`)
- * @throws OrchestraError GIT_FAILED when git cannot start or exits with any other code
+ * @param options.keepBytes keep only the first this many bytes of standard output and read the
+ *   rest without holding it (its size is still counted); without it, output over 64 MiB fails
+ * @throws OrchestraError GIT_FAILED when git cannot start, exits with any other code, or says too much
  */
 export function gitExec(
   cwd: string,
   args: string[],
-  options: { okCodes?: number[]; env?: Record<string, string> } = {},
+  options: { okCodes?: number[]; env?: Record<string, string>; keepBytes?: number } = {},
 ): Promise<GitExecResult> {
   const okCodes = options.okCodes ?? [0];
+  const keep = options.keepBytes ?? MAX_OUTPUT_BYTES;
   const argv = [...HARDENED_CONFIG.flatMap((c) => ['-c', c]), ...args];
+  const failed = (why: string) => gitFailed(args[0] ?? 'command', new Error(why));
   return new Promise((resolve, reject) => {
-    execFile(
-      'git',
-      argv,
-      { cwd, env: gitEnv(options.env ?? {}), maxBuffer: 64 * 1024 * 1024, encoding: 'utf8' },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        if (okCodes.includes(code)) resolve({ code, stdout, stderr });
-        else reject(gitFailed(args[0] ?? 'command', new Error(stderr || errorMessage(error))));
-      },
-    );
+    const child = spawn('git', argv, {
+      cwd,
+      env: gitEnv(options.env ?? {}),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    let errBytes = 0;
+    let tooMuch = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (outBytes < keep) out.push(chunk.subarray(0, keep - outBytes));
+      outBytes += chunk.length;
+      if (options.keepBytes === undefined && outBytes > keep && !tooMuch) {
+        tooMuch = true;
+        child.kill();
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      // git's complaints are short; a flood is cut, not held.
+      if (errBytes < 64 * 1024) err.push(chunk);
+      errBytes += chunk.length;
+    });
+    child.on('error', (error) => reject(failed(errorMessage(error))));
+    child.on('close', (code) => {
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (tooMuch) return reject(failed(`its output passed ${keep} bytes`));
+      const exit = code ?? -1;
+      if (!okCodes.includes(exit)) return reject(failed(stderr || `exit ${exit}`));
+      resolve({ code: exit, stdout: Buffer.concat(out).toString('utf8'), stderr, stdoutBytes: outBytes });
+    });
   });
 }
 

@@ -12,6 +12,7 @@ import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { diffStat, hostIdentity, hostObjectsDir, importBundle } from '../git/attempt-repo.js';
 import { headCommit } from '../git/repo.js';
+import { DEFAULT_SETUP_TIMEOUT_MS } from '../git/run-setup.js';
 import { createWorktree } from '../git/worktree.js';
 import type { Logger } from '../log/logger.js';
 import type { Pane } from '../panes/pane.js';
@@ -66,9 +67,6 @@ const PASS_THROUGH_ENV = [
   'GIT_COMMITTER_NAME',
   'GIT_COMMITTER_EMAIL',
 ];
-
-/** Budget for an attempt's setup commands together, ms: a cold `npm ci` of a big project fits. */
-const SETUP_TIMEOUT_MS = 10 * 60_000;
 
 /** Budget for exporting an attempt's work (`git add -A` and a bundle), ms. */
 const EXPORT_TIMEOUT_MS = 5 * 60_000;
@@ -261,7 +259,7 @@ export class AttemptRunner {
       await handOver([this.worktree, this.runDir], this.workerUser);
     if (!again && this.host.config.setup.length > 0) {
       const result = await withShell(this.place, 'setup', (shell) =>
-        runCommands(shell, this.host.config.setup, { timeoutMs: SETUP_TIMEOUT_MS }),
+        runCommands(shell, this.host.config.setup, { timeoutMs: DEFAULT_SETUP_TIMEOUT_MS }),
       );
       await writeNoFollow(join(this.runDir, 'setup.log'), result.output);
       if (!result.ok) {
@@ -481,7 +479,7 @@ export class AttemptRunner {
       await this.transition('checking', { checkRounds: this.checkRound });
       const commands = [...this.host.config.check, ...this.task.testPlan];
       this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
-      const base = this.baseCommit ?? (await headCommit(this.host.root, this.branch));
+      const base = this.base;
       const message = `${this.task.id}: ${this.task.title} (attempt ${this.n})`;
       const round = await this.withAgentPaused(() =>
         withShell(this.place, 'checks', async (shell) => {
@@ -567,6 +565,13 @@ export class AttemptRunner {
       user: this.workerUser,
       env: this.host.env,
     };
+  }
+
+  /** The attempt's base commit, which `prepare` records before anything else runs. */
+  private get base(): string {
+    if (this.baseCommit === undefined)
+      throw new OrchestraError('INTERNAL', `${this.attemptId} has no base commit yet`);
+    return this.baseCommit;
   }
 
   /** The `uid:gid` this attempt's containers run as. */

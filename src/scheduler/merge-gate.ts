@@ -5,6 +5,7 @@ import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { hostObjectsDir, seedAttemptRepo } from '../git/attempt-repo.js';
 import type { GateResult, MergeGate } from '../git/merge.js';
+import { DEFAULT_SETUP_TIMEOUT_MS } from '../git/run-setup.js';
 import { workerUser } from '../workers/container-spec.js';
 import { hostIds } from '../workers/docker-worker.js';
 import { chooseSandbox } from '../workers/sandbox.js';
@@ -15,16 +16,13 @@ import { CHECK_TIMEOUT_MS } from './check-gate.js';
  * The merge gate (DESIGN.md, "Security": every command the task's code can influence runs in a
  * worker without secrets): the merge commit, made by the host, goes into a repository of its own
  * under `.orchestra/worktrees/merge-<random>` without being checked out on the host; the worker
- * checks it out, runs the setup commands (with the network) and then the checks (with the check
- * gate's network), and only exit codes come back. Docker when the config's sandbox gives Docker,
+ * checks it out, runs the setup commands and then the checks (all with the check gate's network),
+ * and only exit codes and output come back. Docker when the config's sandbox gives Docker,
  * else the host with the secrets removed from the environment.
  */
 
 /** Folder-name prefix of merge-gate repositories under `.orchestra/worktrees/` (never an attempt id). */
 export const MERGE_DIR_PREFIX = 'merge-';
-
-/** Budget for the merge gate's setup commands, ms (the same as an attempt's). */
-const SETUP_TIMEOUT_MS = 10 * 60_000;
 
 /** The worker's first step: check out the commit it was given (HEAD), hooks off. */
 const CHECKOUT_COMMAND = 'git -c core.hooksPath=/dev/null -c core.fsmonitor=false reset --quiet --hard';
@@ -78,22 +76,30 @@ export function mergeGate(options: {
         checkout: false,
       });
       if (sandbox.kind === 'docker') await handOver([dir, runDir], user);
-      let output = '';
-      const emit = (chunk: string) => {
-        output += chunk;
-        options.onOutput?.(chunk);
-      };
-      const prepared = await withShell(place, 'setup', (shell) =>
-        runCommands(shell, [CHECKOUT_COMMAND, ...setup], { timeoutMs: SETUP_TIMEOUT_MS, onOutput: emit }),
-      );
-      if (!prepared.ok) return { ok: false, detail: `setup command ${prepared.detail ?? 'failed'}`, output };
-      if (checks.length === 0) return { ok: true, output };
-      const checked = await withShell(place, 'merge', (shell) =>
-        runCommands(shell, checks, { timeoutMs: CHECK_TIMEOUT_MS, onOutput: emit }),
-      );
-      return checked.ok
-        ? { ok: true, output }
-        : { ok: false, detail: `check ${checked.detail ?? 'failed'}`, output };
+      // One worker for checkout, setup and checks, on the check gate's network: the setup runs the
+      // result's code (install scripts) as much as the checks do.
+      return await withShell(place, 'merge', async (shell) => {
+        const onOutput = options.onOutput;
+        const prepared = await runCommands(shell, [CHECKOUT_COMMAND, ...setup], {
+          timeoutMs: DEFAULT_SETUP_TIMEOUT_MS,
+          ...(onOutput ? { onOutput } : {}),
+        });
+        if (!prepared.ok) {
+          return {
+            ok: false,
+            detail: `setup command ${prepared.detail ?? 'failed'}`,
+            output: prepared.output,
+          };
+        }
+        const checked = await runCommands(shell, checks, {
+          timeoutMs: CHECK_TIMEOUT_MS,
+          ...(onOutput ? { onOutput } : {}),
+        });
+        const output = prepared.output + checked.output;
+        return checked.ok
+          ? { ok: true, output }
+          : { ok: false, detail: `check ${checked.detail ?? 'failed'}`, output };
+      });
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => {});
       await rm(runDir, { recursive: true, force: true }).catch(() => {});

@@ -643,7 +643,11 @@ function parseForwards(label: string | undefined): ForwardedEndpoint[] {
   }
 }
 
-function createError(error: unknown, name: string, image: string): OrchestraError {
+/**
+ * The engine's refusal to create container `name` as the error a user reads: IMAGE_MISSING for a
+ * missing image, SPAWN_FAILED for a name taken or anything else.
+ */
+export function createError(error: unknown, name: string, image: string): OrchestraError {
   const message = engineMessage(error);
   const code = statusCode(error);
   if (code === 404 && /image/i.test(message)) {

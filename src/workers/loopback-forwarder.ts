@@ -1,5 +1,5 @@
 import { constants as fsConstants } from 'node:fs';
-import { chmod, type FileHandle, mkdir, mkdtemp, open, rename, rmdir, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, mkdtemp, open, rename, rmdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import type Docker from 'dockerode';
@@ -425,8 +425,8 @@ export class SocketForwarder {
 
   /**
    * Listens on `<dir>/<name>` (replacing what is there) and forwards each connection to `target`.
-   * The socket is bound and made 0666 in a private staging directory, then renamed into place,
-   * so a container writing `dir` meanwhile cannot make the server chmod anything else.
+   * The socket is bound, world-connectable from the start, in a private staging directory, then
+   * renamed into place; no path a container can reach is ever chmod'ed or followed.
    *
    * @throws Error from the file system or the bind
    */
@@ -442,12 +442,19 @@ export class SocketForwarder {
       const bound = staging.entry('socket');
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(bound, () => {
-          server.off('error', reject);
-          resolve();
-        });
+        // The socket is made 0666 by bind itself (umask 0111 for that synchronous call), never by a
+        // chmod of its path: with a worker of the server's own uid the staging directory could be
+        // swapped and the path made a symlink to one of the user's files between bind and chmod.
+        const umask = process.umask(0o111);
+        try {
+          server.listen(bound, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        } finally {
+          process.umask(umask);
+        }
       });
-      await chmod(bound, 0o666);
       await rename(bound, dir.entry(name));
     } catch (error) {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -39,16 +39,14 @@ export function checksNetwork(config: WorkerConfig): string {
 }
 
 /**
- * A shell for `role` at `place`. Setup gets `bridge` (installs need the network); the others
- * {@link checksNetwork}.
+ * A shell for `role` at `place`. An attempt's setup gets `bridge` (installs need the network, and it
+ * runs the base's code, before any agent); checks and the merge gate, which run what an agent
+ * wrote, get {@link checksNetwork}.
  *
  * @throws OrchestraError IMAGE_MISSING or SPAWN_FAILED from the engine
  */
 export async function openShell(place: ShellPlace, role: ToolRole): Promise<WorkerShell> {
-  // The merge gate's setup runs the result's code (install scripts) just as its checks do: no network
-  // beyond the check gate's, so it cannot send out what the agent left in the tree.
-  const network =
-    role === 'setup' && !place.attemptId.startsWith('merge-') ? 'bridge' : checksNetwork(place.config);
+  const network = role === 'setup' ? 'bridge' : checksNetwork(place.config);
   if (place.sandbox === 'local') return new LocalShell(place.worktree, place.env);
   return ToolContainer.start({
     session: place.session,

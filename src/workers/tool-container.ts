@@ -1,10 +1,10 @@
 import type Docker from 'dockerode';
-import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { WorkerConfig } from '../config/schema.js';
 import { LABEL_ATTEMPT, LABEL_SESSION, LABEL_TASK, workerContainerName } from './container-labels.js';
 import { containerSpec } from './container-spec.js';
 import { dockerClient } from './docker-engine.js';
 import { execInContainer } from './docker-exec.js';
+import { createError } from './docker-worker.js';
 import type { ShellResult, ShellRunOptions, WorkerShell } from './worker-shell.js';
 
 /**
@@ -94,21 +94,11 @@ export class ToolContainer implements WorkerShell {
       );
       await container.start();
     } catch (error) {
-      const message = (error as { json?: { message?: string } }).json?.message ?? errorMessage(error);
-      if ((error as { statusCode?: number }).statusCode === 404 && /image/i.test(message)) {
-        throw new OrchestraError('IMAGE_MISSING', `the worker image ${options.config.image} is not built`, {
-          hint: 'run `orchestra image build`',
-          cause: error,
-        });
-      }
       await docker
         .getContainer(name)
         .remove({ force: true })
         .catch(() => {});
-      throw new OrchestraError('SPAWN_FAILED', `cannot start tool container ${name}: ${message}`, {
-        hint: 'check `orchestra doctor` and the engine log',
-        cause: error,
-      });
+      throw createError(error, name, options.config.image);
     }
     return new ToolContainer(docker, container, container.id, options.worktree, options.env ?? {});
   }
