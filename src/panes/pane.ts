@@ -33,6 +33,13 @@ export interface PaneSpec {
 }
 
 /**
+ * Why a pane went: `killed` by a person (`kill-pane`, prefix x), `shutdown` of the server (its
+ * processes are ended but what they did stays resumable), `removed` for any other reason (its
+ * process ended and it did not remain on exit).
+ */
+export type PaneCloseReason = 'killed' | 'shutdown' | 'removed';
+
+/**
  * One pane: a process and the server's `@xterm/headless` emulator of its screen, the
  * authoritative copy of what every client shows (DESIGN.md, "Processes" 1).
  * Output reaches listeners only after the emulator has parsed it, so a snapshot plus the output
@@ -43,10 +50,12 @@ export class Pane {
   private readonly serializer: Serializer;
   private readonly outputListeners = new Set<(data: string) => void>();
   private readonly exitListeners = new Set<(exit: PaneExit) => void>();
+  private readonly closeListeners = new Set<(reason: PaneCloseReason) => void>();
   private readonly disposables: Disposable[] = [];
   private pendingChars = 0;
   private paused = false;
   private exit: PaneExit | undefined;
+  private closed = false;
   /** Agent state shown in the title (working, waiting, done, error) when known. */
   state: string | undefined;
   /** Extra title text (cost, container CPU and memory). */
@@ -123,10 +132,32 @@ export class Pane {
     return { dispose: () => this.outputListeners.delete(listener) };
   }
 
-  /** Fires once when the process has ended and its last output is parsed. */
+  /**
+   * Fires once when the process has ended and its last output is parsed. A listener added after
+   * that is called at once (on the next microtask): an exit is never missed, however early it came
+   * (an agent `true` ends while its attempt is still writing the store).
+   */
   onExit(listener: (exit: PaneExit) => void): Disposable {
+    const exit = this.exit;
+    if (exit) {
+      let live = true;
+      queueMicrotask(() => {
+        if (live) listener(exit);
+      });
+      return {
+        dispose: () => {
+          live = false;
+        },
+      };
+    }
     this.exitListeners.add(listener);
     return { dispose: () => this.exitListeners.delete(listener) };
+  }
+
+  /** Fires once when the pane is disposed, with why: the last word an owner gets about it. */
+  onClose(listener: (reason: PaneCloseReason) => void): Disposable {
+    this.closeListeners.add(listener);
+    return { dispose: () => this.closeListeners.delete(listener) };
   }
 
   /**
@@ -213,8 +244,15 @@ export class Pane {
     };
   }
 
-  /** Ends the process (if still running) and frees the emulator. */
-  dispose(): void {
+  /**
+   * Ends the process (if still running) and frees the emulator; close listeners hear `reason`
+   * first. Idempotent.
+   */
+  dispose(reason: PaneCloseReason = 'removed'): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const listener of [...this.closeListeners]) listener(reason);
+    this.closeListeners.clear();
     this.process.kill();
     for (const d of this.disposables) d.dispose();
     this.outputListeners.clear();

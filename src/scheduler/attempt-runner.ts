@@ -1,4 +1,4 @@
-import { access, appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveAgent } from '../agents/adapters/registry.js';
 import type { AgentLaunch } from '../agents/adapters/types.js';
@@ -20,7 +20,7 @@ import type { PaneExit, PaneProcess } from '../panes/pane-process.js';
 import { type AgentEvent, tailEvents } from '../server/events-tail.js';
 import type { SessionServer } from '../server/session-server.js';
 import { addAttempt, setAttemptState } from '../store/records.js';
-import type { AttemptRecord, AttemptState } from '../store/schema.js';
+import { type AttemptRecord, type AttemptState, FINISHED_ATTEMPT_STATES } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
 import type { AttemptOutcome } from '../strategies/types.js';
 import type { TaskFile } from '../tasks/task-file.js';
@@ -68,8 +68,34 @@ const PASS_THROUGH_ENV = [
   'GIT_COMMITTER_EMAIL',
 ];
 
+/** How long an agent told to finish has to exit by itself before it is ended, ms. */
+const FINISH_GRACE_MS = 10_000;
+
 /** Budget for exporting an attempt's work (`git add -A` and a bundle), ms. */
 const EXPORT_TIMEOUT_MS = 5 * 60_000;
+
+/**
+ * Thrown into a strategy when the server stops while an attempt runs: not a failure. The attempt
+ * keeps its state in the store, and the next server resumes it.
+ */
+export class AttemptStopped extends Error {
+  constructor(attemptId: string) {
+    super(`${attemptId} was left to the next server`);
+    this.name = 'AttemptStopped';
+  }
+}
+
+/** The reason an attempt gets when a person ends its agent (`kill-pane`, prefix x). */
+export const STOPPED_BY_USER = 'stopped by the user';
+
+/** How an agent's round ended, as far as the attempt can tell. */
+type AgentEnd =
+  /** It said it was done (built-in agent: `task_complete`). */
+  | { kind: 'done' }
+  /** It said it stopped on an error (no key, the API failing after its retries). */
+  | { kind: 'error'; reason: string }
+  /** Its process ended (code null: by a signal). */
+  | { kind: 'exited'; code: number | null };
 
 /** The prompt for agent CLIs that take one on their command line. */
 function firstPrompt(task: TaskFile, taskFile: string): string {
@@ -103,9 +129,20 @@ export class AttemptRunner {
   private current: Promise<AttemptOutcome> | undefined;
   private tail: { dispose(): void } | undefined;
   private lastOutcome: AttemptOutcome | undefined;
+  /** The server is going away: nothing more is recorded, the next server resumes. */
   private stopped = false;
+  /** A person ended the agent: the attempt fails with {@link STOPPED_BY_USER}. */
+  private stoppedByUser = false;
+  private onUserStop: () => void = () => {};
+  /** Set once the attempt's end (succeeded or failed) is recorded: it ends once. */
+  private ended = false;
   /** Why the worker ended, when it says (e.g. "out of memory"). */
   private exitReason: string | undefined;
+  /** How the agent's current round ended; undefined while it works. */
+  private agentEnd: AgentEnd | undefined;
+  private readonly userStopped = new Promise<void>((resolve) => {
+    this.onUserStop = resolve;
+  });
 
   constructor(
     private readonly host: AttemptHost,
@@ -123,8 +160,15 @@ export class AttemptRunner {
     return this.host.store.read().attempts[this.attemptId] as AttemptRecord | undefined;
   }
 
-  /** Records a lifecycle transition in the store and in events.jsonl, in that order. */
+  /**
+   * Records a lifecycle transition in the store and in events.jsonl, in that order. Once the end
+   * is recorded, or the server is stopping, nothing more is: an attempt ends exactly once, and a
+   * shutdown is never written down as an outcome.
+   */
   private async transition(state: AttemptState, patch: Partial<AttemptRecord> = {}): Promise<void> {
+    if (this.ended) return;
+    if (this.stopped) throw new AttemptStopped(this.attemptId);
+    if (state === 'succeeded' || state === 'failed') this.ended = true;
     await this.host.store.update((draft) => {
       setAttemptState(draft, this.attemptId, state, patch as never);
     });
@@ -138,10 +182,30 @@ export class AttemptRunner {
    * never run again: its recorded outcome is returned.
    */
   start(): Promise<AttemptOutcome> {
-    this.current = this.run().catch((error: unknown) =>
-      this.failWith(`orchestra error: ${errorMessage(error)}`),
-    );
+    this.current = this.settle(this.run());
     return this.current;
+  }
+
+  /**
+   * A round's outcome: the round's own, or failed at once when a person stops the agent; a
+   * round that throws fails with the error as its reason. When the server stops, it rejects with
+   * {@link AttemptStopped} (marked handled: nobody may be waiting yet).
+   */
+  private settle(round: Promise<AttemptOutcome>): Promise<AttemptOutcome> {
+    const outcome = Promise.race([round, this.userStopped.then(() => this.failWith(STOPPED_BY_USER))]).catch(
+      (error: unknown) => {
+        if (this.stopped || error instanceof AttemptStopped) throw new AttemptStopped(this.attemptId);
+        return this.failWith(`orchestra error: ${errorMessage(error)}`);
+      },
+    );
+    outcome.catch(() => {});
+    return outcome;
+  }
+
+  /** Whether the attempt's end is already recorded in the store (it will not run again). */
+  get finished(): boolean {
+    const state = this.record?.state;
+    return state !== undefined && (FINISHED_ATTEMPT_STATES as readonly string[]).includes(state);
   }
 
   /** The outcome of the current round (start, or the latest `send`). */
@@ -199,6 +263,7 @@ export class AttemptRunner {
   }
 
   private recordedOutcome(record: AttemptRecord): AttemptOutcome {
+    this.ended = true;
     const passed = record.state !== 'failed' && record.checkPassed === true && record.commit !== undefined;
     const outcome: AttemptOutcome = {
       attemptId: this.attemptId,
@@ -355,11 +420,16 @@ export class AttemptRunner {
     const eventsPath = join(this.runDir, 'events.jsonl');
     const history = await readAgentHistory(eventsPath);
     if (resume && history.roundFinished) this.finishAgent();
+    this.agentEnd = resume && history.roundFinished ? history.lastStatus : undefined;
     const name = `${this.task.id}/a${this.n}`;
     // Docker: the container is the pane's process; local: the server spawns the command on a PTY.
     const container =
       sandbox.kind === 'docker' ? await this.dockerProcess(launch, secrets, resume) : undefined;
-    this.pane = this.host.server.newPane({
+    if (this.stopped) {
+      container?.kill();
+      throw new AttemptStopped(this.attemptId);
+    }
+    const pane = this.host.server.newPane({
       name,
       command: launch.command,
       cwd: launch.cwd,
@@ -369,16 +439,26 @@ export class AttemptRunner {
       runDir: this.runDir,
       ...(container ? { process: () => container } : {}),
     });
+    this.pane = pane;
     this.agentAlive = true;
+    // At once, before any await: an agent that ends at once (`true`) must still be heard.
+    pane.onExit((exit) => this.agentExited(exit));
+    pane.onClose((reason) => {
+      if (this.pane === pane) this.pane = undefined;
+      if (reason !== 'killed' || this.stopped) return;
+      this.stoppedByUser = true;
+      this.host.logger.info({ attempt: this.attemptId }, 'agent pane killed by the user');
+      this.onUserStop();
+      this.finishAgent();
+    });
     await this.host.store.update((draft) => {
       const attempt = draft.attempts[this.attemptId];
       if (attempt) {
-        attempt.paneId = String(this.pane!.id);
-        if (this.pane!.process.pid !== undefined && sandbox.kind === 'local')
-          attempt.workerId = String(this.pane!.process.pid);
+        attempt.paneId = String(pane.id);
+        if (pane.process.pid !== undefined && sandbox.kind === 'local')
+          attempt.workerId = String(pane.process.pid);
       }
     });
-    this.pane.onExit((exit) => this.agentExited(exit));
     this.tail?.dispose();
     let skip = history.events;
     this.tail = tailEvents(eventsPath, (event) => {
@@ -454,11 +534,16 @@ export class AttemptRunner {
   }
 
   private agentEvent(event: AgentEvent): void {
-    if (event.type === 'status' && (event.state === 'done' || event.state === 'error')) this.finishAgent();
+    if (event.type !== 'status' || this.agentEnd) return;
+    if (event.state === 'done') this.agentEnd = { kind: 'done' };
+    else if (event.state === 'error') this.agentEnd = { kind: 'error', reason: statusReason(event) };
+    else return;
+    this.finishAgent();
   }
 
   private agentExited(exit: PaneExit): void {
     this.agentAlive = false;
+    this.agentEnd ??= { kind: 'exited', code: exit.exitCode };
     // A worker killed for a reason of its own (the memory limit) has no work worth checking.
     if (exit.reason) this.exitReason = exit.reason;
     this.host.logger.info({ attempt: this.attemptId, exit }, 'agent process ended');
@@ -473,8 +558,16 @@ export class AttemptRunner {
     for (;;) {
       if (!checkAtOnce) await this.agentFinished;
       checkAtOnce = false;
-      if (this.stopped) throw new OrchestraError('INTERNAL', 'the attempt was stopped');
+      if (this.stopped) throw new AttemptStopped(this.attemptId);
+      if (this.stoppedByUser) return this.failWith(STOPPED_BY_USER);
       if (this.exitReason) return this.failWith(this.exitReason);
+      if (this.agentEnd?.kind === 'exited') {
+        // Its last words may still be on their way through the events tail: read them directly.
+        const history = await readAgentHistory(join(this.runDir, 'events.jsonl'));
+        if (history.lastStatus) this.agentEnd = history.lastStatus;
+      }
+      const failure = this.agentFailure();
+      if (failure) return this.keepWorkAndFail(failure);
       this.checkRound++;
       await this.transition('checking', { checkRounds: this.checkRound });
       const commands = [...this.host.config.check, ...this.task.testPlan];
@@ -501,6 +594,8 @@ export class AttemptRunner {
       );
       const { result } = round;
       const output = tail(result.output);
+      if (this.stopped) throw new AttemptStopped(this.attemptId);
+      if (this.ended) return this.lastOutcome!;
       if (result.passed) {
         const work = await importBundle({
           root: this.host.root,
@@ -549,6 +644,50 @@ export class AttemptRunner {
         output,
       );
     }
+  }
+
+  /**
+   * Why the agent's round cannot count as work to check, if so: it said it stopped on an error, or
+   * its process ended before it said it was done. An agent CLI that does not report status (Claude
+   * Code, Codex) is taken at its exit code: 0 means the person or the agent ended it normally.
+   */
+  private agentFailure(): string | undefined {
+    const end = this.agentEnd;
+    if (!end || end.kind === 'done') return undefined;
+    if (end.kind === 'error') return `the agent stopped on an error: ${end.reason}`;
+    if (end.code === 0 && this.agentType !== 'orchestra') return undefined;
+    return end.code === null
+      ? 'the agent was killed by a signal before it said it was done'
+      : `the agent exited with code ${end.code} before it said it was done`;
+  }
+
+  /**
+   * Fails the attempt with `reason`, first taking what the agent wrote onto the attempt's branch
+   * (unchecked), so the work is kept for a retry or a person; a failure to take it is noted.
+   */
+  private async keepWorkAndFail(reason: string): Promise<AttemptOutcome> {
+    let kept = '';
+    try {
+      const base = this.base;
+      const bundle = await this.withAgentPaused(() =>
+        withShell(this.place, 'checks', (shell) =>
+          this.exportWork(shell, base, `${this.task.id}: unfinished work (attempt ${this.n})`),
+        ),
+      );
+      if (this.stopped) throw new AttemptStopped(this.attemptId);
+      const work = await importBundle({
+        root: this.host.root,
+        bundle,
+        branch: this.branch,
+        base,
+        attemptId: this.attemptId,
+      });
+      if (work.changed) kept = `; its unfinished work is on ${this.branch}`;
+    } catch (error) {
+      if (error instanceof AttemptStopped) throw error;
+      kept = `; its work could not be kept (${errorMessage(error)})`;
+    }
+    return this.failWith(`${reason}${kept}`);
   }
 
   /** Where this attempt's setup, checks and export run (see workers/shells.ts). */
@@ -630,13 +769,18 @@ export class AttemptRunner {
   }
 
   private async failWith(reason: string, checkOutput = ''): Promise<AttemptOutcome> {
+    if (this.ended && this.lastOutcome) return this.lastOutcome;
+    if (this.stopped) throw new AttemptStopped(this.attemptId);
     const costUsd = (await attemptCost(this.runDir).catch(() => undefined))?.usd;
     await this.transition('failed', {
       error: reason,
       checkPassed: false,
       checkOutput,
       ...(costUsd !== undefined ? { costUsd } : {}),
-    }).catch((error: unknown) => this.host.logger.error({ err: error }, 'could not record a failed attempt'));
+    }).catch((error: unknown) => {
+      if (error instanceof AttemptStopped) throw error;
+      this.host.logger.error({ err: error }, 'could not record a failed attempt');
+    });
     this.print(`✗ orchestra: attempt failed: ${reason}\n`);
     this.lastOutcome = {
       attemptId: this.attemptId,
@@ -659,6 +803,7 @@ export class AttemptRunner {
   /** Sends a message to the agent: the built-in agent's inbox, or typed into other CLIs. */
   private async deliver(text: string): Promise<void> {
     this.resetFinished();
+    this.agentEnd = undefined;
     await this.transition('running');
     if (this.agentType === 'orchestra') {
       await appendNoFollow(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'message', text })}\n`);
@@ -678,21 +823,38 @@ export class AttemptRunner {
     if (!this.agentAlive) {
       throw new OrchestraError('INTERNAL', `the agent of ${this.attemptId} has exited; nothing to send to`);
     }
+    if (this.ended) {
+      throw new OrchestraError('INTERNAL', `${this.attemptId} has ended; nothing to send to`);
+    }
     await this.deliver(text);
-    this.current = this.rounds(false).catch((error: unknown) =>
-      this.failWith(`orchestra error: ${errorMessage(error)}`),
-    );
+    this.current = this.settle(this.rounds(false));
   }
 
-  /** The attempt's result is settled: let the agent exit (the pane stays with its transcript). */
+  /**
+   * The task is settled: the agent is told to exit, given {@link FINISH_GRACE_MS}, then ended,
+   * and its container removed (the pane stays with its transcript). Nothing of the attempt runs
+   * after this.
+   */
   async finish(): Promise<void> {
     this.tail?.dispose();
-    if (!this.agentAlive) return;
-    if (this.agentType === 'orchestra') {
-      await appendNoFollow(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'finish' })}\n`).catch(
-        () => {},
-      );
+    const pane = this.pane;
+    if (!pane) return;
+    if (!pane.exited) {
+      if (this.agentType === 'orchestra') {
+        await appendNoFollow(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'finish' })}\n`).catch(
+          () => {},
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.agentType === 'orchestra' ? FINISH_GRACE_MS : 0);
+        pane.onExit(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
+    // Ends a CLI agent that stays at its prompt; for a container, removes it, exited or not.
+    pane.process.kill();
   }
 
   /** The server is going away: stop waiting (the agent checkpoints; a restart resumes it). */
@@ -714,12 +876,15 @@ export class AttemptRunner {
  * the agent had finished the current round: its last status after the last `checking` transition
  * is done or error.
  */
-async function readAgentHistory(path: string): Promise<{ events: number; roundFinished: boolean }> {
+async function readAgentHistory(
+  path: string,
+): Promise<{ events: number; roundFinished: boolean; lastStatus?: AgentEnd }> {
   const text = (await readNoFollow(path, MAX_EVENTS_BYTES).catch(() => Buffer.alloc(0))).toString('utf8');
   const lines = text.split('\n');
   lines.pop(); // the part after the last newline: empty, or a line still being written
   let events = 0;
   let roundFinished = false;
+  let lastStatus: AgentEnd | undefined;
   for (const line of lines) {
     if (!line.trim()) continue;
     let event: AgentEvent;
@@ -733,7 +898,25 @@ async function readAgentHistory(path: string): Promise<{ events: number; roundFi
     if (event.type === 'attempt' && event.state === 'checking') roundFinished = false;
     else if (event.type === 'status' && typeof event.state === 'string') {
       roundFinished = event.state === 'done' || event.state === 'error';
+      lastStatus =
+        event.state === 'error' ? { kind: 'error', reason: statusReason(event) } : { kind: 'done' };
     }
   }
-  return { events, roundFinished };
+  return { events, roundFinished, ...(roundFinished && lastStatus ? { lastStatus } : {}) };
+}
+
+/** Longest agent-written reason kept, characters: the agent's words are untrusted and go in the Result. */
+const MAX_AGENT_REASON_CHARS = 300;
+
+/** The one-line reason an agent gave in an error status event (its `summary`), bounded. */
+function statusReason(event: AgentEvent): string {
+  const text =
+    typeof event.summary === 'string'
+      ? event.summary
+          .replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ')
+          .replace(/\s+/g, ' ')
+          .trim()
+      : '';
+  if (!text) return 'no reason given';
+  return text.length > MAX_AGENT_REASON_CHARS ? `${text.slice(0, MAX_AGENT_REASON_CHARS - 1)}…` : text;
 }

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { combineCosts, summarizeCost, type UsageEvent } from '../agents/cost.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
+import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionServer } from '../server/session-server.js';
-import { type TaskInput, upsertTask } from '../store/records.js';
+import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
+import { FINISHED_ATTEMPT_STATES } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
 import { judgeCandidates } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
@@ -18,10 +20,11 @@ import { writeNewFile } from '../tasks/move-file.js';
 import { compareTaskIds, queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import { archiveTask } from '../tasks/queue.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import type { CandidateResult } from '../tasks/task-result.js';
+import type { CandidateResult, TaskResult } from '../tasks/task-result.js';
 import { type QueueWatcher, watchQueue } from '../tasks/watcher.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
+import { removeStrayContainers } from '../workers/session-containers.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
 import { appendTransition, lastTransition } from './event-log.js';
@@ -34,6 +37,12 @@ export const SCHEDULER_TICK_MS = 500;
  * rarely needs more; a Docker worker reserves its configured limit instead.
  */
 const LOCAL_ATTEMPT_MEMORY_BYTES = 512 * 1024 * 1024;
+
+/** How long a failed archive write (a full disk) waits before it is tried again, ms. */
+const ARCHIVE_RETRY_MS = 5000;
+
+/** How often the config files are read again for a changed `maxParallel`, ms. */
+const CONFIG_POLL_MS = 2000;
 
 /** Options of a {@link Scheduler}. */
 export interface SchedulerOptions {
@@ -64,7 +73,11 @@ export class Scheduler {
   private readonly controller = new AbortController();
   private readonly host: AttemptHost;
   private readonly warned = new Set<string>();
+  /** Queued tasks that cannot start as things are, with why (shown on the board). */
+  private readonly blocked = new Map<string, string>();
   private stopped = false;
+  private configCheckedAt = 0;
+  private configLoading = false;
   /** Set once half-done archives are finished: no task may start before (see recoverArchives). */
   private recovered = false;
 
@@ -81,6 +94,12 @@ export class Scheduler {
       forwarders: new LoopbackForwarderPool(() => dockerBridgeNetwork(dockerClient(o.env))),
       warn: (message) => this.warnOnce(message),
     };
+  }
+
+  /** A status-bar message (the latest one shows), for what a person should know now. */
+  private say(message: string): void {
+    this.o.server.status.warning = message.length > 80 ? `${message.slice(0, 79)}…` : message;
+    this.o.server.changed();
   }
 
   private warnOnce(message: string): void {
@@ -102,6 +121,7 @@ export class Scheduler {
     );
     watcher.onError((error) => this.o.logger.warn({ err: error }, 'queue watcher error'));
     await watcher.ready();
+    await this.reconcileContainers();
     await this.recoverArchives();
     this.recovered = true;
     this.timer = setInterval(() => this.tick(), SCHEDULER_TICK_MS);
@@ -151,45 +171,90 @@ export class Scheduler {
     return Math.min(this.o.config.maxParallel, byMemory);
   }
 
-  /** Waits for a free attempt slot (maxParallel and memory), in the order asked. */
-  private acquireSlot(): Promise<void> {
-    if (this.activeAttempts < this.capacity() && this.slotWaiters.length === 0) {
+  /**
+   * Waits for a free attempt slot (maxParallel and memory), in the order asked. A slot is held by
+   * one round of one attempt, from its start to its outcome, and by nothing else: a slot holder
+   * never waits for another slot, so no mix of strategies, `n` and `maxParallel` can deadlock.
+   */
+  private acquireSlot(): Promise<Slot> {
+    const slot = (): Slot => {
       this.activeAttempts++;
-      return Promise.resolve();
+      let held = true;
+      return {
+        release: () => {
+          if (!held) return;
+          held = false;
+          this.activeAttempts = Math.max(0, this.activeAttempts - 1);
+          this.tick();
+        },
+      };
+    };
+    if (this.activeAttempts < this.capacity() && this.slotWaiters.length === 0) {
+      return Promise.resolve(slot());
     }
     return new Promise((resolve) => {
-      this.slotWaiters.push(() => {
-        this.activeAttempts++;
-        resolve();
-      });
+      this.slotWaiters.push(() => resolve(slot()));
     });
   }
 
-  private releaseSlot(): void {
-    this.activeAttempts = Math.max(0, this.activeAttempts - 1);
-    this.tick();
+  /** Returns `slot` when the round `run` starts has its outcome, whatever it is. */
+  private holdSlotFor(slot: Slot, run: () => Promise<unknown>): void {
+    run().then(slot.release, slot.release);
   }
 
-  private depsSatisfied(task: TaskFile): 'ready' | 'waiting' | { failed: string } {
+  /**
+   * Whether `task` may start: `ready`, `waiting` on a dependency that is still to finish,
+   * `blocked` on one that cannot (it names no task, or the dependencies go round in a cycle; a
+   * blocked task starts as soon as that changes), or `failed` when a dependency failed.
+   */
+  private depsSatisfied(task: TaskFile): 'ready' | 'waiting' | { blocked: string } | { failed: string } {
     const state = this.o.store.read();
+    const queued = new Map((this.watcher?.tasks() ?? []).map((t) => [taskNumber(t.id), t]));
+    const cycle = dependencyCycle(task, queued);
+    if (cycle) return { blocked: `dependsOn goes round in a cycle: ${cycle.join(' → ')}` };
     for (const dep of task.meta.dependsOn) {
       const n = taskNumber(dep);
       const record = Object.values(state.tasks).find((t) => taskNumber(t.id) === n);
-      if (!record) return 'waiting';
-      if (
-        record.state === 'failed' ||
-        (record.state === 'archived' && record.archivedAs?.startsWith('failed/'))
-      ) {
-        return { failed: dep };
+      if (!record) {
+        if (queued.has(n)) return 'waiting';
+        return { blocked: `dependsOn ${dep}, which is no task (not queued, not archived)` };
       }
+      if (record.state === 'failed' || taskOutcome(record) === 'failed') return { failed: dep };
       if (record.state === 'dropped') return { failed: dep };
       if (!(record.state === 'succeeded' || record.state === 'archived')) return 'waiting';
     }
     return 'ready';
   }
 
+  /**
+   * Takes up a changed `maxParallel` from the config files, so a person can widen or narrow the
+   * queue without a restart (other keys need one: they shape attempts already running). Looks at
+   * most every {@link CONFIG_POLL_MS}; a config that does not load keeps the old value, with a warning.
+   */
+  private refreshConfig(): void {
+    const now = Date.now();
+    if (this.configLoading || now - this.configCheckedAt < CONFIG_POLL_MS) return;
+    this.configCheckedAt = now;
+    this.configLoading = true;
+    void loadConfig(this.o.root, { env: this.o.env })
+      .then(({ config }) => {
+        if (config.maxParallel === this.o.config.maxParallel) return;
+        this.o.logger.info(
+          { from: this.o.config.maxParallel, to: config.maxParallel },
+          'maxParallel changed in the config',
+        );
+        this.o.config.maxParallel = config.maxParallel;
+        this.tick();
+      })
+      .catch((error: unknown) => this.warnOnce(`config not reloaded: ${errorMessage(error)}`))
+      .finally(() => {
+        this.configLoading = false;
+      });
+  }
+
   private tick(): void {
     if (this.stopped || !this.watcher || !this.recovered) return;
+    this.refreshConfig();
     while (this.slotWaiters.length > 0 && this.activeAttempts < this.capacity()) this.slotWaiters.shift()!();
     const tasks = [...this.watcher.tasks()].sort((a, b) => compareTaskIds(a.id, b.id));
     const state = this.o.store.read();
@@ -198,6 +263,15 @@ export class Scheduler {
       const record = state.tasks[task.id];
       if (record && ['archived', 'dropped'].includes(record.state)) continue;
       const deps = this.depsSatisfied(task);
+      if (typeof deps === 'object' && 'blocked' in deps) {
+        if (this.blocked.get(task.id) !== deps.blocked) {
+          this.blocked.set(task.id, deps.blocked);
+          this.o.logger.warn({ task: task.id, reason: deps.blocked }, 'task blocked');
+          this.say(`${task.id} blocked: ${deps.blocked}`);
+        }
+        continue;
+      }
+      this.blocked.delete(task.id);
       if (deps === 'waiting') continue;
       // A task admitted only when an attempt could start now; its further attempts queue for slots.
       const resuming =
@@ -205,11 +279,11 @@ export class Scheduler {
       if (!resuming && this.activeAttempts + this.slotWaiters.length >= this.capacity()) break;
       const run =
         typeof deps === 'object'
-          ? this.archive(
-              task,
-              { outcome: 'failed', attempts: [], reason: `dependency ${deps.failed} failed` },
-              Date.now(),
-            )
+          ? this.archive(task, {
+              outcome: 'failed',
+              attempts: [],
+              reason: `dependency ${deps.failed} failed`,
+            })
           : this.runTask(task);
       this.runningTasks.set(task.id, run);
       void run.finally(() => {
@@ -224,21 +298,22 @@ export class Scheduler {
   // ---- running a task ------------------------------------------------------------------------
 
   private async runTask(task: TaskFile): Promise<void> {
-    const started = Date.now();
     const log = this.o.logger.child({ component: 'scheduler', task: task.id });
+    /** Rules applied that the Result must state (a judge or reviewer that failed). */
+    const notes: string[] = [];
     try {
-      await this.o.store.update((draft) =>
-        upsertTask(draft, {
+      await this.o.store.update((draft) => {
+        const record = upsertTask(draft, {
           id: task.id,
           state: 'running',
           strategy: task.meta.strategy,
           title: task.title,
-        }),
-      );
+        });
+        record.startedAt ??= new Date().toISOString();
+      });
       const strategy = await loadStrategy(this.o.paths, task.meta.strategy);
       const offset = this.o.store.read().tasks[task.id]?.attemptOffset ?? 0;
       const runners: AttemptRunner[] = [];
-      const usage: UsageEvent[] = [];
       const ctx: StrategyContext = {
         task,
         config: this.o.config,
@@ -247,13 +322,24 @@ export class Scheduler {
           const runner = new AttemptRunner(this.host, task, offset + runners.length + 1, options);
           runners.push(runner);
           this.runners.set(runner.attemptId, runner);
-          await this.acquireSlot();
-          void runner.start();
+          // A slot is held while the attempt works, not while its task waits for the others.
+          if (runner.finished) void runner.start();
+          else this.holdSlotFor(await this.acquireSlot(), () => runner.start());
           return { attemptId: runner.attemptId, n: runner.n, branch: runner.branch };
         },
         awaitAttempt: (handle) => this.runnerOf(handle).outcome(),
         diff: async (handle) => (await this.attemptDiff(this.runnerOf(handle).latest))?.text ?? '',
-        send: (handle, text) => this.runnerOf(handle).send(text),
+        send: async (handle, text) => {
+          const runner = this.runnerOf(handle);
+          const slot = await this.acquireSlot();
+          try {
+            await runner.send(text);
+          } catch (error) {
+            slot.release();
+            throw error;
+          }
+          this.holdSlotFor(slot, () => runner.outcome());
+        },
         judge: async (outcomes) => {
           const candidates = await Promise.all(
             outcomes.map(async (o) => {
@@ -267,14 +353,24 @@ export class Scheduler {
               };
             }),
           );
-          const result = await judgeCandidates({
-            task,
-            candidates,
-            profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
-            env: this.o.env,
-            signal: this.controller.signal,
-          });
-          usage.push(...result.usage);
+          let result: Awaited<ReturnType<typeof judgeCandidates>>;
+          try {
+            result = await judgeCandidates({
+              task,
+              candidates,
+              profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
+              env: this.o.env,
+              signal: this.controller.signal,
+            });
+          } catch (error) {
+            if (this.stopped) throw error;
+            const winner = smallestPassing(outcomes);
+            const note = `the judge failed (${errorMessage(error)}); kept ${winner?.attemptId ?? 'none'}, the passing candidate with the smallest diff`;
+            log.warn({ err: error }, note);
+            notes.push(note);
+            return { scores: [], ...(winner ? { winner: winner.attemptId } : {}) };
+          }
+          await this.addReviewSpend(task.id, result.usage);
           log.info({ winner: result.winner, decision: result.decision }, result.summary);
           return {
             scores: result.scores.map((s) => ({
@@ -288,14 +384,28 @@ export class Scheduler {
         review: async (handle) => {
           const runner = this.runnerOf(handle);
           const diff = await this.attemptDiff(runner.latest);
-          const result = await reviewAttempt({
-            task,
-            diff: diff?.text ?? '',
-            profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
-            env: this.o.env,
-            signal: this.controller.signal,
+          let result: Awaited<ReturnType<typeof reviewAttempt>>;
+          try {
+            result = await reviewAttempt({
+              task,
+              diff: diff?.text ?? '',
+              profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
+              env: this.o.env,
+              signal: this.controller.signal,
+            });
+          } catch (error) {
+            if (this.stopped) throw error;
+            const reason = errorMessage(error);
+            const note = `the reviewer failed (${reason}); kept the last passing round of ${handle.attemptId}`;
+            log.warn({ err: error }, note);
+            notes.push(note);
+            return { approved: false, comments: '', failed: reason };
+          }
+          await this.addReviewSpend(task.id, result.usage, {
+            attempt: handle.attemptId,
+            approved: result.approved,
+            comments: result.comments,
           });
-          usage.push(...result.usage);
           return { approved: result.approved, comments: result.comments };
         },
         log: (message) => log.info(message),
@@ -305,18 +415,37 @@ export class Scheduler {
         result = await strategy.run(ctx);
       } finally {
         for (const runner of runners) {
-          await runner.finish();
+          // A stopping server leaves its agents to checkpoint: the next one resumes them.
+          if (!this.stopped) await runner.finish();
           this.runners.delete(runner.attemptId);
-          this.releaseSlot();
         }
       }
       if (this.stopped) return;
-      await this.archive(task, result, started, usage);
+      await this.archive(task, result, notes);
     } catch (error) {
       if (this.stopped) return;
       log.error({ err: error }, 'task failed to run');
-      await this.archive(task, { outcome: 'failed', attempts: [], reason: errorMessage(error) }, started);
+      await this.archive(task, { outcome: 'failed', attempts: [], reason: errorMessage(error) }, notes);
     }
+  }
+
+  /**
+   * Records what a judge or reviewer call spent on the task (and the review itself), so the
+   * Result and the status bar count it, across restarts too.
+   */
+  private async addReviewSpend(
+    id: string,
+    usage: UsageEvent[],
+    review?: { attempt: string; approved: boolean; comments: string },
+  ): Promise<void> {
+    const usd = usage.length ? (summarizeCost(usage).usd ?? 0) : 0;
+    await this.o.store.update((draft) => {
+      const record = draft.tasks[id];
+      if (!record) return;
+      record.reviewUsd = (record.reviewUsd ?? 0) + usd;
+      if (review) record.reviews = [...(record.reviews ?? []), review];
+    });
+    this.updateStatus();
   }
 
   private runnerOf(handle: AttemptHandle): AttemptRunner {
@@ -325,22 +454,23 @@ export class Scheduler {
     return runner;
   }
 
-  /** Moves the task file to done/ or failed/ with its Result section, and records it. */
-  private async archive(
-    task: TaskFile,
-    result: StrategyResult,
-    started: number,
-    extraUsage: UsageEvent[] = [],
-  ): Promise<void> {
+  /**
+   * Moves the task file to done/ or failed/ with its Result section, and records the outcome: the
+   * one place a task's end is decided and written. A write that fails (a full disk) is tried again
+   * every {@link ARCHIVE_RETRY_MS} while the server runs; the task stays running meanwhile, and a
+   * restarted server archives it from its recorded attempts.
+   */
+  private async archive(task: TaskFile, result: StrategyResult, notes: string[] = []): Promise<void> {
     const state = this.o.store.read();
-    const attempts = Object.values(state.attempts).filter((a) => a.taskId === task.id);
-    const costs = [
-      ...attempts.map((a) => ({ usd: a.costUsd })),
-      ...(extraUsage.length ? [{ usd: summarizeCost(extraUsage).usd }] : []),
-    ];
-    const costUsd = costs.every((c) => c.usd !== undefined)
-      ? costs.reduce((sum, c) => sum + (c.usd ?? 0), 0)
+    const record = state.tasks[task.id];
+    const offset = record?.attemptOffset ?? 0;
+    const attempts = Object.values(state.attempts).filter((a) => a.taskId === task.id && a.n > offset);
+    const agentCosts = attempts.map((a) => a.costUsd);
+    const agentsUsd = agentCosts.every((usd) => usd !== undefined)
+      ? agentCosts.reduce((sum: number, usd) => sum + (usd ?? 0), 0)
       : undefined;
+    const reviewUsd = record?.reviewUsd ?? 0;
+    const costUsd = agentsUsd === undefined ? undefined : agentsUsd + reviewUsd;
     const scores = new Map((result.scores ?? []).map((s) => [s.attemptId, s.score]));
     const candidates: CandidateResult[] | undefined =
       result.attempts.length > 1
@@ -352,31 +482,51 @@ export class Scheduler {
           }))
         : undefined;
     const outcome = result.outcome;
+    const reason = outcome === 'failed' ? (result.reason ?? 'failed') : undefined;
     const lastOutput = (result.winner ?? result.attempts.at(-1))?.checkOutput;
+    const startedAt = record?.startedAt ? Date.parse(record.startedAt) : Date.now();
+    const taskResult: TaskResult = {
+      attempts: result.attempts.length,
+      durationMs: Math.max(0, Date.now() - startedAt),
+      ...(result.winner ? { branch: result.winner.branch } : {}),
+      ...(result.winner?.commit ? { commit: result.winner.commit } : {}),
+      ...(costUsd !== undefined ? { costUsd } : {}),
+      ...(agentsUsd !== undefined ? { costParts: { agentsUsd, reviewUsd } } : {}),
+      ...(reason ? { reason } : {}),
+      ...(candidates ? { candidates } : {}),
+      checkRounds: result.attempts.map((a) => ({
+        attempt: a.attemptId,
+        rounds: state.attempts[a.attemptId]?.checkRounds ?? 0,
+        passed: a.passed,
+      })),
+      ...(record?.reviews?.length ? { reviews: record.reviews.map((r) => ({ ...r })) } : {}),
+      ...(notes.length ? { notes } : {}),
+      ...(lastOutput ? { checkOutput: lastOutput } : {}),
+    };
     let archivedAs: string | undefined;
-    try {
-      const { path } = await archiveTask(this.o.paths, task.id, outcome, {
-        attempts: result.attempts.length,
-        durationMs: Date.now() - started,
-        ...(result.winner ? { branch: result.winner.branch } : {}),
-        ...(result.winner?.commit ? { commit: result.winner.commit } : {}),
-        ...(costUsd !== undefined ? { costUsd } : {}),
-        ...(outcome === 'failed' ? { reason: result.reason ?? 'failed' } : {}),
-        ...(candidates ? { candidates } : {}),
-        ...(lastOutput ? { checkOutput: lastOutput } : {}),
-      });
-      archivedAs = `${outcome}/${path.split('/').pop()}`;
-    } catch (error) {
-      this.o.logger.error({ err: error, task: task.id }, 'archiving the task failed');
+    for (let tries = 1; archivedAs === undefined; tries++) {
+      try {
+        const { path } = await archiveTask(this.o.paths, task.id, outcome, taskResult, new Date(), {
+          text: task.raw,
+        });
+        archivedAs = `${outcome}/${path.split('/').pop()}`;
+      } catch (error) {
+        this.o.logger.error({ err: error, task: task.id, tries }, 'archiving the task failed; trying again');
+        this.warnOnce(`${task.id} cannot be archived: ${errorMessage(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, ARCHIVE_RETRY_MS));
+        if (this.stopped) return;
+      }
     }
     await this.recordArchived(task.id, {
-      ...(archivedAs ? { archivedAs } : {}),
+      outcome,
+      archivedAs,
       ...(result.winner ? { resultBranch: result.winner.branch } : {}),
       ...(result.winner?.commit ? { resultCommit: result.winner.commit } : {}),
       ...(costUsd !== undefined ? { costUsd } : {}),
-      ...(outcome === 'failed' ? { error: result.reason ?? 'failed' } : {}),
+      ...(reason ? { error: reason } : {}),
     });
     this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
+    if (reason) this.say(`${task.id} failed: ${reason}`);
     if (outcome === 'done' && result.winner) await this.autoMerge(task.id);
     this.updateStatus();
   }
@@ -426,6 +576,37 @@ export class Scheduler {
   }
 
   /**
+   * Removes the containers of this session a previous server left that nothing will use again:
+   * every setup and checks container (their commands died with that server and run again), and
+   * the agent containers of attempts that have ended or that the store does not know. An
+   * unfinished attempt's agent container stays: its runner re-attaches to it. No engine, no work.
+   */
+  private async reconcileContainers(): Promise<void> {
+    const docker = dockerClient(this.o.env);
+    const reachable = await docker.ping().then(
+      () => true,
+      () => false,
+    );
+    if (!reachable) return;
+    const attempts = this.o.store.read().attempts;
+    try {
+      const removed = await removeStrayContainers(
+        this.o.session,
+        ({ attemptId, role }) => {
+          const attempt = attempts[attemptId];
+          return (
+            role === 'agent' && attempt !== undefined && !FINISHED_ATTEMPT_STATES.includes(attempt.state)
+          );
+        },
+        docker,
+      );
+      if (removed.length) this.o.logger.info({ removed }, 'removed containers a previous server left');
+    } catch (error) {
+      this.o.logger.warn({ err: error }, 'could not look for containers a previous server left');
+    }
+  }
+
+  /**
    * Finishes the archives a killed server left half done (archive-recovery.ts): a task the store
    * still calls queued or running, whose archive was written since its record last changed, is
    * recorded from that archive, and its queued file, if it is still there, removed. Without this
@@ -444,6 +625,7 @@ export class Scheduler {
       const done = file.outcome === 'done';
       const archivedAs = `${file.outcome}/${file.name}`;
       await this.recordArchived(record.id, {
+        outcome: file.outcome,
         archivedAs,
         ...(done && result.branch ? { resultBranch: result.branch } : {}),
         ...(done && result.commit ? { resultCommit: result.commit } : {}),
@@ -468,7 +650,7 @@ export class Scheduler {
     const state = await this.o.store.reload();
     const n = taskNumberFromRef(ref);
     const record = Object.values(state.tasks).find((t) => n !== undefined && taskNumber(t.id) === n);
-    if (!record || !(record.state === 'archived' && record.archivedAs?.startsWith('failed/'))) {
+    if (!record || taskOutcome(record) !== 'failed' || !record.archivedAs) {
       throw new OrchestraError('TASK_NOT_FOUND', `${ref} is not a failed task`, {
         hint: 'only tasks archived in failed/ can be retried; see `orchestra task ls --all`',
       });
@@ -483,6 +665,10 @@ export class Scheduler {
       task.state = 'queued';
       task.attemptOffset = offset;
       delete task.error;
+      delete task.outcome;
+      delete task.startedAt;
+      delete task.reviewUsd;
+      delete task.reviews;
       delete task.archivedAs;
       delete task.resultBranch;
       delete task.resultCommit;
@@ -504,8 +690,8 @@ export class Scheduler {
         !this.runningTasks.has(t.id) && !['archived', 'dropped'].includes(state.tasks[t.id]?.state ?? ''),
     ).length;
     const running = this.runningTasks.size;
-    const done = tasks.filter((t) => t.state === 'archived' && t.archivedAs?.startsWith('done/')).length;
-    const failed = tasks.filter((t) => t.state === 'archived' && t.archivedAs?.startsWith('failed/')).length;
+    const done = tasks.filter((t) => taskOutcome(t) === 'done').length;
+    const failed = tasks.filter((t) => taskOutcome(t) === 'failed').length;
     const status = `${queued} queued · ${running} running · ${done} done · ${failed} failed`;
     if (this.o.server.status.tasks !== status) {
       this.o.server.status.tasks = status;
@@ -524,13 +710,17 @@ export class Scheduler {
       const attempts = Object.values(state.attempts)
         .filter((a) => a.taskId === id)
         .sort((a, b) => a.n - b.n);
-      const status = !record
-        ? 'queued'
-        : record.state === 'archived'
-          ? record.archivedAs?.startsWith('failed/')
-            ? 'failed'
-            : 'done'
-          : record.state;
+      const outcome = taskOutcome(record);
+      const blocked = this.blocked.get(id);
+      const status = blocked
+        ? 'blocked'
+        : !record
+          ? 'queued'
+          : outcome
+            ? outcome === 'done' && record.mergedCommit
+              ? 'merged'
+              : outcome
+            : record.state;
       const title = this.watcher?.tasks().find((t) => t.id === id)?.title ?? record?.title;
       const cost = combineCosts(
         attempts.map((a) => ({
@@ -547,7 +737,7 @@ export class Scheduler {
         status,
         ...(title ? { title } : {}),
         strategy: record?.strategy ?? 'single',
-        ...(record?.error ? { error: record.error } : {}),
+        ...(blocked ? { error: blocked } : record?.error ? { error: record.error } : {}),
         ...(record?.resultBranch ? { resultBranch: record.resultBranch } : {}),
         // An archived task's total includes what its judge or reviewer spent, as its Result says.
         ...(record?.state === 'archived' && record.costUsd !== undefined
@@ -565,6 +755,47 @@ export class Scheduler {
     }
     return rows;
   }
+}
+
+/**
+ * The cycle `task` is on through the `dependsOn` of queued tasks (`queued` by task number), as
+ * ids from `task` back to it (`[task-01, task-02, task-01]`), or undefined when there is none.
+ */
+export function dependencyCycle(
+  task: TaskFile,
+  queued: ReadonlyMap<number | undefined, TaskFile>,
+): string[] | undefined {
+  const start = taskNumber(task.id);
+  const path: TaskFile[] = [task];
+  const seen = new Set<number | undefined>();
+  const walk = (current: TaskFile): boolean => {
+    for (const dep of current.meta.dependsOn) {
+      const n = taskNumber(dep);
+      if (n === start) return true;
+      const next = queued.get(n);
+      if (!next || seen.has(n)) continue;
+      seen.add(n);
+      path.push(next);
+      if (walk(next)) return true;
+      path.pop();
+    }
+    return false;
+  };
+  return walk(task) ? [...path.map((t) => t.id), task.id] : undefined;
+}
+
+/**
+ * The fallback when a judge fails (best-of-n): the passing candidate with the smallest change
+ * (insertions plus deletions), the lower attempt number on a tie; undefined when none passed.
+ */
+export function smallestPassing(outcomes: readonly AttemptOutcome[]): AttemptOutcome | undefined {
+  const size = (o: AttemptOutcome) => (o.diffStat ? o.diffStat.insertions + o.diffStat.deletions : Infinity);
+  return outcomes.filter((o) => o.passed).sort((a, b) => size(a) - size(b) || a.n - b.n)[0];
+}
+
+/** One attempt round's claim on `maxParallel`; `release` is idempotent. */
+interface Slot {
+  release(): void;
 }
 
 /** One row of the task board. */

@@ -6,7 +6,7 @@ import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors
 import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
 import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
-import { DEFAULT_SCROLLBACK, Pane, type PaneSpec } from '../panes/pane.js';
+import { DEFAULT_SCROLLBACK, Pane, type PaneCloseReason, type PaneSpec } from '../panes/pane.js';
 import type { Disposable, PaneProcess } from '../panes/pane-process.js';
 import { FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
@@ -261,13 +261,13 @@ export class SessionServer {
     }, CHANGE_COALESCE_MS);
   }
 
-  private removePane(pane: Pane): void {
+  private removePane(pane: Pane, reason: PaneCloseReason = 'removed'): void {
     const index = this.panes.indexOf(pane);
     if (index < 0) return;
     this.panes.splice(index, 1);
     this.paneDisposers.get(pane.id)?.dispose();
     this.paneDisposers.delete(pane.id);
-    pane.dispose();
+    pane.dispose(reason);
     for (const client of this.clients.values()) client.forgetPane(pane.id);
     if (this.lastFocus === pane.id) this.lastFocus = null;
     if (this.focus === pane.id) {
@@ -613,7 +613,7 @@ export class SessionServer {
       }
       case 'kill-pane': {
         const pane = this.resolvePane(command.pane);
-        this.removePane(pane);
+        this.removePane(pane, 'killed');
         return { pane: pane.id };
       }
       case 'select-pane': {
@@ -707,7 +707,7 @@ export class SessionServer {
           client.socket.end();
         }),
     );
-    for (const pane of this.panes.splice(0)) pane.dispose();
+    for (const pane of this.panes.splice(0)) pane.dispose('shutdown');
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Give clients a moment to read the goodbye, then cut whoever is still connected.
     await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 500))]);

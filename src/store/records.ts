@@ -125,3 +125,13 @@ export function unfinishedAttempts<A extends DeepReadonly<AttemptRecord>>(state:
     .filter((a) => !isFinishedAttempt(a.state))
     .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
 }
+
+/**
+ * How a task ended: `done` or `failed` once archived, else undefined. Read from the record's
+ * `outcome`; records written before it existed fall back to the folder they were archived in.
+ */
+export function taskOutcome(record: DeepReadonly<TaskRecord> | undefined): 'done' | 'failed' | undefined {
+  if (record?.state !== 'archived') return undefined;
+  if (record.outcome) return record.outcome;
+  return record.archivedAs?.startsWith('failed/') ? 'failed' : 'done';
+}

@@ -60,6 +60,14 @@ export const taskRecordSchema = z.object({
   attemptOffset: z.number().int().nonnegative().optional(),
   /** the merge commit on the base branch, once merged */
   mergedCommit: z.string().optional(),
+  /** how the task ended, once archived: the one record of its outcome every screen reads */
+  outcome: z.enum(['done', 'failed']).optional(),
+  /** when its current run first started (kept across server restarts; a retry starts a new run) */
+  startedAt: timestamp.optional(),
+  /** spend of its judge and reviewer calls in the current run, USD */
+  reviewUsd: z.number().nonnegative().optional(),
+  /** the reviews of its current run (refine), oldest first */
+  reviews: z.array(z.object({ attempt: z.string(), approved: z.boolean(), comments: z.string() })).optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
   error: z.string().optional(),

@@ -52,6 +52,10 @@ export const refineStrategy: Strategy = {
     let outcome = await ctx.awaitAttempt(handle);
     for (let round = 1; round <= rounds && outcome.passed; round++) {
       const review = await ctx.review(handle);
+      if (review.failed) {
+        ctx.log(`refine: the reviewer failed (${review.failed}); keeping the last passing round`);
+        break;
+      }
       if (review.approved) {
         ctx.log(`refine: ${handle.attemptId} approved after ${round} review(s)`);
         break;

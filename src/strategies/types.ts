@@ -62,10 +62,18 @@ export interface StrategyContext {
   diff(handle: AttemptHandle): Promise<string>;
   /** Sends a message to the attempt's agent and lets it work again; await the attempt again after. */
   send(handle: AttemptHandle, text: string): Promise<void>;
-  /** Scores passing candidates against the task's acceptance criteria (reviewer profile, structured). */
+  /**
+   * Scores passing candidates against the task's acceptance criteria (reviewer profile, structured).
+   * When the judge fails, `winner` is the passing candidate with the smallest diff and `scores` is
+   * empty; the Result says so.
+   */
   judge(outcomes: AttemptOutcome[]): Promise<{ scores: CandidateScore[]; winner?: string }>;
-  /** Reviews one attempt's change (reviewer profile): approve, or say what to change. */
-  review(handle: AttemptHandle): Promise<{ approved: boolean; comments: string }>;
+  /**
+   * Reviews one attempt's change (reviewer profile): approve, or say what to change. When the
+   * reviewer itself fails (the API, no key), `failed` says why and the strategy should keep what
+   * it has (refine: the last passing round) rather than fail the task.
+   */
+  review(handle: AttemptHandle): Promise<{ approved: boolean; comments: string; failed?: string }>;
   /** A line in the session's log. */
   log(message: string): void;
 }

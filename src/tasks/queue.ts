@@ -434,8 +434,10 @@ export async function removeTask(paths: OrchestraPaths, ref: string): Promise<Ta
  *
  * @param id the task id (`task-03`)
  * @param now the finishing time, for the name and the section
+ * @param options.text the task's text to archive when its queued file is gone (a person removed it
+ *   while the task ran)
  * @returns the archived file's path
- * @throws OrchestraError TASK_NOT_FOUND when `tasks/<id>.md` does not exist
+ * @throws OrchestraError TASK_NOT_FOUND when `tasks/<id>.md` does not exist and no `text` is given
  */
 export async function archiveTask(
   paths: OrchestraPaths,
@@ -443,14 +445,19 @@ export async function archiveTask(
   outcome: 'done' | 'failed',
   result: TaskResult,
   now: Date = new Date(),
+  options: { text?: string } = {},
 ): Promise<{ path: string }> {
   const src = join(paths.tasks, queueFileName(id));
   let text: string;
+  let queued = true;
   try {
     text = await readFile(src, 'utf8');
   } catch (error) {
-    if (errnoCode(error) === 'ENOENT') throw taskNotFound(id, `${id} is not in the queue`);
-    throw error;
+    if (errnoCode(error) !== 'ENOENT') throw error;
+    // Removed from the queue while it ran: the text it ran with is archived instead.
+    if (options.text === undefined) throw taskNotFound(id, `${id} is not in the queue`);
+    text = options.text;
+    queued = false;
   }
   // The archive appears whole, Result included (a watcher or a person never reads it half-made);
   // only then does the queued file go. A crash in between leaves both, never neither.
@@ -460,6 +467,9 @@ export async function archiveTask(
     archiveFileName(id, now),
     `${text}${separator}${renderTaskResult(outcome, result, now)}`,
   );
-  await unlink(src);
+  if (queued)
+    await unlink(src).catch((error: unknown) => {
+      if (errnoCode(error) !== 'ENOENT') throw error;
+    });
   return { path };
 }

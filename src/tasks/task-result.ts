@@ -31,6 +31,14 @@ export interface TaskResult {
   /** Why the task failed (one line); used for outcome `failed`. */
   reason?: string;
   candidates?: CandidateResult[];
+  /** Check rounds each attempt ran (a round: the checks once, after the agent said done), oldest first. */
+  checkRounds?: Array<{ attempt: string; rounds: number; passed: boolean }>;
+  /** The reviews (refine), oldest first; `comments` is the reviewer's text, shortened to one line. */
+  reviews?: Array<{ attempt: string; approved: boolean; comments: string }>;
+  /** How `costUsd` splits: the agents, and the judge and reviewer calls, USD. */
+  costParts?: { agentsUsd?: number; reviewUsd?: number };
+  /** Rules applied that a reader must know of (a judge that failed and the fallback kept instead). */
+  notes?: string[];
   /** Output of the check commands; only its last {@link CHECK_OUTPUT_LINES} lines are kept. */
   checkOutput?: string;
 }
@@ -73,8 +81,22 @@ export function outputTail(output: string, lines = CHECK_OUTPUT_LINES): string {
   return clean.split('\n').slice(-lines).join('\n');
 }
 
+/** Characters of each review kept in the Result: its gist; the whole text is in the run's log. */
+const REVIEW_CHARS = 300;
+
+/** ` (agents $0.12 USD, judge and reviewer $0.01 USD)` when both parts are known, else ''. */
+function costParts(parts: TaskResult['costParts']): string {
+  if (parts?.agentsUsd === undefined || parts.reviewUsd === undefined || parts.reviewUsd === 0) return '';
+  return ` (agents ${formatUsd(parts.agentsUsd)}, judge and reviewer ${formatUsd(parts.reviewUsd)})`;
+}
+
+/** One line of untrusted text (an agent's words, a reason): control sequences and characters out. */
 function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+  return text
+    .replace(ANSI, '')
+    .replace(/[\x00-\x1f\x7f-\x9f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 function cell(value: string): string {
@@ -96,17 +118,38 @@ export function renderTaskResult(outcome: 'done' | 'failed', result: TaskResult,
     `- commit: ${result.commit ? `\`${result.commit}\`` : 'none'}`,
     `- attempts: ${result.attempts}`,
     `- duration: ${formatDuration(result.durationMs)} (${Math.round(result.durationMs)} ms)`,
-    `- cost: ${formatUsd(result.costUsd)}`,
+    `- cost: ${formatUsd(result.costUsd)}${costParts(result.costParts)}`,
   ];
   if (outcome === 'failed' || result.reason !== undefined) {
     out.push(`- reason: ${oneLine(result.reason ?? '') || 'unknown'}`);
   }
+  if (result.checkRounds?.length) {
+    const rounds = result.checkRounds.map(
+      (r) => `${r.attempt} ${r.rounds} (${r.passed ? 'passed' : 'not passed'})`,
+    );
+    out.push(`- check rounds: ${rounds.join(', ')}`);
+  }
+  if (result.reviews?.length) {
+    const approved = result.reviews.filter((r) => r.approved).length;
+    out.push(`- reviews: ${result.reviews.length}, ${approved} approving`);
+  }
+  for (const note of result.notes ?? []) out.push(`- note: ${oneLine(note)}`);
   if (result.candidates?.length) {
     out.push('', '| attempt | check | score | chosen |', '| --- | --- | --- | --- |');
     for (const c of result.candidates) {
       const score = c.score === undefined ? '' : String(c.score);
       out.push(`| ${cell(String(c.attempt))} | ${c.check} | ${score} | ${c.chosen ? 'yes' : ''} |`);
     }
+  }
+  if (result.reviews?.length) {
+    out.push('', 'Reviews:', '');
+    result.reviews.forEach((r, i) => {
+      const words = oneLine(r.comments);
+      const cut = words.length > REVIEW_CHARS ? `${words.slice(0, REVIEW_CHARS - 1)}…` : words;
+      out.push(
+        `${i + 1}. ${r.attempt}: ${r.approved ? 'approved' : 'changes asked'}${cut ? ` — ${cut}` : ''}`,
+      );
+    });
   }
   if (result.checkOutput !== undefined && result.checkOutput.trim() !== '') {
     const tail = outputTail(result.checkOutput);

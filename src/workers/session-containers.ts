@@ -85,3 +85,60 @@ export async function removeSessionContainers(
   }
   return removed;
 }
+
+/** The roles of tool containers, the last part of their attempt label (see tool-container.ts). */
+const TOOL_ROLE = /-(setup|checks|merge)$/;
+
+/**
+ * Longest a merge gate's container can be in use, ms: its checkout, setup and checks each have
+ * their own timeout well under this. An older one is a leftover of a killed `orchestra merge`.
+ */
+export const MERGE_CONTAINER_MAX_AGE_MS = 3 * 60 * 60 * 1000;
+
+/** What one of orchestra's containers is, from its attempt label. */
+export interface ContainerRole {
+  /** The attempt it works for (`task-03-a2`, or `merge-<hex>` for a merge gate). */
+  attemptId: string;
+  /** `agent` for the agent's own container, else the tool container's role. */
+  role: 'agent' | 'setup' | 'checks' | 'merge';
+}
+
+/** Reads a container's {@link ContainerRole} from its `orchestra.attempt` label. */
+export function containerRole(label: string): ContainerRole {
+  const match = TOOL_ROLE.exec(label);
+  if (!match) return { attemptId: label, role: 'agent' };
+  return { attemptId: label.slice(0, match.index), role: match[1] as ContainerRole['role'] };
+}
+
+/**
+ * Removes the containers of `session` that nothing will use again: those `keep` says no to, and
+ * merge gates older than {@link MERGE_CONTAINER_MAX_AGE_MS} (a merge may be running from the CLI,
+ * so `keep` is not asked about them). Used by a starting server (reconcile) and `orchestra gc`.
+ *
+ * @param keep whether a container of this role and attempt may still be in use
+ * @returns the names removed
+ * @throws Error from dockerode when the engine cannot be asked
+ */
+export async function removeStrayContainers(
+  session: string,
+  keep: (container: ContainerRole) => boolean,
+  docker: Docker = dockerClient(),
+  now: number = Date.now(),
+): Promise<string[]> {
+  const list = await docker.listContainers({ all: true, filters: sessionFilter(session) });
+  const removed: string[] = [];
+  for (const entry of list) {
+    const role = containerRole(entry.Labels?.[LABEL_ATTEMPT] ?? '');
+    const stray =
+      role.role === 'merge' ? now - entry.Created * 1000 > MERGE_CONTAINER_MAX_AGE_MS : !keep(role);
+    if (!stray) continue;
+    try {
+      await docker.getContainer(entry.Id).remove({ force: true });
+      removed.push(entry.Names?.[0]?.replace(/^\//, '') ?? entry.Id);
+    } catch (error) {
+      // Gone already is what was wanted.
+      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
+    }
+  }
+  return removed;
+}

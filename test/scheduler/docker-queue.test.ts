@@ -197,4 +197,57 @@ describe('the queue with Docker workers', { skip: skip ?? false }, () => {
       if (info) assert.equal(info.State.OOMKilled, true, 'the engine says it was OOM-killed');
     });
   });
+
+  describe('containers', () => {
+    let world: World | undefined;
+    after(() => dispose(world));
+
+    test('a restarted server removes what an earlier one left; an ended attempt leaves no container', async () => {
+      world = await makeWorld('docker-leftovers', { turns: [] });
+      const w = world;
+      // A CLI agent that says it is done and then stays at its "prompt", as Claude Code would.
+      const done = JSON.stringify({ type: 'status', state: 'done', summary: 'changed README' });
+      await setConfig(w.root, [
+        [['sandbox'], 'docker'],
+        [['check'], ['grep -q changed README.md']],
+        [
+          ['agents', 'stays'],
+          {
+            type: 'custom',
+            command: `sh -c 'echo changed >> README.md; echo ${JSON.stringify(done).replace(/'/g, '')} >> {run_dir}/events.jsonl; exec sleep 600'`,
+          },
+        ],
+        [['defaultAgent'], 'stays'],
+      ]);
+      // What a server SIGKILLed during a check round, and long ago an attempt since forgotten, leave.
+      const docker = dockerClient();
+      for (const attempt of ['task-07-a1-checks', 'task-08-a1']) {
+        const container = await docker.createContainer({
+          name: `orchestra-${w.session}-${attempt}`,
+          Image: 'orchestra-worker:latest',
+          Cmd: ['sleep', '600'],
+          Labels: { 'orchestra.session': w.session, 'orchestra.attempt': attempt },
+        });
+        await container.start();
+      }
+      assert.equal((await findWorkers(w.session)).length, 2);
+      const add = await runCli(['task', 'add', 'Change the README'], { cwd: w.root, env: w.env });
+      assert.equal(add.code, 0, add.stderr);
+      startServer(w);
+      await waitFor(
+        async () => (await readdir(join(w.root, '.orchestra', 'done'))).find((f) => f.startsWith('task-01-')),
+        'task-01 in done/',
+        90_000,
+      );
+      const left = await waitFor(
+        async () => {
+          const workers = await findWorkers(w.session);
+          return workers.length === 0 ? 'none' : undefined;
+        },
+        'no container of the session left',
+        30_000,
+      ).catch(async () => (await findWorkers(w.session)).map((c) => `${c.name} ${c.state}`).join(', '));
+      assert.equal(left, 'none', `containers left: ${left}`);
+    });
+  });
 });

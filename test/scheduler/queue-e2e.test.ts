@@ -175,9 +175,19 @@ describe('running the queue of the demo repository in orchestra tui', () => {
       assert.equal(fields.get('branch'), `\`${e.branch}\``, `${e.task} branch`);
       assert.equal(fields.get('commit'), `\`${await world.git('rev-parse', e.branch)}\``, `${e.task} commit`);
       assert.equal(fields.get('attempts'), e.attempts, `${e.task} attempts`);
-      const cost = /^\$(\d+\.\d+) USD$/.exec(fields.get('cost') ?? '');
+      const cost =
+        /^\$(\d+\.\d+) USD(?: \(agents \$(\d+\.\d+) USD, judge and reviewer \$(\d+\.\d+) USD\))?$/.exec(
+          fields.get('cost') ?? '',
+        );
       assert.ok(cost, `${e.task} has a cost in USD (got ${fields.get('cost')})`);
       assert.ok(Number(cost[1]) > 0, `${e.task} cost something: the scripted turns report usage`);
+      if (e.task === 'task-03') {
+        assert.ok(cost[3] && Number(cost[3]) > 0, `the judge's spend is counted: ${fields.get('cost')}`);
+        assert.equal(
+          fields.get('check rounds'),
+          'task-03-a1 1 (passed), task-03-a2 1 (passed), task-03-a3 2 (not passed)',
+        );
+      }
       const record = state.tasks[e.task];
       assert.equal(record?.state, 'archived', `${e.task} state`);
       assert.match(

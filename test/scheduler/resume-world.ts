@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { type OrchestraPaths, orchestraPaths } from '../../src/common/paths.js';
+import type { ScenarioFile } from '../../src/model-server/scenario.js';
 import {
   type ScriptedModelServer,
   startScriptedModelServer,
@@ -102,6 +103,18 @@ export interface ServerProcess {
   exited: Promise<void>;
 }
 
+/** What {@link ResumeWorld.custom} builds. */
+export interface CustomWorld {
+  name: string;
+  config: Record<string, unknown>;
+  tasks: Record<string, string>;
+  scenario: ScenarioFile;
+  files?: Record<string, string>;
+  /** `.orchestra/strategies/<name>.mjs` texts. */
+  strategies?: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
 export class ResumeWorld {
   private readonly servers: ServerProcess[] = [];
 
@@ -129,46 +142,84 @@ export class ResumeWorld {
     /** Leave task-02 out of the queue; the test queues it with {@link ResumeWorld.queueSecondTask}. */
     secondTaskLater?: boolean;
   }): Promise<ResumeWorld> {
+    return ResumeWorld.custom((EFFECTS) => ({
+      name: options.name,
+      files: { 'README.md': 'resume test\n', '.gitignore': '.setup-done\n.checked-once\n' },
+      config: {
+        sandbox: 'local',
+        maxParallel: 1,
+        maxAttempts: 2,
+        setup: [setupCommand(EFFECTS, options.slow)],
+      },
+      tasks: {
+        'task-01': firstTask(EFFECTS, options.slow, options.strategy),
+        ...(options.secondTaskLater ? {} : { 'task-02': secondTask(EFFECTS) }),
+      },
+      ...(options.strategy === 'settle' ? { strategies: { settle: settleStrategy(options.slow) } } : {}),
+      scenario: scenarioFile(EFFECTS, options.slow),
+    }));
+  }
+
+  /**
+   * A repository of the test's own making: `files` committed on main, `.orchestra/` with
+   * `config` (orchestra.json), the queued `tasks` (`{ 'task-01': markdown }`), and a model server
+   * playing `scenario`. `env` is added to the servers' environment (`ANTHROPIC_API_KEY: ''`
+   * removes the key).
+   */
+  static async custom(spec: CustomWorld | ((effectsLog: string) => CustomWorld)): Promise<ResumeWorld> {
     const base = await tempDir();
     try {
       const root = join(base, 'repo');
       const effectsLog = join(base, 'effects.log');
+      const options = typeof spec === 'function' ? spec(effectsLog) : spec;
       await mkdir(root);
       await writeFile(effectsLog, '');
       gitOut(root, 'init', '--quiet', '-b', 'main');
       gitOut(root, 'config', 'user.name', 'Test User');
       gitOut(root, 'config', 'user.email', 'test@example.com');
-      await writeFile(join(root, 'README.md'), 'resume test\n');
-      await writeFile(join(root, '.gitignore'), '.setup-done\n.checked-once\n');
+      for (const [name, text] of Object.entries({ 'README.md': 'test\n', ...options.files })) {
+        await mkdir(join(root, name, '..'), { recursive: true });
+        await writeFile(join(root, name), text);
+      }
       gitOut(root, 'add', '-A');
       gitOut(root, 'commit', '--quiet', '-m', 'initial');
-
       const paths = orchestraPaths(root);
       for (const dir of [paths.tasks, paths.done, paths.failed, paths.runs, paths.worktrees, paths.logs]) {
         await mkdir(dir, { recursive: true });
       }
       await writeFile(paths.gitignore, '*\n!.gitignore\n!orchestra.json\n');
-      await writeFile(
-        paths.config,
-        `${JSON.stringify(
-          {
-            sandbox: 'local',
-            maxParallel: 1,
-            maxAttempts: 2,
-            setup: [setupCommand(effectsLog, options.slow)],
-          },
-          null,
-          2,
-        )}\n`,
+      await writeFile(paths.config, `${JSON.stringify(options.config, null, 2)}\n`);
+      if (options.strategies) await mkdir(paths.strategies, { recursive: true });
+      for (const [name, text] of Object.entries(options.strategies ?? {}))
+        await writeFile(join(paths.strategies, `${name}.mjs`), text);
+      for (const [id, text] of Object.entries(options.tasks))
+        await writeFile(join(paths.tasks, `${id}.md`), text);
+      return await ResumeWorld.finish(
+        base,
+        root,
+        paths,
+        effectsLog,
+        options.name,
+        options.scenario,
+        options.env,
       );
-      if (options.strategy === 'settle') {
-        await mkdir(paths.strategies, { recursive: true });
-        await writeFile(join(paths.strategies, 'settle.mjs'), settleStrategy(options.slow));
-      }
-      await writeFile(join(paths.tasks, 'task-01.md'), firstTask(effectsLog, options.slow, options.strategy));
-      if (!options.secondTaskLater) await writeFile(join(paths.tasks, 'task-02.md'), secondTask(effectsLog));
+    } catch (error) {
+      await rm(base, { recursive: true, force: true });
+      throw error;
+    }
+  }
 
-      const model = await startScriptedModelServer({ scenario: scenarioFile(effectsLog, options.slow) });
+  private static async finish(
+    base: string,
+    root: string,
+    paths: OrchestraPaths,
+    effectsLog: string,
+    name: string,
+    scenario: ScenarioFile,
+    extraEnv: NodeJS.ProcessEnv = {},
+  ): Promise<ResumeWorld> {
+    {
+      const model = await startScriptedModelServer({ scenario });
       const env: NodeJS.ProcessEnv = {
         ...cleanEnv(),
         HOME: join(base, 'home'),
@@ -184,11 +235,12 @@ export class ResumeWorld {
         if (key.startsWith('ORCHESTRA_') && key !== 'ORCHESTRA_TMPDIR') delete env[key];
         if (key.startsWith('TMUX')) delete env[key];
       }
+      for (const [key, value] of Object.entries(extraEnv)) {
+        if (value === '') delete env[key];
+        else env[key] = value;
+      }
       for (const dir of ['home', 'config', 'sock']) await mkdir(join(base, dir), { mode: 0o700 });
-      return new ResumeWorld(base, root, paths, effectsLog, model, env, `resume-${options.name}`);
-    } catch (error) {
-      await rm(base, { recursive: true, force: true });
-      throw error;
+      return new ResumeWorld(base, root, paths, effectsLog, model, env, `resume-${name}`);
     }
   }
 

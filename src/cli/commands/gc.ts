@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
+import { defaultSession } from '../../client/session-target.js';
 import { gcWorktrees, pruneWorktrees } from '../../git/worktree.js';
+import { sanitizeSessionName } from '../../server/socket-dir.js';
 import { StateStore } from '../../store/store.js';
+import { dockerClient } from '../../workers/docker-engine.js';
+import { removeStrayContainers } from '../../workers/session-containers.js';
 import { repoContext } from '../context.js';
 import type { CommandEnv } from '../main.js';
 import { printJson } from '../output.js';
@@ -28,8 +32,38 @@ export function registerGcCommand(program: Command, env: CommandEnv): void {
         return attempt !== undefined && !FINISHED.has(attempt.state);
       });
       await pruneWorktrees(root);
-      if (opts.json) printJson(env.output, { removed });
-      else if (removed.length === 0) env.output.out('nothing to remove');
-      else for (const id of removed) env.output.out(`removed worktree ${id}`);
+      const containers = await strayContainers(env, root, (id) => {
+        const attempt = attempts[id];
+        return attempt !== undefined && !FINISHED.has(attempt.state);
+      });
+      if (opts.json) printJson(env.output, { removed, containers });
+      else if (removed.length === 0 && containers.length === 0) env.output.out('nothing to remove');
+      else {
+        for (const id of removed) env.output.out(`removed worktree ${id}`);
+        for (const name of containers) env.output.out(`removed container ${name}`);
+      }
     });
+}
+
+/**
+ * Removes the repository's session containers that belong to no attempt in flight (agents and
+ * tool containers of ended or unknown attempts; old merge gates). No Docker engine: nothing to do.
+ *
+ * @returns the names of the containers removed
+ */
+async function strayContainers(
+  env: CommandEnv,
+  root: string,
+  inFlight: (attemptId: string) => boolean,
+): Promise<string[]> {
+  const docker = dockerClient(env.env);
+  if (
+    !(await docker.ping().then(
+      () => true,
+      () => false,
+    ))
+  )
+    return [];
+  const { session } = await defaultSession(root, env.env);
+  return removeStrayContainers(sanitizeSessionName(session), ({ attemptId }) => inFlight(attemptId), docker);
 }

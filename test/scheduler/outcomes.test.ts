@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { ScenarioFile, ScriptedTurn } from '../../src/model-server/scenario.js';
+import type { State } from '../../src/store/schema.js';
+import { runCli } from '../support/cli.js';
+import { type CustomWorld, ResumeWorld, waitFor } from './resume-world.js';
+
+/**
+ * Every attempt ends, once, with its true result (issue 10): real `orchestra server` processes on
+ * real repositories, local agents played by the scripted model server, faults from outside as a
+ * person or a crash would make them.
+ */
+
+const bash = (command: string, delayMs = 0): ScriptedTurn => ({
+  toolUses: [{ name: 'bash', input: { command } }],
+  ...(delayMs ? { delayMs } : {}),
+});
+const complete = (summary: string): ScriptedTurn => ({
+  toolUses: [{ name: 'task_complete', input: { summary } }],
+});
+
+/** An attempt's scenario: routed by its worktree, as the agent's system prompt names it. */
+function attempt(id: string, turns: ScriptedTurn[]): ScenarioFile['scenarios'][string] {
+  return { match: { system: `worktrees/${id}\\b` }, turns };
+}
+
+/** A task whose check wants `file` to exist. */
+function taskNeeding(title: string, file: string, front = ''): string {
+  return `${front ? `---\n${front}\n---\n` : ''}# ${title}\n\n## Goal\nWrite ${file}.\n\n## Test plan\n1. Run \`test -f ${file}\`\n`;
+}
+
+const worlds: ResumeWorld[] = [];
+after(async () => {
+  for (const world of worlds) await world.dispose();
+});
+
+async function world(options: CustomWorld): Promise<ResumeWorld> {
+  const w = await ResumeWorld.custom(options);
+  worlds.push(w);
+  return w;
+}
+
+/** Waits until every one of `ids` is archived in the store; the failure message has the logs. */
+async function archived(w: ResumeWorld, ids: string[], timeoutMs: number): Promise<State> {
+  try {
+    return await waitFor(
+      async () => {
+        const state = await w.state();
+        return ids.every((id) => state?.tasks[id]?.state === 'archived') ? state : undefined;
+      },
+      `${ids.join(', ')} archived`,
+      timeoutMs,
+      200,
+    );
+  } catch (error) {
+    const state = await w.state();
+    throw new Error(
+      `${(error as Error).message}\ntasks: ${JSON.stringify(state?.tasks, null, 1)}\nattempts: ${JSON.stringify(
+        Object.values(state?.attempts ?? {}).map((a) => [a.id, a.state, a.error]),
+      )}\n${await w.serverLogs()}`,
+    );
+  }
+}
+
+describe('every attempt ends once with its true result', { concurrency: true }, () => {
+  it('best-of-3 with maxParallel 2 finishes, and the task queued behind it too', {
+    timeout: 120_000,
+  }, async () => {
+    const scenarios: ScenarioFile['scenarios'] = {
+      judge: {
+        match: { system: 'You judge competing solutions' },
+        turns: [
+          {
+            toolUses: [
+              {
+                name: 'submit_scores',
+                input: {
+                  scores: [1, 2, 3].map((n) => ({ attempt: `task-01-a${n}`, score: n, reasons: `r${n}` })),
+                },
+              },
+            ],
+          },
+        ],
+      },
+      'task-02-a1': attempt('task-02-a1', [bash('echo two > two.txt'), complete('two')]),
+    };
+    for (const n of [1, 2, 3]) {
+      scenarios[`task-01-a${n}`] = attempt(`task-01-a${n}`, [
+        bash(`echo ${n} > one.txt`, 300),
+        complete(`one, ${n}`),
+      ]);
+    }
+    const w = await world({
+      name: 'best-of-3-p2',
+      config: { sandbox: 'local', maxParallel: 2 },
+      tasks: {
+        'task-01': taskNeeding('One', 'one.txt', 'strategy: best-of-n\nn: 3'),
+        'task-02': taskNeeding('Two', 'two.txt'),
+      },
+      scenario: { scenarios },
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01', 'task-02'], 90_000);
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//);
+    assert.match(state.tasks['task-02']?.archivedAs ?? '', /^done\//);
+    assert.equal(state.tasks['task-01']?.resultBranch, 'orchestra/task-01/a3', 'the judge scored a3 highest');
+    for (const n of [1, 2, 3]) assert.equal(state.attempts[`task-01-a${n}`]?.state, 'succeeded');
+  });
+
+  it('kill-server leaves a running attempt to the next server, which finishes it', {
+    timeout: 120_000,
+  }, async () => {
+    const w = await world({
+      name: 'kill-server',
+      config: { sandbox: 'local', maxParallel: 1 },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt') },
+      scenario: {
+        scenarios: {
+          'task-01-a1': attempt('task-01-a1', [
+            bash('echo one > one.txt'),
+            // Cut off by the kill; the resumed agent asks again and gets the next turn.
+            { ...complete('one'), delayMs: 4000 },
+            complete('one, after the restart'),
+          ]),
+        },
+      },
+    });
+    const first = w.startServer();
+    await waitFor(
+      async () => (await w.state())?.attempts['task-01-a1']?.state === 'running',
+      'task-01-a1 running',
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const killed = await runCli(['kill-server', '-t', w.session], { cwd: w.root, env: w.env });
+    assert.equal(killed.code, 0, killed.stderr);
+    await first.exited;
+    const between = await w.state();
+    assert.notEqual(between?.attempts['task-01-a1']?.state, 'failed', 'a shutdown is not a failure');
+    assert.equal((await w.queueFiles('failed')).length, 0, 'nothing went to failed/');
+    w.startServer();
+    const state = await archived(w, ['task-01'], 90_000);
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//, JSON.stringify(state.tasks['task-01']));
+    assert.equal(state.attempts['task-01-a1']?.state, 'succeeded');
+  });
+
+  it('kill-pane on an agent fails its attempt "stopped by the user" and frees its slot', {
+    timeout: 120_000,
+  }, async () => {
+    const w = await world({
+      name: 'kill-pane',
+      config: { sandbox: 'local', maxParallel: 1 },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt'), 'task-02': taskNeeding('Two', 'two.txt') },
+      scenario: {
+        scenarios: {
+          // The first agent thinks for a long time: only a kill ends it.
+          'task-01-a1': attempt('task-01-a1', [{ ...bash('echo one > one.txt'), delayMs: 600_000 }]),
+          'task-02-a1': attempt('task-02-a1', [bash('echo two > two.txt'), complete('two')]),
+        },
+      },
+    });
+    w.startServer();
+    const paneId = await waitFor(
+      async () => (await w.state())?.attempts['task-01-a1']?.paneId,
+      'task-01-a1 has a pane',
+      30_000,
+    );
+    const killed = await runCli(['kill-pane', '-t', `${w.session}:%${paneId}`], { cwd: w.root, env: w.env });
+    assert.equal(killed.code, 0, killed.stderr);
+    const state = await archived(w, ['task-01', 'task-02'], 60_000);
+    assert.equal(state.attempts['task-01-a1']?.state, 'failed');
+    assert.equal(state.attempts['task-01-a1']?.error, 'stopped by the user');
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^failed\//);
+    assert.match(state.tasks['task-02']?.archivedAs ?? '', /^done\//, 'the slot went to task-02');
+  });
+
+  it('an agent that exits at once is noticed', { timeout: 90_000 }, async () => {
+    const w = await world({
+      name: 'exit-at-once',
+      config: {
+        sandbox: 'local',
+        defaultAgent: 'quick',
+        agents: { quick: { type: 'custom', command: 'true' } },
+      },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt') },
+      scenario: { scenarios: { none: { turns: [] } } },
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01'], 60_000);
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^failed\//);
+  });
+
+  it('an agent that stops on API errors after half its change fails, names the cause, keeps the work', {
+    timeout: 120_000,
+  }, async () => {
+    const apiError: ScriptedTurn = { error: { status: 500, type: 'api_error', message: 'scripted outage' } };
+    const w = await world({
+      name: 'api-errors',
+      config: { sandbox: 'local' },
+      // The check passes on the half change: only the agent's own end says it is unfinished.
+      tasks: { 'task-01': taskNeeding('One', 'half.txt') },
+      scenario: {
+        scenarios: {
+          'task-01-a1': attempt('task-01-a1', [bash('echo half > half.txt'), ...Array(8).fill(apiError)]),
+        },
+      },
+      env: { ORCHESTRA_RETRY_BASE_MS: '5' },
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01'], 90_000);
+    const task = state.tasks['task-01'];
+    assert.match(task?.archivedAs ?? '', /^failed\//, 'a half change is never done');
+    assert.match(task?.error ?? '', /the agent stopped on an error: .*500/, task?.error);
+    assert.match(task?.error ?? '', /unfinished work is on orchestra\/task-01\/a1/);
+    const archive = await readFile(join(w.paths.dir, task!.archivedAs!), 'utf8');
+    assert.match(archive, /- reason: the agent stopped on an error/);
+    const show = execFileSync('git', ['show', 'orchestra/task-01/a1:half.txt'], {
+      cwd: w.root,
+      encoding: 'utf8',
+    });
+    assert.equal(show, 'half\n', 'the half change is on the attempt branch');
+  });
+});
