@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import xtermHeadless from '@xterm/headless';
 import blessed from 'blessed';
 import { errorMessage } from '../common/errors.js';
+import { isSecretEnv } from '../common/secret-env.js';
 import type { KeyAction } from '../config/key-bindings.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
@@ -151,6 +152,7 @@ export class Tui {
       },
       ...(this.options.autostart ? { autostart: this.options.root ? { root: this.options.root } : {} } : {}),
     });
+    const handedOver = await this.handOverSecrets();
     if (this.options.initialCommand && !this.options.readOnly) {
       const panes = await this.connection.request<PaneInfo[]>({ cmd: 'list-panes' });
       if (panes.length === 0) {
@@ -162,9 +164,29 @@ export class Tui {
       }
     }
     this.setupScreen();
+    if (handedOver) this.flash(handedOver);
     return new Promise<number>((resolve) => {
       this.finished = resolve;
     });
+  }
+
+  /**
+   * A server whose queue waits for a key it lacks says so in its welcome; this client hands over
+   * the ones its own environment has (the socket is the person's own: its directory is 0700).
+   *
+   * @returns the status-bar message saying what happened, or undefined when nothing was missing
+   */
+  private async handOverSecrets(): Promise<string | undefined> {
+    const missing = this.connection?.welcome?.missingEnv ?? [];
+    if (missing.length === 0) return undefined;
+    const have = missing.filter((name) => isSecretEnv(name) && this.options.env[name]);
+    if (have.length === 0 || this.options.readOnly) {
+      return `the server has no ${missing.join(' or ')}, so tasks wait: export it here and attach again`;
+    }
+    for (const name of have) {
+      await this.connection!.request({ cmd: 'set-env', name, value: this.options.env[name]! });
+    }
+    return `handed ${have.join(', ')} to the server: waiting tasks start`;
   }
 
   // ---- screen ------------------------------------------------------------------------------

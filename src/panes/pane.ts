@@ -52,6 +52,8 @@ export class Pane {
   private readonly exitListeners = new Set<(exit: PaneExit) => void>();
   private readonly closeListeners = new Set<(reason: PaneCloseReason) => void>();
   private readonly disposables: Disposable[] = [];
+  private readonly processDisposables: Disposable[] = [];
+  private current: PaneProcess;
   private pendingChars = 0;
   private paused = false;
   private exit: PaneExit | undefined;
@@ -68,7 +70,7 @@ export class Pane {
   constructor(
     readonly id: number,
     readonly spec: PaneSpec,
-    readonly process: PaneProcess,
+    process: PaneProcess,
     size: { cols: number; rows: number },
     scrollback = DEFAULT_SCROLLBACK,
   ) {
@@ -77,13 +79,26 @@ export class Pane {
     this.terminal.loadAddon(this.serializer as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
     // Only the server's emulator answers terminal queries (device attributes, cursor position):
     // its replies go to the process; client mirrors never write back.
-    this.disposables.push(this.terminal.onData((reply) => process.write(reply)));
-    this.disposables.push(this.terminal.onBinary((reply) => process.write(Buffer.from(reply, 'binary'))));
-    this.disposables.push(process.onData((data) => this.ingest(data)));
+    this.disposables.push(this.terminal.onData((reply) => this.current.write(reply)));
     this.disposables.push(
+      this.terminal.onBinary((reply) => this.current.write(Buffer.from(reply, 'binary'))),
+    );
+    this.current = process;
+    this.attach(process);
+  }
+
+  /** What runs in the pane now (a respawn replaces it). */
+  get process(): PaneProcess {
+    return this.current;
+  }
+
+  private attach(process: PaneProcess): void {
+    this.processDisposables.push(process.onData((data) => this.ingest(data)));
+    this.processDisposables.push(
       process.onExit((exit) => {
         // Let output already written finish parsing before announcing the exit.
         this.terminal.write('', () => {
+          if (this.current !== process) return;
           this.exit = exit;
           // A copy: a listener may dispose the pane (the server removes ended panes), which clears
           // the set and would skip the listeners after it.
@@ -91,6 +106,25 @@ export class Pane {
         });
       }),
     );
+  }
+
+  /**
+   * Runs `process` in the pane instead of the one there, as `tmux respawn-pane -k` does: the old
+   * one is ended without its exit being announced, the screen and its history stay, and exit
+   * listeners wait for the new one's exit. The pane owns `process` from now on.
+   */
+  respawn(process: PaneProcess): void {
+    for (const d of this.processDisposables.splice(0)) d.dispose();
+    const old = this.current;
+    this.current = process;
+    this.exit = undefined;
+    if (this.paused) {
+      this.paused = false;
+      old.resume();
+    }
+    old.kill();
+    process.resize(this.terminal.cols, this.terminal.rows);
+    this.attach(process);
   }
 
   get name(): string {
@@ -253,8 +287,8 @@ export class Pane {
     this.closed = true;
     for (const listener of [...this.closeListeners]) listener(reason);
     this.closeListeners.clear();
-    this.process.kill();
-    for (const d of this.disposables) d.dispose();
+    this.current.kill();
+    for (const d of [...this.disposables, ...this.processDisposables]) d.dispose();
     this.outputListeners.clear();
     this.exitListeners.clear();
     this.terminal.dispose();

@@ -26,6 +26,8 @@ export const welcomeSchema = z.object({
   session: z.string(),
   pid: z.number().int(),
   clientId: z.number().int(),
+  /** Secrets the server's queued agents need and it lacks (a client that has one may `set-env` it). */
+  missingEnv: z.array(z.string()).optional(),
 });
 export type Welcome = z.infer<typeof welcomeSchema>;
 
@@ -126,6 +128,8 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   /** Merge a done task's result into the base branch (after the checks pass on the merge). */
   z.object({ cmd: z.literal('merge-task'), task: z.string().min(1) }),
   z.object({ cmd: z.literal('kill-server') }),
+  /** Hands the server a secret it lacks (one of SECRET_ENV, common/secret-env.ts); never logged. */
+  z.object({ cmd: z.literal('set-env'), name: z.string().min(1), value: z.string().min(1).max(10_000) }),
 ]);
 export type Command = z.infer<typeof commandSchema>;
 export type CommandName = Command['cmd'];

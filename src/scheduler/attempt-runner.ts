@@ -9,6 +9,7 @@ import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
 import { appendNoFollow, readNoFollow, writeNoFollow } from '../common/no-follow.js';
 import type { OrchestraPaths } from '../common/paths.js';
+import { SECRET_ENV } from '../common/secret-env.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { diffStat, hostIdentity, hostObjectsDir, importBundle } from '../git/attempt-repo.js';
 import { headCommit } from '../git/repo.js';
@@ -17,6 +18,7 @@ import { createWorktree } from '../git/worktree.js';
 import type { Logger } from '../log/logger.js';
 import type { Pane } from '../panes/pane.js';
 import type { PaneExit, PaneProcess } from '../panes/pane-process.js';
+import { PlaceholderProcess } from '../panes/placeholder-process.js';
 import { type AgentEvent, tailEvents } from '../server/events-tail.js';
 import type { SessionServer } from '../server/session-server.js';
 import { addAttempt, setAttemptState } from '../store/records.js';
@@ -55,10 +57,8 @@ export interface AttemptHost {
 
 /** Environment variables an agent may need that are secrets or endpoints: passed through Env only. */
 const PASS_THROUGH_ENV = [
-  'ANTHROPIC_API_KEY',
-  'ANTHROPIC_AUTH_TOKEN',
+  ...SECRET_ENV,
   'ANTHROPIC_BASE_URL',
-  'OPENAI_API_KEY',
   'OPENAI_BASE_URL',
   'ORCHESTRA_RETRY_BASE_MS',
   'ORCHESTRA_BASH_TIMEOUT_MS',
@@ -284,14 +284,44 @@ export class AttemptRunner {
 
   // ---- preparing ---------------------------------------------------------------------------
 
+  /**
+   * Opens the attempt's pane as it starts preparing (a placeholder runs there until the agent is
+   * respawned into it), so the person sees its setup and progress, and can stop it with kill-pane.
+   */
+  private openPane(): Pane {
+    const pane = this.host.server.newPane({
+      name: `${this.task.id}/a${this.n}`,
+      command: ['(preparing)'],
+      cwd: this.worktree,
+      remainOnExit: true,
+      attemptId: this.attemptId,
+      runDir: this.runDir,
+      process: () => new PlaceholderProcess(),
+    });
+    pane.state = 'preparing';
+    this.pane = pane;
+    pane.onClose((reason) => {
+      if (this.pane === pane) this.pane = undefined;
+      if (reason !== 'killed' || this.stopped) return;
+      this.stoppedByUser = true;
+      this.host.logger.info({ attempt: this.attemptId }, 'attempt pane killed by the user');
+      this.onUserStop();
+      this.finishAgent();
+    });
+    return pane;
+  }
+
   private async prepare(again: boolean): Promise<void> {
-    await this.transition('preparing');
     await mkdir(this.runDir, { recursive: true });
+    const pane = this.openPane();
+    this.print(`── orchestra: ${this.task.id} attempt ${this.n}: preparing ──\n`);
+    await this.transition('preparing', { paneId: String(pane.id) });
     const exists = await access(this.worktree).then(
       () => true,
       () => false,
     );
     if (!exists) {
+      this.print("creating the attempt's repository…\n");
       const info = await createWorktree({
         root: this.host.root,
         taskId: this.task.id,
@@ -323,8 +353,12 @@ export class AttemptRunner {
     if (this.sandbox.kind === 'docker' && !again)
       await handOver([this.worktree, this.runDir], this.workerUser);
     if (!again && this.host.config.setup.length > 0) {
+      this.print(`setup: ${this.host.config.setup.length} command(s)\n`);
       const result = await withShell(this.place, 'setup', (shell) =>
-        runCommands(shell, this.host.config.setup, { timeoutMs: DEFAULT_SETUP_TIMEOUT_MS }),
+        runCommands(shell, this.host.config.setup, {
+          timeoutMs: DEFAULT_SETUP_TIMEOUT_MS,
+          onOutput: (chunk) => this.print(chunk),
+        }),
       );
       await writeNoFollow(join(this.runDir, 'setup.log'), result.output);
       if (!result.ok) {
@@ -343,7 +377,7 @@ export class AttemptRunner {
         hint: `profiles: ${Object.keys(this.host.config.profiles).join(', ')}`,
       });
     }
-    const checks = [...this.host.config.check, ...this.task.testPlan];
+    const checks = this.checkCommands;
     const budgetUsd = this.task.meta.budgetUsd ?? this.host.config.budget?.perTaskUsd;
     await writeFileAtomic(
       join(this.runDir, 'agent.json'),
@@ -429,28 +463,22 @@ export class AttemptRunner {
       container?.kill();
       throw new AttemptStopped(this.attemptId);
     }
-    const pane = this.host.server.newPane({
-      name,
+    const pane = this.pane;
+    if (!pane || this.stoppedByUser) {
+      container?.kill();
+      throw new OrchestraError('INTERNAL', STOPPED_BY_USER);
+    }
+    this.print(`── orchestra: starting ${name} ──\n`);
+    this.host.server.respawnPane(pane, {
       command: launch.command,
       cwd: launch.cwd,
       env: sandbox.kind === 'local' ? { ...launch.env, ...secrets } : {},
-      remainOnExit: true,
-      attemptId: this.attemptId,
-      runDir: this.runDir,
       ...(container ? { process: () => container } : {}),
     });
-    this.pane = pane;
+    pane.state = undefined;
     this.agentAlive = true;
     // At once, before any await: an agent that ends at once (`true`) must still be heard.
     pane.onExit((exit) => this.agentExited(exit));
-    pane.onClose((reason) => {
-      if (this.pane === pane) this.pane = undefined;
-      if (reason !== 'killed' || this.stopped) return;
-      this.stoppedByUser = true;
-      this.host.logger.info({ attempt: this.attemptId }, 'agent pane killed by the user');
-      this.onUserStop();
-      this.finishAgent();
-    });
     await this.host.store.update((draft) => {
       const attempt = draft.attempts[this.attemptId];
       if (attempt) {
@@ -570,7 +598,7 @@ export class AttemptRunner {
       if (failure) return this.keepWorkAndFail(failure);
       this.checkRound++;
       await this.transition('checking', { checkRounds: this.checkRound });
-      const commands = [...this.host.config.check, ...this.task.testPlan];
+      const commands = this.checkCommands;
       this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
       const base = this.base;
       const message = `${this.task.id}: ${this.task.title} (attempt ${this.n})`;
@@ -688,6 +716,14 @@ export class AttemptRunner {
       kept = `; its work could not be kept (${errorMessage(error)})`;
     }
     return this.failWith(`${reason}${kept}`);
+  }
+
+  /**
+   * The check gate's commands: the repository's `check`, then the task's test plan, each command
+   * once (a test plan that repeats `npm test` does not run it twice), in that order.
+   */
+  private get checkCommands(): string[] {
+    return [...new Set([...this.host.config.check, ...this.task.testPlan].map((c) => c.trim()))];
   }
 
   /** Where this attempt's setup, checks and export run (see workers/shells.ts). */

@@ -1,6 +1,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
+import { resolveAgent } from '../agents/adapters/registry.js';
 import { combineCosts, summarizeCost, type UsageEvent } from '../agents/cost.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
@@ -121,6 +122,11 @@ export class Scheduler {
     );
     watcher.onError((error) => this.o.logger.warn({ err: error }, 'queue watcher error'));
     await watcher.ready();
+    // Panes do not outlive their server, and this one numbers its own from 1: a pane id an
+    // attempt recorded before would name some other pane now (the board's Enter would go there).
+    await this.o.store.update((draft) => {
+      for (const attempt of Object.values(draft.attempts)) delete attempt.paneId;
+    });
     await this.reconcileContainers();
     await this.recoverArchives();
     this.recovered = true;
@@ -273,6 +279,16 @@ export class Scheduler {
       }
       this.blocked.delete(task.id);
       if (deps === 'waiting') continue;
+      const missing = typeof deps === 'object' ? undefined : this.missingKeyOf(task);
+      if (missing) {
+        const reason = `its agent needs ${missing.join(' or ')}, which this server does not have`;
+        if (this.blocked.get(task.id) !== reason) {
+          this.blocked.set(task.id, reason);
+          this.o.logger.warn({ task: task.id, missing }, 'task waits for a key');
+          this.say(`no ${missing[0]}: export it, then \`orchestra tui\` hands it to this server`);
+        }
+        continue;
+      }
       // A task admitted only when an attempt could start now; its further attempts queue for slots.
       const resuming =
         record?.state === 'running' || record?.state === 'succeeded' || record?.state === 'failed';
@@ -293,6 +309,38 @@ export class Scheduler {
       });
     }
     this.updateStatus();
+  }
+
+  /**
+   * The secrets `task`'s agent needs of which the server has none (`['ANTHROPIC_API_KEY',
+   * 'ANTHROPIC_AUTH_TOKEN']`: one would do), or undefined when it can run. An agent the config
+   * does not know is left to fail at its start, with that reason.
+   */
+  private missingKeyOf(task: TaskFile): readonly string[] | undefined {
+    let required: readonly string[] | undefined;
+    try {
+      required = resolveAgent(this.o.config, task.meta.agent).adapter.requiredEnv;
+    } catch {
+      return undefined;
+    }
+    if (!required?.length || required.some((name) => this.o.env[name])) return undefined;
+    return required;
+  }
+
+  /** The secrets queued tasks wait for (for a client to hand over), each once. */
+  missingEnv(): string[] {
+    const missing = new Set<string>();
+    for (const task of this.watcher?.tasks() ?? []) {
+      if (this.runningTasks.has(task.id)) continue;
+      for (const name of this.missingKeyOf(task) ?? []) missing.add(name);
+    }
+    return [...missing];
+  }
+
+  /** A client handed the server a secret: tasks waiting for it may start now. */
+  envChanged(): void {
+    if (this.missingEnv().length === 0) delete this.o.server.status.warning;
+    this.tick();
   }
 
   // ---- running a task ------------------------------------------------------------------------

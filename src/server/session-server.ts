@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { type CostSummary, combineCosts, formatCost, formatUsd, summarizeCost } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
+import { isSecretEnv, SECRET_ENV } from '../common/secret-env.js';
 import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
 import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
@@ -45,6 +46,10 @@ export interface SessionTasks {
   board(): unknown;
   retry(task: string): Promise<unknown>;
   merge(task: string): Promise<unknown>;
+  /** Secrets (SECRET_ENV names) queued agents need that the server's environment lacks. */
+  missingEnv(): string[];
+  /** The server's environment gained a secret: tasks waiting for it may start. */
+  envChanged(): void;
 }
 
 export interface SessionServerOptions {
@@ -177,30 +182,7 @@ export class SessionServer {
     const cwd = request.cwd ?? this.options.root ?? process.cwd();
     // Size it as it will be once laid out with the others, so the program starts at the right size.
     const size = this.nextPaneSize();
-    let child: PaneProcess;
-    try {
-      child = request.process
-        ? request.process(size)
-        : new LocalPtyProcess({
-            command: request.command,
-            cwd,
-            env: {
-              ...(this.options.env ?? globalThis.process.env),
-              ...request.env,
-              ORCHESTRA_SESSION: this.session,
-            },
-            ...size,
-          });
-    } catch (error) {
-      throw new OrchestraError(
-        'SPAWN_FAILED',
-        `cannot start ${request.command.join(' ')}: ${errorMessage(error)}`,
-        {
-          hint: 'check that the command exists and the directory is right',
-          cause: error,
-        },
-      );
-    }
+    const child = this.spawn(request, cwd, size);
     const spec: PaneSpec = {
       name: request.name ?? request.command[0]?.split('/').pop() ?? `pane${id}`,
       command: request.command,
@@ -226,6 +208,51 @@ export class SessionServer {
     }
     this.relayout();
     return pane;
+  }
+
+  /**
+   * Runs a new process in `pane` in place of its current one (`tmux respawn-pane -k`): the screen
+   * stays, the old process is ended without an exit.
+   *
+   * @throws OrchestraError SPAWN_FAILED when the command cannot be started
+   */
+  respawnPane(pane: Pane, request: Pick<NewPaneRequest, 'command' | 'cwd' | 'env' | 'process'>): void {
+    const cwd = request.cwd ?? pane.spec.cwd;
+    const child = this.spawn(request, cwd, { cols: pane.terminal.cols, rows: pane.terminal.rows });
+    pane.spec.command = request.command;
+    pane.spec.cwd = cwd;
+    pane.respawn(child);
+    this.changed();
+  }
+
+  private spawn(
+    request: Pick<NewPaneRequest, 'command' | 'env' | 'process'>,
+    cwd: string,
+    size: { cols: number; rows: number },
+  ): PaneProcess {
+    try {
+      return request.process
+        ? request.process(size)
+        : new LocalPtyProcess({
+            command: request.command,
+            cwd,
+            env: {
+              ...(this.options.env ?? globalThis.process.env),
+              ...request.env,
+              ORCHESTRA_SESSION: this.session,
+            },
+            ...size,
+          });
+    } catch (error) {
+      throw new OrchestraError(
+        'SPAWN_FAILED',
+        `cannot start ${request.command.join(' ')}: ${errorMessage(error)}`,
+        {
+          hint: 'check that the command exists and the directory is right',
+          cause: error,
+        },
+      );
+    }
   }
 
   /**
@@ -517,6 +544,7 @@ export class SessionServer {
         session: this.session,
         pid: process.pid,
         clientId: client.id,
+        ...(this.tasks?.missingEnv().length ? { missingEnv: this.tasks.missingEnv() } : {}),
       }),
     );
     if (client.hello.mode !== 'attach') return;
@@ -660,6 +688,18 @@ export class SessionServer {
         return this.requireTasks().merge(command.task);
       case 'kill-server':
         return { session: this.session };
+      case 'set-env': {
+        if (!isSecretEnv(command.name)) {
+          throw new OrchestraError('USAGE', `${command.name} cannot be handed to the server`, {
+            hint: `only ${SECRET_ENV.join(', ')}`,
+          });
+        }
+        const env = this.options.env ?? globalThis.process.env;
+        env[command.name] = command.value;
+        this.options.logger?.info({ name: command.name }, 'a client handed the server a secret');
+        this.tasks?.envChanged();
+        return { name: command.name };
+      }
     }
   }
 

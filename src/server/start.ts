@@ -105,6 +105,8 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       board: () => scheduler.board(),
       retry: (task) => scheduler.retry(task),
       merge: (task) => mergeTask(ctx, task),
+      missingEnv: () => scheduler.missingEnv(),
+      envChanged: () => scheduler.envChanged(),
     };
     server.onShutdown(() => scheduler.stop());
     await scheduler.start();

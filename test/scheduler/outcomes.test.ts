@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { ScenarioFile, ScriptedTurn } from '../../src/model-server/scenario.js';
 import type { State } from '../../src/store/schema.js';
-import { runCli } from '../support/cli.js';
+import { ORCHESTRA_BIN, runCli } from '../support/cli.js';
+import { TEST_API_KEY } from '../support/scripted-model.js';
+import { TmuxTerminal } from '../support/tmux.js';
 import { type CustomWorld, ResumeWorld, waitFor } from './resume-world.js';
 
 /**
@@ -37,7 +39,7 @@ after(async () => {
   for (const world of worlds) await world.dispose();
 });
 
-async function world(options: CustomWorld): Promise<ResumeWorld> {
+async function world(options: CustomWorld | ((effectsLog: string) => CustomWorld)): Promise<ResumeWorld> {
   const w = await ResumeWorld.custom(options);
   worlds.push(w);
   return w;
@@ -222,5 +224,252 @@ describe('every attempt ends once with its true result', { concurrency: true }, 
       encoding: 'utf8',
     });
     assert.equal(show, 'half\n', 'the half change is on the attempt branch');
+  });
+
+  it('a judge that fails keeps the passing candidate with the smallest diff, and the Result says so', {
+    timeout: 120_000,
+  }, async () => {
+    const w = await world({
+      name: 'judge-fails',
+      config: { sandbox: 'local', maxParallel: 2 },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt', 'strategy: best-of-n\nn: 2') },
+      scenario: {
+        scenarios: {
+          judge: {
+            match: { system: 'You judge competing solutions' },
+            turns: [
+              { error: { status: 400, type: 'invalid_request_error', message: 'scripted judge refusal' } },
+            ],
+          },
+          'task-01-a1': attempt('task-01-a1', [bash('printf "1\\n2\\n3\\n" > one.txt'), complete('big')]),
+          'task-01-a2': attempt('task-01-a2', [bash('echo 1 > one.txt'), complete('small')]),
+        },
+      },
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01'], 90_000);
+    const task = state.tasks['task-01']!;
+    assert.match(task.archivedAs ?? '', /^done\//, 'passing work is not failed for its judge');
+    assert.equal(task.resultBranch, 'orchestra/task-01/a2', 'the smaller diff is kept');
+    const archive = await readFile(join(w.paths.dir, task.archivedAs!), 'utf8');
+    assert.match(
+      archive,
+      /- note: the judge failed \(.*scripted judge refusal.*\); kept task-01-a2, the passing candidate with the smallest diff/,
+    );
+  });
+
+  it('a task with an unknown or cyclic dependsOn shows as blocked with its reason', {
+    timeout: 60_000,
+  }, async () => {
+    const w = await world({
+      name: 'blocked',
+      config: { sandbox: 'local' },
+      tasks: {
+        'task-01': taskNeeding('Orphan', 'one.txt', 'dependsOn: task-09'),
+        'task-02': taskNeeding('Chicken', 'two.txt', 'dependsOn: task-03'),
+        'task-03': taskNeeding('Egg', 'three.txt', 'dependsOn: task-02'),
+      },
+      scenario: { scenarios: { none: { turns: [] } } },
+    });
+    w.startServer();
+    const board = await waitFor(
+      async () => {
+        const rows = await w
+          .request<Array<{ id: string; status: string; error?: string }>>({ cmd: 'task-board' })
+          .catch(() => []);
+        return rows.filter((r) => r.status === 'blocked').length === 3 ? rows : undefined;
+      },
+      'three blocked tasks on the board',
+      30_000,
+    );
+    const byId = new Map(board.map((r) => [r.id, r]));
+    assert.match(byId.get('task-01')?.error ?? '', /dependsOn task-09, which is no task/);
+    assert.match(byId.get('task-02')?.error ?? '', /cycle: task-02 → task-03 → task-02/);
+    assert.match(byId.get('task-03')?.error ?? '', /cycle: task-03 → task-02 → task-03/);
+    const state = await w.state();
+    assert.equal(Object.keys(state?.attempts ?? {}).length, 0, 'no attempt started');
+  });
+
+  it('a failed task archived with its queue file gone is failed, and can be retried', {
+    timeout: 90_000,
+  }, async () => {
+    const w = await world({
+      name: 'retry-removed',
+      config: { sandbox: 'local', maxAttempts: 1 },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt') },
+      scenario: {
+        scenarios: {
+          'task-01-a1': attempt('task-01-a1', [
+            { ...bash('echo wrong > other.txt'), delayMs: 1500 },
+            complete('done, wrongly'),
+          ]),
+        },
+      },
+    });
+    w.startServer();
+    await waitFor(
+      async () => (await w.state())?.attempts['task-01-a1']?.state === 'running',
+      'running',
+      30_000,
+    );
+    // A person tidies the queue while the task runs: a started task goes on.
+    await rm(join(w.paths.tasks, 'task-01.md'));
+    const state = await archived(w, ['task-01'], 60_000);
+    const task = state.tasks['task-01']!;
+    assert.equal(task.outcome, 'failed');
+    assert.match(task.archivedAs ?? '', /^failed\//);
+    const board = await w.request<Array<{ id: string; status: string }>>({ cmd: 'task-board' });
+    assert.equal(board.find((r) => r.id === 'task-01')?.status, 'failed');
+    const retried = await w.request<{ task: string }>({ cmd: 'retry-task', task: 'task-01' });
+    assert.equal(retried.task, 'task-01');
+    await waitFor(
+      async () => (await w.queueFiles('tasks')).includes('task-01.md'),
+      'task-01 queued again',
+      10_000,
+    );
+  });
+
+  it('with no API key the queue waits and says why; a TUI started with the key hands it over', {
+    timeout: 120_000,
+  }, async () => {
+    const w = await world({
+      name: 'no-key',
+      config: { sandbox: 'local' },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt') },
+      scenario: {
+        scenarios: { 'task-01-a1': attempt('task-01-a1', [bash('echo one > one.txt'), complete('one')]) },
+      },
+      env: { ANTHROPIC_API_KEY: '' },
+    });
+    w.startServer();
+    const row = await waitFor(
+      async () =>
+        (
+          await w
+            .request<Array<{ id: string; status: string; error?: string }>>({ cmd: 'task-board' })
+            .catch(() => [])
+        ).find((r) => r.id === 'task-01' && r.status === 'blocked'),
+      'task-01 blocked on the board',
+      30_000,
+    );
+    assert.match(row.error ?? '', /needs ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN/);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(Object.keys((await w.state())?.attempts ?? {}).length, 0, 'no attempt burnt without a key');
+    // The person exports the key and attaches, as they would after reading the board.
+    const term = await TmuxTerminal.start({
+      cwd: w.root,
+      env: { ...w.env, ANTHROPIC_API_KEY: TEST_API_KEY },
+      cols: 160,
+      rows: 40,
+    });
+    try {
+      await term.typeLine(`${ORCHESTRA_BIN} attach -t ${w.session}`);
+      await term.waitForText('handed ANTHROPIC_API_KEY to the server', 20_000);
+      const state = await archived(w, ['task-01'], 60_000);
+      assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//);
+    } finally {
+      await term.kill();
+    }
+  });
+
+  it('a command named by both the check and the test plan runs once a round', {
+    timeout: 90_000,
+  }, async () => {
+    const w = await world((log) => ({
+      name: 'check-once',
+      config: { sandbox: 'local', check: [`echo check >> ${log}`] },
+      tasks: {
+        'task-01': `# One\n\n## Goal\nWrite one.txt.\n\n## Test plan\n1. Run \`echo check >> ${log}\`\n2. Run \`test -f one.txt\`\n`,
+      },
+      scenario: {
+        scenarios: { 'task-01-a1': attempt('task-01-a1', [bash('echo one > one.txt'), complete('one')]) },
+      },
+    }));
+    w.startServer();
+    const state = await archived(w, ['task-01'], 60_000);
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//);
+    assert.equal(await w.count('check'), 1, 'one check round, the shared command run once');
+  });
+
+  it("after a restart the board's pane numbers name the attempts' own panes", {
+    timeout: 120_000,
+  }, async () => {
+    const w = await world({
+      name: 'pane-refs',
+      config: { sandbox: 'local', maxParallel: 1 },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt'), 'task-02': taskNeeding('Two', 'two.txt') },
+      scenario: {
+        scenarios: {
+          'task-01-a1': attempt('task-01-a1', [bash('echo one > one.txt'), complete('one')]),
+          'task-02-a1': attempt('task-02-a1', [
+            bash('echo two > two.txt'),
+            { ...complete('two'), delayMs: 3000 },
+            { ...complete('two, after the restart'), delayMs: 3000 },
+          ]),
+        },
+      },
+    });
+    const first = w.startServer();
+    await waitFor(
+      async () => (await w.state())?.attempts['task-02-a1']?.paneId,
+      'task-02 has a pane',
+      60_000,
+    );
+    await runCli(['kill-server', '-t', w.session], { cwd: w.root, env: w.env });
+    await first.exited;
+    w.startServer();
+    await waitFor(
+      async () =>
+        (await w.request<Array<{ name: string }>>({ cmd: 'list-panes' }).catch(() => [])).some(
+          (p) => p.name === 'task-02/a1',
+        ),
+      'task-02 has a pane again',
+      60_000,
+    );
+    type Row = { id: string; attempts: Array<{ id: string; paneId?: number }> };
+    const board = await w.request<Row[]>({ cmd: 'task-board' });
+    const panes = await w.request<Array<{ id: number; name: string }>>({ cmd: 'list-panes' });
+    const refs = board.flatMap((row) => row.attempts.filter((a) => a.paneId !== undefined));
+    assert.ok(refs.length > 0, 'the running attempt has a pane on the board');
+    for (const a of refs) {
+      const pane = panes.find((p) => p.id === a.paneId);
+      assert.equal(pane?.name, a.id.replace(/-a(\d+)$/, '/a$1'), `${a.id}'s pane ${a.paneId} is its own`);
+    }
+  });
+
+  it('an attempt has its pane while it prepares, showing the setup as it runs', {
+    timeout: 90_000,
+  }, async () => {
+    const w = await world({
+      name: 'setup-pane',
+      config: { sandbox: 'local', setup: ['echo installing-dependencies; sleep 4; echo installed'] },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt') },
+      scenario: {
+        scenarios: { 'task-01-a1': attempt('task-01-a1', [bash('echo one > one.txt'), complete('one')]) },
+      },
+    });
+    w.startServer();
+    const screen = await waitFor(
+      async () => {
+        const state = await w.state();
+        if (state?.attempts['task-01-a1']?.state !== 'preparing') return undefined;
+        const capture = await w
+          .request<{ text: string }>({ cmd: 'capture-pane', pane: 'task-01/a1' })
+          .catch(() => ({ text: '' }));
+        return capture.text.includes('installing-dependencies') ? capture.text : undefined;
+      },
+      'the setup output in task-01/a1 while it prepares',
+      30_000,
+    );
+    assert.match(screen, /preparing/);
+    const board = await w.request<Array<{ id: string; attempts: Array<{ paneId?: number }> }>>({
+      cmd: 'task-board',
+    });
+    assert.ok(
+      board.find((r) => r.id === 'task-01')?.attempts[0]?.paneId,
+      'the board links the preparing pane',
+    );
+    const state = await archived(w, ['task-01'], 60_000);
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//);
   });
 });

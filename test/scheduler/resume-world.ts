@@ -2,12 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { VERSION } from '../../src/cli/version.js';
+import { connectSession } from '../../src/client/connection.js';
 import { type OrchestraPaths, orchestraPaths } from '../../src/common/paths.js';
 import type { ScenarioFile } from '../../src/model-server/scenario.js';
 import {
   type ScriptedModelServer,
   startScriptedModelServer,
 } from '../../src/model-server/scripted-server.js';
+import type { Command } from '../../src/protocol/messages.js';
 import type { State } from '../../src/store/schema.js';
 import { archiveTask } from '../../src/tasks/queue.js';
 import { cleanEnv, gitOut, tempDir } from '../git/fixtures.js';
@@ -310,6 +313,20 @@ export class ResumeWorld {
       return JSON.parse(await readFile(this.paths.state, 'utf8')) as State;
     } catch {
       return undefined;
+    }
+  }
+
+  /** Sends one command to the world's running server over its socket and returns the answer. */
+  async request<T>(command: Command): Promise<T> {
+    const connection = await connectSession({
+      session: this.session,
+      env: this.env,
+      hello: { version: VERSION, mode: 'command', cols: 80, rows: 24, term: 'xterm', readOnly: false },
+    });
+    try {
+      return await connection.request<T>(command);
+    } finally {
+      connection.close();
     }
   }
 

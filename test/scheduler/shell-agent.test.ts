@@ -36,8 +36,10 @@ after(async () => {
 test('a shell agent runs in a pane; typing the change and exiting passes the check gate', async () => {
   const client = await session.connect();
   const pane = await waitFor(
-    async () => (await listPanes(client)).find((p) => p.name === 'task-01/a1'),
-    'the pane',
+    // The pane opens while the attempt prepares; the shell is respawned into it after.
+    async () =>
+      (await listPanes(client)).find((p) => p.name === 'task-01/a1' && p.command[0] !== '(preparing)'),
+    'the pane running the shell',
     20_000,
   );
   assert.match(pane.cwd, /\.orchestra\/worktrees\/task-01-a1$/);

@@ -18,6 +18,7 @@ export const orchestraAdapter: AgentAdapter = {
   type: 'orchestra',
   requirements: 'nothing extra: Node.js and orchestra itself (in a container, `orchestra` on the image PATH)',
   reportsUsage: true,
+  requiredEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'],
   launch(ctx: AgentLaunchContext): AgentLaunch {
     const program =
       ctx.agent.command !== undefined

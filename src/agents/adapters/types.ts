@@ -1,3 +1,4 @@
+import type { SecretEnvName } from '../../common/secret-env.js';
 import type { AgentConfig, AgentType } from '../../config/schema.js';
 
 /**
@@ -95,6 +96,11 @@ export interface AgentAdapter {
   requirements: string;
   /** True when the agent appends `usage` events, so its cost can be known. */
   reportsUsage: boolean;
+  /**
+   * Secrets the agent cannot run without: one of these must be set in the server's environment,
+   * or its attempts wait (the queue says why). Absent: the agent may log in its own way.
+   */
+  requiredEnv?: readonly SecretEnvName[];
   /**
    * @throws OrchestraError CONFIG_INVALID when the agent's config cannot be turned into a command
    */
