@@ -176,6 +176,21 @@ export function summarizeCost(
 }
 
 /**
+ * A cost known only as a total (a recorded attempt or judge spend): `usd` undefined means unknown,
+ * with nothing known of it.
+ */
+export function costOfUsd(usd: number | undefined): CostSummary {
+  return {
+    usd,
+    knownUsd: usd ?? 0,
+    unknownModels: [],
+    unreported: 0,
+    tokens: emptyTotals(),
+    requests: 0,
+  };
+}
+
+/**
  * Adds up parts: the attempts of a task, or the tasks of a session. The total is unknown when any
  * part is, and `knownUsd` still sums every part that is known.
  */

@@ -12,6 +12,14 @@ export interface Target {
 }
 
 /**
+ * The session `orchestra tui` runs for the repository at `root`: the config's `sessionName`, else
+ * the repository's directory name, made safe for a socket name.
+ */
+export function repoSessionName(root: string, config: { sessionName?: string | undefined }): string {
+  return sanitizeSessionName(config.sessionName ?? basename(root));
+}
+
+/**
  * The session a command means when none is given: `$ORCHESTRA_SESSION` inside a pane, else the
  * current repository's (its directory name), else `default`.
  */

@@ -1,4 +1,4 @@
-import { basename } from 'node:path';
+import { repoSessionName } from '../client/session-target.js';
 import { OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
@@ -60,7 +60,7 @@ export async function mergeTask(
       paths: ctx.paths,
       config: ctx.config,
       env: ctx.env ?? process.env,
-      session: ctx.session ?? ctx.config.sessionName ?? basename(ctx.root),
+      session: ctx.session ?? repoSessionName(ctx.root, ctx.config),
       ...(onOutput ? { onOutput } : {}),
     }),
   });

@@ -2,7 +2,14 @@ import { readFile, unlink } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { resolveAgent } from '../agents/adapters/registry.js';
-import { combineCosts, summarizeCost, type UsageEvent } from '../agents/cost.js';
+import {
+  type CostSummary,
+  combineCosts,
+  costOfUsd,
+  formatCost,
+  summarizeCost,
+  type UsageEvent,
+} from '../agents/cost.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { loadConfig } from '../config/load.js';
@@ -95,6 +102,25 @@ export class Scheduler {
       forwarders: new LoopbackForwarderPool(() => dockerBridgeNetwork(dockerClient(o.env))),
       warn: (message) => this.warnOnce(message),
     };
+    o.server.costSource = () => formatCost(this.sessionCost());
+  }
+
+  /**
+   * What the session has spent, from the store: every attempt (a live one as its pane's usage
+   * events say, an ended one as recorded) and every judge and reviewer call. It survives restarts,
+   * where the panes' own counts start again.
+   */
+  private sessionCost(): CostSummary {
+    const state = this.o.store.read();
+    const parts: CostSummary[] = [];
+    for (const attempt of Object.values(state.attempts)) {
+      const finished = FINISHED_ATTEMPT_STATES.includes(attempt.state);
+      const live = finished ? undefined : this.o.server.attemptCost(attempt.id);
+      // A live attempt whose pane has seen no usage yet has spent nothing that anyone knows of.
+      parts.push(live ?? costOfUsd(attempt.costUsd ?? (finished ? undefined : 0)));
+    }
+    for (const task of Object.values(state.tasks)) if (task.reviewUsd) parts.push(costOfUsd(task.reviewUsd));
+    return combineCosts(parts);
   }
 
   /** A status-bar message (the latest one shows), for what a person should know now. */
@@ -745,6 +771,7 @@ export class Scheduler {
       this.o.server.status.tasks = status;
       this.o.server.changed();
     }
+    this.o.server.updateSessionCost();
   }
 
   /** The task board's data (prefix t): every task with its attempts, panes and cost. */

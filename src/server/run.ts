@@ -19,6 +19,10 @@ export async function runServerForeground(
   process.on('SIGHUP', () => {
     // Ignored on purpose: the server outlives the terminal that started it.
   });
+  // One pane's, attempt's or client's bug must not end every pane: it is logged and shown, and
+  // the server goes on (Node's default would exit).
+  process.on('unhandledRejection', (reason) => server.containError('an unhandled promise rejection', reason));
+  process.on('uncaughtException', (error) => server.containError('an uncaught exception', error));
   await new Promise<void>((resolve) => {
     const stop = (reason: string) => {
       server.shutdown(reason).then(resolve, resolve);

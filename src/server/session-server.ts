@@ -274,7 +274,28 @@ export class SessionServer {
     this.paneDisposers.set(pane.id, tail);
   }
 
-  private updateSessionCost(): void {
+  /**
+   * What the status bar's cost says, when something knows better than the panes' own usage (the
+   * task queue: it counts attempts whose panes are gone, judges and reviewers, across restarts).
+   */
+  costSource: (() => string) | undefined;
+
+  /** The spend an attempt's pane has seen in its agent's usage events, if it has a pane here. */
+  attemptCost(attemptId: string): CostSummary | undefined {
+    const pane = this.panes.find((p) => p.spec.attemptId === attemptId);
+    return pane ? this.paneCosts.get(pane.id) : undefined;
+  }
+
+  /** Sets the status bar's cost from {@link costSource}, or from the panes' usage. */
+  updateSessionCost(): void {
+    if (this.costSource) {
+      const cost = this.costSource();
+      if (this.status.cost !== cost) {
+        this.status.cost = cost;
+        this.changedSoon();
+      }
+      return;
+    }
     if (this.paneCosts.size === 0) return;
     this.status.cost = formatCost(combineCosts(this.paneCosts.values()));
   }
@@ -710,6 +731,20 @@ export class SessionServer {
       });
     }
     return this.tasks;
+  }
+
+  /**
+   * Records an error that escaped every handler (`what`: where it was caught) in the log and the
+   * status bar, instead of letting it end the server and every pane with it.
+   */
+  containError(what: string, error: unknown): void {
+    try {
+      this.options.logger?.error({ err: error }, `contained ${what}`);
+    } catch {
+      // The log itself failing (a full disk) must not turn this into a crash either.
+    }
+    this.status.warning = `error contained: ${errorMessage(error).slice(0, 60)}`;
+    this.changed();
   }
 
   /** Runs `hook` when the server shuts down, before the panes are ended. */

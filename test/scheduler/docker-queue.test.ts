@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { applyEdits, modify } from 'jsonc-parser';
 import { dockerClient } from '../../src/workers/docker-engine.js';
@@ -248,6 +248,38 @@ describe('the queue with Docker workers', { skip: skip ?? false }, () => {
         30_000,
       ).catch(async () => (await findWorkers(w.session)).map((c) => `${c.name} ${c.state}`).join(', '));
       assert.equal(left, 'none', `containers left: ${left}`);
+    });
+
+    test('orchestra gc removes the containers of ended and unknown attempts, and keeps the rest', async () => {
+      const w = world!;
+      const session = basename(w.root);
+      const docker = dockerClient();
+      const names: string[] = [];
+      for (const attempt of ['task-01-a1-checks', 'task-05-a1', 'merge-0123456789-merge']) {
+        const name = `orchestra-${session}-${attempt}`;
+        names.push(name);
+        const container = await docker.createContainer({
+          name,
+          Image: 'orchestra-worker:latest',
+          Cmd: ['sleep', '600'],
+          Labels: { 'orchestra.session': session, 'orchestra.attempt': attempt },
+        });
+        await container.start();
+      }
+      try {
+        const gc = await runCli(['gc'], { cwd: w.root, env: w.env });
+        assert.equal(gc.code, 0, gc.stderr);
+        assert.match(gc.stdout, /removed container orchestra-.*-task-01-a1-checks/, "an ended attempt's");
+        assert.match(
+          gc.stdout,
+          /removed container orchestra-.*-task-05-a1/,
+          'an attempt the store never had',
+        );
+        const left = (await findWorkers(session)).map((c) => c.name);
+        assert.deepEqual(left, [names[2]], 'a merge gate may be in use by `orchestra merge`: it stays');
+      } finally {
+        await removeSessionContainers(session).catch(() => {});
+      }
     });
   });
 });

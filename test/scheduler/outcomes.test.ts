@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { formatUsd } from '../../src/agents/cost.js';
 import type { ScenarioFile, ScriptedTurn } from '../../src/model-server/scenario.js';
 import type { State } from '../../src/store/schema.js';
 import { ORCHESTRA_BIN, runCli } from '../support/cli.js';
@@ -471,5 +472,185 @@ describe('every attempt ends once with its true result', { concurrency: true }, 
     );
     const state = await archived(w, ['task-01'], 60_000);
     assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//);
+  });
+
+  it("the status bar's cost counts the judge and survives a restart", { timeout: 120_000 }, async () => {
+    const usage = { input_tokens: 100_000, output_tokens: 1000 };
+    const w = await world({
+      name: 'cost',
+      config: { sandbox: 'local', maxParallel: 2 },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt', 'strategy: best-of-n\nn: 2') },
+      scenario: {
+        scenarios: {
+          judge: {
+            match: { system: 'You judge competing solutions' },
+            turns: [
+              {
+                usage,
+                toolUses: [
+                  {
+                    name: 'submit_scores',
+                    input: {
+                      scores: [1, 2].map((n) => ({ attempt: `task-01-a${n}`, score: n, reasons: 'r' })),
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+          'task-01-a1': attempt('task-01-a1', [
+            { ...bash('echo 1 > one.txt'), usage },
+            { ...complete('1'), usage },
+          ]),
+          'task-01-a2': attempt('task-01-a2', [
+            { ...bash('echo 2 > one.txt'), usage },
+            { ...complete('2'), usage },
+          ]),
+        },
+      },
+    });
+    const first = w.startServer();
+    const state = await archived(w, ['task-01'], 90_000);
+    const task = state.tasks['task-01']!;
+    assert.ok((task.reviewUsd ?? 0) > 0, 'the judge spent something');
+    const agents = [1, 2].reduce((sum, n) => sum + (state.attempts[`task-01-a${n}`]?.costUsd ?? 0), 0);
+    assert.ok(
+      Math.abs((task.costUsd ?? 0) - (agents + task.reviewUsd!)) < 1e-9,
+      'the task costs its agents and its judge',
+    );
+    const expected = formatUsd(task.costUsd);
+    assert.match(expected, /^\$\d+\.\d+$/);
+    assert.equal((await w.statusFields()).cost, expected);
+    await runCli(['kill-server', '-t', w.session], { cwd: w.root, env: w.env });
+    await first.exited;
+    w.startServer();
+    const after = await waitFor(
+      () => w.statusFields().catch(() => undefined),
+      'the restarted server',
+      30_000,
+    );
+    assert.equal(after.cost, expected, 'the same cost after a restart');
+  });
+
+  it('a reviewer that fails keeps the last passing round of refine, and the Result says so', {
+    timeout: 90_000,
+  }, async () => {
+    const w = await world({
+      name: 'reviewer-fails',
+      config: { sandbox: 'local' },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt', 'strategy: refine\nrounds: 1') },
+      scenario: {
+        scenarios: {
+          reviewer: {
+            match: { system: 'You review one change' },
+            turns: [
+              { error: { status: 400, type: 'invalid_request_error', message: 'scripted reviewer refusal' } },
+            ],
+          },
+          'task-01-a1': attempt('task-01-a1', [bash('echo one > one.txt'), complete('one')]),
+        },
+      },
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01'], 60_000);
+    const task = state.tasks['task-01']!;
+    assert.match(task.archivedAs ?? '', /^done\//, 'passing work is not failed for its reviewer');
+    const archive = await readFile(join(w.paths.dir, task.archivedAs!), 'utf8');
+    assert.match(
+      archive,
+      /- note: the reviewer failed \(.*scripted reviewer refusal.*\); kept the last passing round of task-01-a1/,
+    );
+  });
+
+  it('a merged task shows as merged on the board', { timeout: 90_000 }, async () => {
+    const w = await world({
+      name: 'merged',
+      config: { sandbox: 'local' },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt') },
+      scenario: {
+        scenarios: { 'task-01-a1': attempt('task-01-a1', [bash('echo one > one.txt'), complete('one')]) },
+      },
+    });
+    w.startServer();
+    await archived(w, ['task-01'], 60_000);
+    await w.request({ cmd: 'merge-task', task: 'task-01' });
+    const board = await w.request<Array<{ id: string; status: string }>>({ cmd: 'task-board' });
+    assert.equal(board.find((r) => r.id === 'task-01')?.status, 'merged');
+  });
+
+  it('a commit on the base branch during the run is in no diff, and after a restart no change is no change', {
+    timeout: 150_000,
+  }, async () => {
+    const w = await world({
+      name: 'base-moves',
+      config: { sandbox: 'local', maxParallel: 3 },
+      tasks: {
+        'task-01': taskNeeding('One', 'one.txt', 'strategy: best-of-n\nn: 2'),
+        // Its check passes on the base already: only its agent's change (none) decides.
+        'task-02': `# Nothing\n\n## Goal\nChange nothing.\n\n## Test plan\n1. Run \`true\`\n`,
+      },
+      scenario: {
+        scenarios: {
+          judge: {
+            match: { system: 'You judge competing solutions' },
+            turns: [
+              {
+                toolUses: [
+                  {
+                    name: 'submit_scores',
+                    input: {
+                      scores: [1, 2].map((n) => ({ attempt: `task-01-a${n}`, score: n, reasons: 'r' })),
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+          'task-01-a1': attempt('task-01-a1', [
+            { ...bash('echo 1 > one.txt'), delayMs: 4000 },
+            complete('1'),
+          ]),
+          'task-01-a2': attempt('task-01-a2', [
+            { ...bash('echo 2 > one.txt'), delayMs: 4000 },
+            complete('2'),
+          ]),
+          'task-02-a1': attempt('task-02-a1', [
+            { ...complete('nothing to do'), delayMs: 4000 },
+            complete('nothing to do, after the restart'),
+          ]),
+        },
+      },
+    });
+    const first = w.startServer();
+    await waitFor(
+      async () => {
+        const attempts = (await w.state())?.attempts ?? {};
+        return ['task-01-a1', 'task-01-a2', 'task-02-a1'].every((id) => attempts[id]?.state === 'running');
+      },
+      'all three attempts running',
+      60_000,
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // A person commits on main while no server runs.
+    execFileSync('sh', ['-c', 'echo main > main-only.txt && git add main-only.txt && git commit -qm main'], {
+      cwd: w.root,
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01', 'task-02'], 90_000);
+    assert.match(state.tasks['task-01']?.archivedAs ?? '', /^done\//);
+    assert.match(
+      state.tasks['task-02']?.archivedAs ?? '',
+      /^failed\//,
+      JSON.stringify(state.tasks['task-02']),
+    );
+    assert.equal(state.attempts['task-02-a1']?.error, 'the agent made no change');
+    const judged = w.model.requests.find((r) =>
+      JSON.stringify(r.body).includes('You judge competing solutions'),
+    );
+    assert.ok(judged, 'the judge was asked');
+    const body = JSON.stringify(judged.body);
+    assert.match(body, /one\.txt/, "the candidates' change is in the diffs");
+    assert.doesNotMatch(body, /main-only/, "the base branch's own commit is in no candidate's diff");
   });
 });

@@ -330,6 +330,25 @@ export class ResumeWorld {
     }
   }
 
+  /** The status bar's fields (`tasks`, `cost`...) as an attached client is sent them now. */
+  async statusFields(): Promise<Record<string, string>> {
+    let resolve: (status: Record<string, string>) => void = () => {};
+    const got = new Promise<Record<string, string>>((r) => {
+      resolve = r;
+    });
+    const connection = await connectSession({
+      session: this.session,
+      env: this.env,
+      hello: { version: VERSION, mode: 'attach', cols: 80, rows: 24, term: 'xterm', readOnly: true },
+      handlers: { onLayout: (layout) => resolve(layout.status) },
+    });
+    try {
+      return await got;
+    } finally {
+      connection.close();
+    }
+  }
+
   /** The lines of the effects log. */
   async effects(): Promise<string[]> {
     return (await readFile(this.effectsLog, 'utf8')).split('\n').filter((line) => line !== '');

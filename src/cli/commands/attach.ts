@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { parseTarget } from '../../client/session-target.js';
+import { parseTarget, repoSessionName } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
 import { orchestraPaths } from '../../common/paths.js';
 import { loadConfig } from '../../config/load.js';
@@ -52,7 +52,7 @@ export function registerAttachCommands(program: Command, env: CommandEnv): void 
     .action(async (opts: { readOnly?: boolean }) => {
       const root = await findRepoRoot(env.cwd);
       const config = await configFor(root, env);
-      const session = sanitizeSessionName(config.sessionName ?? basename(root));
+      const session = repoSessionName(root, config);
       // A repository with a task queue fills the window with agent panes; elsewhere start with a
       // shell, as tmux's new-session does.
       const hasQueue = await access(orchestraPaths(root).tasks).then(

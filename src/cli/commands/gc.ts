@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { defaultSession } from '../../client/session-target.js';
+import { repoSessionName } from '../../client/session-target.js';
+import { loadConfig } from '../../config/load.js';
 import { gcWorktrees, pruneWorktrees } from '../../git/worktree.js';
-import { sanitizeSessionName } from '../../server/socket-dir.js';
 import { StateStore } from '../../store/store.js';
 import { dockerClient } from '../../workers/docker-engine.js';
 import { removeStrayContainers } from '../../workers/session-containers.js';
@@ -64,6 +64,6 @@ async function strayContainers(
     ))
   )
     return [];
-  const { session } = await defaultSession(root, env.env);
-  return removeStrayContainers(sanitizeSessionName(session), ({ attemptId }) => inFlight(attemptId), docker);
+  const { config } = await loadConfig(root, { env: env.env });
+  return removeStrayContainers(repoSessionName(root, config), ({ attemptId }) => inFlight(attemptId), docker);
 }
