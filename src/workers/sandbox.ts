@@ -1,4 +1,3 @@
-import type { OrchestraErrorCode } from '../common/errors.js';
 import { OrchestraError } from '../common/errors.js';
 import type { SandboxMode } from '../config/schema.js';
 import { type DockerProbe, imagePresent, probeDocker } from './docker-engine.js';

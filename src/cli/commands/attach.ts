@@ -1,5 +1,4 @@
 import { access } from 'node:fs/promises';
-import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { parseTarget, repoSessionName } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
@@ -7,7 +6,6 @@ import { orchestraPaths } from '../../common/paths.js';
 import { loadConfig } from '../../config/load.js';
 import { defaultConfig, type OrchestraConfig } from '../../config/schema.js';
 import { findRepoRoot } from '../../git/repo.js';
-import { sanitizeSessionName } from '../../server/socket-dir.js';
 import type { CommandEnv } from '../main.js';
 import { QuietExit } from '../output.js';
 import { VERSION } from '../version.js';
