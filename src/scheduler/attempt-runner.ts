@@ -831,7 +831,10 @@ export class AttemptRunner {
     // Nothing is ever sent to a failed attempt again: its agent and container go now, not when
     // the rest of its task is settled.
     void this.finish().catch((error: unknown) =>
-      this.host.logger.warn({ err: error, attempt: this.attemptId }, 'ending a failed attempt\'s agent failed'),
+      this.host.logger.warn(
+        { err: error, attempt: this.attemptId },
+        "ending a failed attempt's agent failed",
+      ),
     );
     return this.lastOutcome;
   }
