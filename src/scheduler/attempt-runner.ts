@@ -134,8 +134,11 @@ export class AttemptRunner {
   /** A person ended the agent: the attempt fails with {@link STOPPED_BY_USER}. */
   private stoppedByUser = false;
   private onUserStop: () => void = () => {};
-  /** Set once the attempt's end (succeeded or failed) is recorded: it ends once. */
-  private ended = false;
+  /**
+   * The round's end once something claimed it (the checks' success, a failure, a person's stop):
+   * the first claim is the outcome and every later one gets the same. A `send` opens a new round.
+   */
+  private ending: Promise<AttemptOutcome> | undefined;
   /** Why the worker ended, when it says (e.g. "out of memory"). */
   private exitReason: string | undefined;
   /** How the agent's current round ended; undefined while it works. */
@@ -166,14 +169,20 @@ export class AttemptRunner {
    * shutdown is never written down as an outcome.
    */
   private async transition(state: AttemptState, patch: Partial<AttemptRecord> = {}): Promise<void> {
-    if (this.ended) return;
+    const final = state === 'succeeded' || state === 'failed';
+    // After the end is claimed only the end itself is written.
+    if (this.ending && !final) return;
     if (this.stopped) throw new AttemptStopped(this.attemptId);
-    if (state === 'succeeded' || state === 'failed') this.ended = true;
     await this.host.store.update((draft) => {
       setAttemptState(draft, this.attemptId, state, patch as never);
     });
-    await mkdir(this.runDir, { recursive: true });
-    await appendTransition(this.runDir, state, patch.error);
+    // The store is the record; the log line is a copy a restarted server catches up (and a full
+    // disk must not fail the attempt over it).
+    await mkdir(this.runDir, { recursive: true })
+      .then(() => appendTransition(this.runDir, state, patch.error))
+      .catch((error: unknown) =>
+        this.host.logger.warn({ err: error, attempt: this.attemptId }, 'could not log a transition'),
+      );
     this.host.logger.info({ attempt: this.attemptId, task: this.task.id, state }, `attempt ${state}`);
   }
 
@@ -263,7 +272,6 @@ export class AttemptRunner {
   }
 
   private recordedOutcome(record: AttemptRecord): AttemptOutcome {
-    this.ended = true;
     const passed = record.state !== 'failed' && record.checkPassed === true && record.commit !== undefined;
     const outcome: AttemptOutcome = {
       attemptId: this.attemptId,
@@ -279,7 +287,17 @@ export class AttemptRunner {
       ...(record.costUsd !== undefined ? { costUsd: record.costUsd } : {}),
     };
     this.lastOutcome = outcome;
+    this.ending = Promise.resolve(outcome);
     return outcome;
+  }
+
+  /**
+   * Claims the round's end: runs `record` unless another end was claimed first, in which case
+   * that one's outcome is returned and `record` never runs.
+   */
+  private end(record: () => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
+    this.ending ??= record();
+    return this.ending;
   }
 
   // ---- preparing ---------------------------------------------------------------------------
@@ -348,6 +366,7 @@ export class AttemptRunner {
       env: this.host.env,
     });
     if (this.sandbox.warning) this.host.warn(this.sandbox.warning);
+    this.checkStop();
     // Only before any agent ran: walking a folder a live agent can rearrange would let it swap in
     // symlinks and have the (root) server chown what they point at.
     if (this.sandbox.kind === 'docker' && !again)
@@ -367,6 +386,7 @@ export class AttemptRunner {
         });
       }
     }
+    this.checkStop();
     // The agent reads the task and its settings from the run directory: it is all a container sees.
     await writeNoFollow(join(this.runDir, 'task.md'), this.task.raw);
     this.agentType = resolved.agent.type;
@@ -404,6 +424,7 @@ export class AttemptRunner {
   }
 
   private async startAgent(resume: boolean): Promise<void> {
+    this.checkStop();
     const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
     const sandbox = this.sandbox ?? { kind: 'local' };
     const inContainer = sandbox.kind === 'docker';
@@ -528,6 +549,7 @@ export class AttemptRunner {
     }
     const worker = await DockerWorker.create({
       session: this.host.session,
+      repo: this.host.root,
       taskId: this.task.id,
       attemptId: this.attemptId,
       command: launch.command,
@@ -623,43 +645,8 @@ export class AttemptRunner {
       const { result } = round;
       const output = tail(result.output);
       if (this.stopped) throw new AttemptStopped(this.attemptId);
-      if (this.ended) return this.lastOutcome!;
-      if (result.passed) {
-        const work = await importBundle({
-          root: this.host.root,
-          bundle: round.bundle,
-          branch: this.branch,
-          base,
-          attemptId: this.attemptId,
-        });
-        if (!work.changed) {
-          return this.failWith('the agent made no change', output);
-        }
-        const head = work.commit;
-        const stat = await diffStat(this.host.root, base, head);
-        const costUsd = (await attemptCost(this.runDir)).usd;
-        await this.transition('succeeded', {
-          commit: head,
-          checkPassed: true,
-          checkOutput: output,
-          diffStat: { files: stat.files, insertions: stat.insertions, deletions: stat.deletions },
-          ...(costUsd !== undefined ? { costUsd } : {}),
-        });
-        this.print(`✓ orchestra: checks passed; committed ${head.slice(0, 10)} on ${this.branch}\n`);
-        this.lastOutcome = {
-          attemptId: this.attemptId,
-          n: this.n,
-          branch: this.branch,
-          worktree: this.worktree,
-          passed: true,
-          commit: head,
-          base,
-          checkOutput: output,
-          diffStat: { files: stat.files, insertions: stat.insertions, deletions: stat.deletions },
-          ...(costUsd !== undefined ? { costUsd } : {}),
-        };
-        return this.lastOutcome;
-      }
+      if (this.ending) return this.ending;
+      if (result.passed) return this.end(() => this.recordPass(round.bundle, base, output));
       if (this.checkRound < maxRounds && this.agentAlive) {
         this.print(`✗ orchestra: ${result.failed} failed; the output goes back to the agent\n`);
         await this.deliver(
@@ -672,6 +659,46 @@ export class AttemptRunner {
         output,
       );
     }
+  }
+
+  /**
+   * The end of a round whose checks passed: the work is fetched onto the attempt's branch and the
+   * success recorded; work that changed nothing fails instead.
+   */
+  private async recordPass(bundle: Buffer, base: string, output: string): Promise<AttemptOutcome> {
+    const work = await importBundle({
+      root: this.host.root,
+      bundle,
+      branch: this.branch,
+      base,
+      attemptId: this.attemptId,
+    });
+    if (!work.changed) return this.recordFailure('the agent made no change', output);
+    const head = work.commit;
+    const stat = await diffStat(this.host.root, base, head);
+    const costUsd = (await attemptCost(this.runDir)).usd;
+    const diff = { files: stat.files, insertions: stat.insertions, deletions: stat.deletions };
+    await this.transition('succeeded', {
+      commit: head,
+      checkPassed: true,
+      checkOutput: output,
+      diffStat: diff,
+      ...(costUsd !== undefined ? { costUsd } : {}),
+    });
+    this.print(`✓ orchestra: checks passed; committed ${head.slice(0, 10)} on ${this.branch}\n`);
+    this.lastOutcome = {
+      attemptId: this.attemptId,
+      n: this.n,
+      branch: this.branch,
+      worktree: this.worktree,
+      passed: true,
+      commit: head,
+      base,
+      checkOutput: output,
+      diffStat: diff,
+      ...(costUsd !== undefined ? { costUsd } : {}),
+    };
+    return this.lastOutcome;
   }
 
   /**
@@ -731,6 +758,7 @@ export class AttemptRunner {
     return {
       sandbox: this.sandbox?.kind ?? 'local',
       session: this.host.session,
+      repo: this.host.root,
       taskId: this.task.id,
       attemptId: this.attemptId,
       worktree: this.worktree,
@@ -804,8 +832,12 @@ export class AttemptRunner {
     return result.stdout ?? Buffer.alloc(0);
   }
 
-  private async failWith(reason: string, checkOutput = ''): Promise<AttemptOutcome> {
-    if (this.ended && this.lastOutcome) return this.lastOutcome;
+  /** Claims the round's end as a failure with `reason` (see {@link end}). */
+  private failWith(reason: string, checkOutput = ''): Promise<AttemptOutcome> {
+    return this.end(() => this.recordFailure(reason, checkOutput));
+  }
+
+  private async recordFailure(reason: string, checkOutput: string): Promise<AttemptOutcome> {
     if (this.stopped) throw new AttemptStopped(this.attemptId);
     const costUsd = (await attemptCost(this.runDir).catch(() => undefined))?.usd;
     await this.transition('failed', {
@@ -818,6 +850,7 @@ export class AttemptRunner {
       this.host.logger.error({ err: error }, 'could not record a failed attempt');
     });
     this.print(`✗ orchestra: attempt failed: ${reason}\n`);
+    if (this.pane?.state === 'preparing') this.pane.state = 'failed';
     this.lastOutcome = {
       attemptId: this.attemptId,
       n: this.n,
@@ -837,6 +870,17 @@ export class AttemptRunner {
       ),
     );
     return this.lastOutcome;
+  }
+
+  /**
+   * Ends a round that was stopped meanwhile (the server going, a person's kill-pane) before its
+   * next step: nothing more is started for it, an agent's container least of all.
+   *
+   * @throws AttemptStopped when the server stops; OrchestraError when a person stopped it
+   */
+  private checkStop(): void {
+    if (this.stopped) throw new AttemptStopped(this.attemptId);
+    if (this.stoppedByUser) throw new OrchestraError('INTERNAL', STOPPED_BY_USER);
   }
 
   /** Shows orchestra's own lines (the check gate) in the attempt's pane, exited or not. */
@@ -867,9 +911,11 @@ export class AttemptRunner {
     if (!this.agentAlive) {
       throw new OrchestraError('INTERNAL', `the agent of ${this.attemptId} has exited; nothing to send to`);
     }
-    if (this.ended) {
-      throw new OrchestraError('INTERNAL', `${this.attemptId} has ended; nothing to send to`);
+    if (!this.lastOutcome?.passed) {
+      throw new OrchestraError('INTERNAL', `${this.attemptId} has failed; nothing to send to`);
     }
+    // A new round: the passing one stays recorded (and on its branch) until this one ends.
+    this.ending = undefined;
     await this.deliver(text);
     this.current = this.settle(this.rounds(false));
   }
@@ -882,7 +928,20 @@ export class AttemptRunner {
   async finish(): Promise<void> {
     this.tail?.dispose();
     const pane = this.pane;
-    if (!pane) return;
+    if (!pane) {
+      // Its pane went first (kill-pane): a container it had goes too.
+      if (this.containerId) {
+        await dockerClient(this.host.env)
+          .getContainer(this.containerId)
+          .remove({ force: true })
+          .catch(() => {});
+      }
+      return;
+    }
+    if (pane.process instanceof PlaceholderProcess) {
+      pane.process.kill();
+      return;
+    }
     if (!pane.exited) {
       if (this.agentType === 'orchestra') {
         await appendNoFollow(join(this.runDir, INBOX_FILE), `${JSON.stringify({ type: 'finish' })}\n`).catch(

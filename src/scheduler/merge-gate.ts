@@ -58,6 +58,7 @@ export function mergeGate(options: {
     const place: ShellPlace = {
       sandbox: sandbox.kind,
       session: options.session,
+      repo: options.root,
       taskId: 'merge',
       attemptId: id,
       worktree: dir,

@@ -81,6 +81,8 @@ export class Scheduler {
   private readonly controller = new AbortController();
   private readonly host: AttemptHost;
   private readonly warned = new Set<string>();
+  /** Tasks admitted whose first attempt has not asked for a slot yet. */
+  private readonly starting = new Set<string>();
   /** Queued tasks that cannot start as things are, with why (shown on the board). */
   private readonly blocked = new Map<string, string>();
   private stopped = false;
@@ -148,6 +150,26 @@ export class Scheduler {
     );
     watcher.onError((error) => this.o.logger.warn({ err: error }, 'queue watcher error'));
     await watcher.ready();
+    // What an earlier server left is put right before any task starts; a step that fails (a full
+    // disk) is tried again until it works or the server stops.
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.recoverState();
+        break;
+      } catch (error) {
+        this.o.logger.error({ err: error, tries }, 'picking up the previous state failed; trying again');
+        this.warnOnce(`cannot start the queue yet: ${errorMessage(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, ARCHIVE_RETRY_MS));
+        if (this.stopped) return;
+      }
+    }
+    this.recovered = true;
+    this.timer = setInterval(() => this.tick(), SCHEDULER_TICK_MS);
+    this.tick();
+  }
+
+  /** The start's repairs: stale pane ids, leftover containers, half-done archives. */
+  private async recoverState(): Promise<void> {
     // Panes do not outlive their server, and this one numbers its own from 1: a pane id an
     // attempt recorded before would name some other pane now (the board's Enter would go there).
     await this.o.store.update((draft) => {
@@ -155,9 +177,6 @@ export class Scheduler {
     });
     await this.reconcileContainers();
     await this.recoverArchives();
-    this.recovered = true;
-    this.timer = setInterval(() => this.tick(), SCHEDULER_TICK_MS);
-    this.tick();
   }
 
   /** Stops taking work; running agents are left to checkpoint (a restart resumes them). */
@@ -289,6 +308,7 @@ export class Scheduler {
     this.refreshConfig();
     while (this.slotWaiters.length > 0 && this.activeAttempts < this.capacity()) this.slotWaiters.shift()!();
     const tasks = [...this.watcher.tasks()].sort((a, b) => compareTaskIds(a.id, b.id));
+    for (const id of this.blocked.keys()) if (!tasks.some((t) => t.id === id)) this.blocked.delete(id);
     const state = this.o.store.read();
     for (const task of tasks) {
       if (this.runningTasks.has(task.id)) continue;
@@ -318,7 +338,11 @@ export class Scheduler {
       // A task admitted only when an attempt could start now; its further attempts queue for slots.
       const resuming =
         record?.state === 'running' || record?.state === 'succeeded' || record?.state === 'failed';
-      if (!resuming && this.activeAttempts + this.slotWaiters.length >= this.capacity()) break;
+      // Tasks admitted that have not asked for their first slot yet count too: otherwise one tick
+      // would admit the whole queue while the first task is still reading its strategy.
+      if (!resuming && this.activeAttempts + this.slotWaiters.length + this.starting.size >= this.capacity())
+        break;
+      if (!resuming && typeof deps !== 'object') this.starting.add(task.id);
       const run =
         typeof deps === 'object'
           ? this.archive(task, {
@@ -375,16 +399,16 @@ export class Scheduler {
     const log = this.o.logger.child({ component: 'scheduler', task: task.id });
     /** Rules applied that the Result must state (a judge or reviewer that failed). */
     const notes: string[] = [];
+    let result: StrategyResult;
     try {
-      await this.o.store.update((draft) => {
-        const record = upsertTask(draft, {
+      await this.o.store.update((draft) =>
+        upsertTask(draft, {
           id: task.id,
           state: 'running',
           strategy: task.meta.strategy,
           title: task.title,
-        });
-        record.startedAt ??= new Date().toISOString();
-      });
+        }),
+      );
       const strategy = await loadStrategy(this.o.paths, task.meta.strategy);
       const offset = this.o.store.read().tasks[task.id]?.attemptOffset ?? 0;
       const runners: AttemptRunner[] = [];
@@ -397,8 +421,19 @@ export class Scheduler {
           runners.push(runner);
           this.runners.set(runner.attemptId, runner);
           // A slot is held while the attempt works, not while its task waits for the others.
+          this.starting.delete(task.id);
           if (runner.finished) void runner.start();
-          else this.holdSlotFor(await this.acquireSlot(), () => runner.start());
+          else {
+            const slot = await this.acquireSlot();
+            // The run's duration counts from its first attempt's start, not from its admission.
+            await this.o.store
+              .update((draft) => {
+                const record = draft.tasks[task.id];
+                if (record) record.startedAt ??= new Date().toISOString();
+              })
+              .catch((error: unknown) => log.warn({ err: error }, 'could not record the start time'));
+            this.holdSlotFor(slot, () => runner.start());
+          }
           return { attemptId: runner.attemptId, n: runner.n, branch: runner.branch };
         },
         awaitAttempt: (handle) => this.runnerOf(handle).outcome(),
@@ -410,6 +445,7 @@ export class Scheduler {
             await runner.send(text);
           } catch (error) {
             slot.release();
+            notes.push(`a message to ${handle.attemptId} could not be delivered (${errorMessage(error)})`);
             throw error;
           }
           this.holdSlotFor(slot, () => runner.outcome());
@@ -484,7 +520,6 @@ export class Scheduler {
         },
         log: (message) => log.info(message),
       };
-      let result: StrategyResult;
       try {
         result = await strategy.run(ctx);
       } finally {
@@ -494,13 +529,16 @@ export class Scheduler {
           this.runners.delete(runner.attemptId);
         }
       }
-      if (this.stopped) return;
-      await this.archive(task, result, notes);
     } catch (error) {
       if (this.stopped) return;
       log.error({ err: error }, 'task failed to run');
-      await this.archive(task, { outcome: 'failed', attempts: [], reason: errorMessage(error) }, notes);
+      result = { outcome: 'failed', attempts: [], reason: errorMessage(error) };
+    } finally {
+      this.starting.delete(task.id);
     }
+    if (this.stopped) return;
+    // Outside the try: an archive is written once, whatever its recording meets.
+    await this.archive(task, result, notes);
   }
 
   /**
@@ -591,14 +629,28 @@ export class Scheduler {
         if (this.stopped) return;
       }
     }
-    await this.recordArchived(task.id, {
+    const fields = {
       outcome,
       archivedAs,
       ...(result.winner ? { resultBranch: result.winner.branch } : {}),
       ...(result.winner?.commit ? { resultCommit: result.winner.commit } : {}),
       ...(costUsd !== undefined ? { costUsd } : {}),
       ...(reason ? { error: reason } : {}),
-    });
+    };
+    for (let tries = 1; ; tries++) {
+      try {
+        await this.recordArchived(task.id, fields);
+        break;
+      } catch (error) {
+        // The archive is written: only its record is missing, and a restart finishes it from the file.
+        this.o.logger.error(
+          { err: error, task: task.id, tries },
+          'recording the archive failed; trying again',
+        );
+        await new Promise((resolve) => setTimeout(resolve, ARCHIVE_RETRY_MS));
+        if (this.stopped) return;
+      }
+    }
     this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
     if (reason) this.say(`${task.id} failed: ${reason}`);
     if (outcome === 'done' && result.winner) await this.autoMerge(task.id);
@@ -665,7 +717,7 @@ export class Scheduler {
     const attempts = this.o.store.read().attempts;
     try {
       const removed = await removeStrayContainers(
-        this.o.session,
+        { repo: this.o.root, session: this.o.session },
         ({ attemptId, role }) => {
           const attempt = attempts[attemptId];
           return (

@@ -26,6 +26,9 @@ import type { StateStore } from '../store/store.js';
 import { ClientConnection } from './client-connection.js';
 import { type AgentEvent, tailEvents } from './events-tail.js';
 
+/** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
+const AGENT_STATES: ReadonlySet<string> = new Set(['working', 'waiting', 'done', 'error']);
+
 /** Rows the client's status bar takes at the bottom of the window. */
 export const STATUS_ROWS = 1;
 
@@ -262,8 +265,11 @@ export class SessionServer {
   private followAgentEvents(pane: Pane, runDir: string): void {
     const usage: AgentEvent[] = [];
     const tail = tailEvents(join(runDir, 'events.jsonl'), (event) => {
-      if (event.type === 'status' && typeof event.state === 'string') pane.state = event.state;
-      else if (event.type === 'usage') {
+      // The agent writes this file: only the states the protocol knows reach a title, never its bytes.
+      if (event.type === 'status' && typeof event.state === 'string') {
+        if (!AGENT_STATES.has(event.state)) return;
+        pane.state = event.state;
+      } else if (event.type === 'usage') {
         usage.push(event);
         this.paneCosts.set(pane.id, summarizeCost(usage));
         pane.detail = formatUsd(this.paneCosts.get(pane.id)?.usd);

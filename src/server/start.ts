@@ -1,5 +1,5 @@
 import { access, unlink } from 'node:fs/promises';
-import { OrchestraError } from '../common/errors.js';
+import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
 import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
@@ -49,6 +49,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       store = await StateStore.open(paths.state, {
         onCorrupt: ({ movedTo, reason }) =>
           log.error({ movedTo, reason }, 'state file was unusable and was set aside'),
+        onDiskFull: (error) => log.warn({ err: error }, 'the disk is full: the state waits for room'),
       });
     }
   }
@@ -109,7 +110,14 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       envChanged: () => scheduler.envChanged(),
     };
     server.onShutdown(() => scheduler.stop());
-    await scheduler.start();
+    try {
+      await scheduler.start();
+    } catch (error) {
+      // A server listening without its queue would look alive and run nothing: it goes instead,
+      // and the next start tries again.
+      await server.shutdown(`the queue could not start: ${errorMessage(error)}`);
+      throw error;
+    }
   }
   logger.info({ session: options.session, pid: process.pid }, 'server started');
   return server;

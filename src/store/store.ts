@@ -38,6 +38,13 @@ export interface StateStoreOptions {
    * STATE_LOCKED. Default {@link DEFAULT_LOCK_TIMEOUT_MS}.
    */
   lockTimeoutMs?: number;
+  /**
+   * How long an update waits for space when the disk is full (ENOSPC, EDQUOT) before it throws,
+   * ms; default {@link DEFAULT_DISK_FULL_PATIENCE_MS}.
+   */
+  diskFullPatienceMs?: number;
+  /** Called once per update that finds the disk full and waits (to tell a person). */
+  onDiskFull?: (error: Error) => void;
   /** Upgrade steps for older files; tests only. */
   migrations?: MigrationTable;
 }
@@ -56,6 +63,21 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
 const LOCK_RETRY_MIN_MS = 2;
 const LOCK_RETRY_MAX_MS = 50;
 
+/**
+ * How long an update waits for a full disk to have room again, ms: long enough for a person to
+ * free space or a cleanup job to run, short enough that a disk that stays full is reported.
+ */
+export const DEFAULT_DISK_FULL_PATIENCE_MS = 5 * 60_000;
+
+/** How often a waiting update tries the full disk again, ms. */
+const DISK_FULL_RETRY_MS = 500;
+
+/** True for the errors of a disk (or quota) with no room left. */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /** A typed, validated, multi-process-safe view of one `state.json`. */
 export class StateStore {
   /** absolute path of the state file */
@@ -63,6 +85,7 @@ export class StateStore {
   readonly #low: Low<State>;
   readonly #onCorrupt: ((info: CorruptStateInfo) => void) | undefined;
   readonly #lockTimeoutMs: number;
+  readonly #options: StateStoreOptions;
   #snapshot: ReadonlyState = deepFreeze(emptyState());
   /** Tail of the in-process transaction queue; never rejects. */
   #queue: Promise<unknown> = Promise.resolve();
@@ -75,6 +98,7 @@ export class StateStore {
     this.#low = new Low<State>(new StateFileAdapter(path, options.migrations), emptyState());
     this.#onCorrupt = options.onCorrupt;
     this.#lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+    this.#options = options;
   }
 
   /**
@@ -127,34 +151,51 @@ export class StateStore {
    * @throws StateTooNewError when a newer orchestra wrote the file meanwhile
    */
   update<T>(mutate: (draft: State) => T | Promise<T>): Promise<T> {
-    return this.#enqueue(() =>
-      this.#withLock(async () => {
-        const current = await this.#readLocked();
-        this.#setSnapshot(current);
-        const draft = structuredClone(current);
-        const result = await mutate(draft);
-        const checked = stateSchema.safeParse(draft);
-        if (!checked.success) {
-          throw new OrchestraError(
-            'INTERNAL',
-            `refused an invalid state update: ${summarizeIssues(checked.error)}`,
-            {
-              hint: 'this is a bug in orchestra; state.json was left unchanged',
-            },
-          );
+    return this.#enqueue(async () => {
+      // A full disk is usually brief (a log rotated, a build cleaned): the transaction is tried
+      // again, outside the lock, rather than failing whatever was being recorded.
+      const deadline = Date.now() + (this.#options.diskFullPatienceMs ?? DEFAULT_DISK_FULL_PATIENCE_MS);
+      let told = false;
+      for (;;) {
+        try {
+          return await this.#transaction(mutate);
+        } catch (error) {
+          if (!isDiskFull(error) || Date.now() >= deadline) throw error;
+          if (!told) this.#options.onDiskFull?.(error as Error);
+          told = true;
+          await new Promise((resolve) => setTimeout(resolve, DISK_FULL_RETRY_MS));
         }
-        if (this.#lockLost) {
-          throw new OrchestraError('STATE_LOCKED', `lost the lock on ${this.path} during an update`, {
-            hint: 'the process stalled for longer than the lock stale time (10 s); retry the command',
-            cause: this.#lockLost,
-          });
-        }
-        this.#low.data = checked.data;
-        await this.#low.write();
-        this.#setSnapshot(checked.data);
-        return result;
-      }),
-    );
+      }
+    });
+  }
+
+  #transaction<T>(mutate: (draft: State) => T | Promise<T>): Promise<T> {
+    return this.#withLock(async () => {
+      const current = await this.#readLocked();
+      this.#setSnapshot(current);
+      const draft = structuredClone(current);
+      const result = await mutate(draft);
+      const checked = stateSchema.safeParse(draft);
+      if (!checked.success) {
+        throw new OrchestraError(
+          'INTERNAL',
+          `refused an invalid state update: ${summarizeIssues(checked.error)}`,
+          {
+            hint: 'this is a bug in orchestra; state.json was left unchanged',
+          },
+        );
+      }
+      if (this.#lockLost) {
+        throw new OrchestraError('STATE_LOCKED', `lost the lock on ${this.path} during an update`, {
+          hint: 'the process stalled for longer than the lock stale time (10 s); retry the command',
+          cause: this.#lockLost,
+        });
+      }
+      this.#low.data = checked.data;
+      await this.#low.write();
+      this.#setSnapshot(checked.data);
+      return result;
+    });
   }
 
   /** Waits for queued transactions to finish; later `update`/`reload` calls throw. `read` keeps working. */

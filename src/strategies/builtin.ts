@@ -61,10 +61,18 @@ export const refineStrategy: Strategy = {
         break;
       }
       ctx.log(`refine: review ${round} of ${rounds} sent back to ${handle.attemptId}`);
-      await ctx.send(
-        handle,
-        `A reviewer looked at your change and asks for the following:\n\n${review.comments}`,
-      );
+      try {
+        await ctx.send(
+          handle,
+          `A reviewer looked at your change and asks for the following:\n\n${review.comments}`,
+        );
+      } catch (error) {
+        // Its agent is gone (a restart ended it): what passed stands.
+        ctx.log(
+          `refine: the review could not reach ${handle.attemptId} (${(error as Error).message}); keeping the last passing round`,
+        );
+        break;
+      }
       outcome = await ctx.awaitAttempt(handle);
     }
     return outcome.passed

@@ -5,6 +5,11 @@
 
 /** Session (repository) a worker belongs to. */
 export const LABEL_SESSION = 'orchestra.session';
+/**
+ * The host repository (absolute path of its top level) a container works for: two repositories
+ * whose sessions share a name (same directory name) never take each other's containers for strays.
+ */
+export const LABEL_REPO = 'orchestra.repo';
 /** Task id, e.g. `task-03`. */
 export const LABEL_TASK = 'orchestra.task';
 /** Attempt id, e.g. `task-03-a2`. */

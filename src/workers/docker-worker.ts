@@ -9,6 +9,7 @@ import type { Disposable, PaneExit, PaneProcess } from '../panes/pane-process.js
 import {
   LABEL_ATTEMPT,
   LABEL_FORWARDS,
+  LABEL_REPO,
   LABEL_SESSION,
   LABEL_TASK,
   workerContainerName,
@@ -59,6 +60,8 @@ const AWAIT_SIZE_SCRIPT =
 export interface DockerWorkerOptions {
   /** Session name (socket name, repository's directory name by default). */
   session: string;
+  /** The host repository's top level (absolute), for the {@link LABEL_REPO} label. */
+  repo?: string;
   taskId: string;
   attemptId: string;
   /** The agent's command: the container's main process, under the image's tini. */
@@ -258,6 +261,7 @@ export class DockerWorker implements PaneProcess {
     const consoleSize = await consoleSizeSupported(docker);
     const labels: Record<string, string> = {
       [LABEL_SESSION]: options.session,
+      ...(options.repo ? { [LABEL_REPO]: options.repo } : {}),
       [LABEL_TASK]: options.taskId,
       [LABEL_ATTEMPT]: options.attemptId,
     };

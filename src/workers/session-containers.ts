@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { LABEL_ATTEMPT, LABEL_SESSION, LABEL_TASK } from './container-labels.js';
+import { LABEL_ATTEMPT, LABEL_REPO, LABEL_SESSION, LABEL_TASK } from './container-labels.js';
 import { dockerClient } from './docker-engine.js';
 
 /** A worker container of a session as the engine reports it now. */
@@ -111,21 +111,31 @@ export function containerRole(label: string): ContainerRole {
 }
 
 /**
- * Removes the containers of `session` that nothing will use again: those `keep` says no to, and
- * merge gates older than {@link MERGE_CONTAINER_MAX_AGE_MS} (a merge may be running from the CLI,
- * so `keep` is not asked about them). Used by a starting server (reconcile) and `orchestra gc`.
+ * Removes the containers of a repository that nothing will use again: those `keep` says no to,
+ * and merge gates older than {@link MERGE_CONTAINER_MAX_AGE_MS} (a merge may be running from the
+ * CLI, so `keep` is not asked about them). Used by a starting server (reconcile) and `orchestra gc`.
  *
+ * @param scope.repo the repository's top level: containers labelled with it, whatever their session
+ * @param scope.session also containers of this session that carry no repository label (made
+ *   before the label existed); one of another repository is never touched
  * @param keep whether a container of this role and attempt may still be in use
  * @returns the names removed
  * @throws Error from dockerode when the engine cannot be asked
  */
 export async function removeStrayContainers(
-  session: string,
+  scope: { repo: string; session?: string },
   keep: (container: ContainerRole) => boolean,
   docker: Docker = dockerClient(),
   now: number = Date.now(),
 ): Promise<string[]> {
-  const list = await docker.listContainers({ all: true, filters: sessionFilter(session) });
+  const list = await docker.listContainers({
+    all: true,
+    filters: JSON.stringify({ label: [`${LABEL_REPO}=${scope.repo}`] }),
+  });
+  if (scope.session) {
+    const unlabelled = await docker.listContainers({ all: true, filters: sessionFilter(scope.session) });
+    list.push(...unlabelled.filter((c) => c.Labels?.[LABEL_REPO] === undefined));
+  }
   const removed: string[] = [];
   for (const entry of list) {
     const role = containerRole(entry.Labels?.[LABEL_ATTEMPT] ?? '');

@@ -15,6 +15,8 @@ import { LocalShell, type WorkerShell } from './worker-shell.js';
 export interface ShellPlace {
   sandbox: 'docker' | 'local';
   session: string;
+  /** The host repository's top level (absolute), for the containers' repository label. */
+  repo?: string;
   taskId: string;
   attemptId: string;
   /** The attempt's repository folder (absolute). */
@@ -50,6 +52,7 @@ export async function openShell(place: ShellPlace, role: ToolRole): Promise<Work
   if (place.sandbox === 'local') return new LocalShell(place.worktree, place.env);
   return ToolContainer.start({
     session: place.session,
+    ...(place.repo ? { repo: place.repo } : {}),
     taskId: place.taskId,
     attemptId: place.attemptId,
     role,

@@ -1,6 +1,12 @@
 import type Docker from 'dockerode';
 import type { WorkerConfig } from '../config/schema.js';
-import { LABEL_ATTEMPT, LABEL_SESSION, LABEL_TASK, workerContainerName } from './container-labels.js';
+import {
+  LABEL_ATTEMPT,
+  LABEL_REPO,
+  LABEL_SESSION,
+  LABEL_TASK,
+  workerContainerName,
+} from './container-labels.js';
 import { containerSpec } from './container-spec.js';
 import { dockerClient } from './docker-engine.js';
 import { execInContainer } from './docker-exec.js';
@@ -20,6 +26,8 @@ export type ToolRole = 'setup' | 'checks' | 'merge';
 /** Options of {@link ToolContainer.start}. */
 export interface ToolContainerOptions {
   session: string;
+  /** The host repository's top level (absolute), for the repository label. */
+  repo?: string;
   taskId: string;
   attemptId: string;
   role: ToolRole;
@@ -80,6 +88,7 @@ export class ToolContainer implements WorkerShell {
           env: options.env ?? {},
           labels: {
             [LABEL_SESSION]: options.session,
+            ...(options.repo ? { [LABEL_REPO]: options.repo } : {}),
             [LABEL_TASK]: options.taskId,
             [LABEL_ATTEMPT]: `${options.attemptId}-${options.role}`,
           },

@@ -4,6 +4,8 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { applyEdits, modify } from 'jsonc-parser';
+import { addAttempt, upsertTask } from '../../src/store/records.js';
+import { StateStore } from '../../src/store/store.js';
 import { dockerClient } from '../../src/workers/docker-engine.js';
 import { findWorkers, removeSessionContainers } from '../../src/workers/session-containers.js';
 import { gitOut, makeRepo, tempDir } from '../git/fixtures.js';
@@ -253,30 +255,60 @@ describe('the queue with Docker workers', { skip: skip ?? false }, () => {
     test('orchestra gc removes the containers of ended and unknown attempts, and keeps the rest', async () => {
       const w = world!;
       const session = basename(w.root);
+      // An attempt in flight, as a running server would have it in the store.
+      const store = await StateStore.open(join(w.root, '.orchestra', 'state.json'));
+      await store.update((draft) => {
+        upsertTask(draft, { id: 'task-09', state: 'running' });
+        addAttempt(draft, {
+          id: 'task-09-a1',
+          taskId: 'task-09',
+          n: 1,
+          branch: 'orchestra/task-09/a1',
+          worktree: join(w.root, '.orchestra', 'worktrees', 'task-09-a1'),
+          runDir: join(w.root, '.orchestra', 'runs', 'task-09-a1'),
+          state: 'running',
+        });
+      });
+      await store.close();
       const docker = dockerClient();
-      const names: string[] = [];
-      for (const attempt of ['task-01-a1-checks', 'task-05-a1', 'merge-0123456789-merge']) {
-        const name = `orchestra-${session}-${attempt}`;
-        names.push(name);
+      const made = async (attempt: string, repo: string) => {
         const container = await docker.createContainer({
-          name,
+          name: `orchestra-${session}-${attempt}-${repo === w.root ? 'here' : 'there'}`,
           Image: 'orchestra-worker:latest',
           Cmd: ['sleep', '600'],
-          Labels: { 'orchestra.session': session, 'orchestra.attempt': attempt },
+          Labels: { 'orchestra.session': session, 'orchestra.attempt': attempt, 'orchestra.repo': repo },
         });
         await container.start();
-      }
+      };
+      await made('task-01-a1-checks', w.root);
+      await made('task-05-a1', w.root);
+      await made('merge-0123456789-merge', w.root);
+      await made('task-09-a1', w.root);
+      // Another repository whose directory has the same name: its session name is the same.
+      await made('task-05-a1', '/elsewhere/same-name');
       try {
         const gc = await runCli(['gc'], { cwd: w.root, env: w.env });
         assert.equal(gc.code, 0, gc.stderr);
-        assert.match(gc.stdout, /removed container orchestra-.*-task-01-a1-checks/, "an ended attempt's");
         assert.match(
           gc.stdout,
-          /removed container orchestra-.*-task-05-a1/,
+          /removed container orchestra-.*-task-01-a1-checks-here/,
+          "an ended attempt's",
+        );
+        assert.match(
+          gc.stdout,
+          /removed container orchestra-.*-task-05-a1-here/,
           'an attempt the store never had',
         );
-        const left = (await findWorkers(session)).map((c) => c.name);
-        assert.deepEqual(left, [names[2]], 'a merge gate may be in use by `orchestra merge`: it stays');
+        const left = (await findWorkers(session)).map((c) => c.name).sort();
+        assert.deepEqual(
+          left,
+          [
+            `orchestra-${session}-merge-0123456789-merge-here`,
+            `orchestra-${session}-task-05-a1-there`,
+            `orchestra-${session}-task-09-a1-here`,
+          ],
+          "a merge gate (maybe in use), an attempt in flight and another repository's container stay",
+        );
       } finally {
         await removeSessionContainers(session).catch(() => {});
       }

@@ -624,4 +624,45 @@ describe('every attempt ends once with its true result', { concurrency: 4 }, () 
     assert.match(body, /one\.txt/, "the candidates' change is in the diffs");
     assert.doesNotMatch(body, /main-only/, "the base branch's own commit is in no candidate's diff");
   });
+
+  it('refine sends the review back to the same agent, which changes its work, and that round is kept', {
+    timeout: 90_000,
+  }, async () => {
+    const review = (approved: boolean, comments: string): ScriptedTurn => ({
+      toolUses: [{ name: 'submit_review', input: { approved, comments } }],
+    });
+    const w = await world({
+      name: 'refine-changes',
+      config: { sandbox: 'local' },
+      tasks: { 'task-01': taskNeeding('One', 'one.txt', 'strategy: refine\nrounds: 2') },
+      scenario: {
+        scenarios: {
+          reviewer: {
+            match: { system: 'You review one change' },
+            turns: [review(false, 'Say hello, not hi.'), review(true, 'Good.')],
+          },
+          'task-01-a1': attempt('task-01-a1', [
+            bash('echo hi > one.txt'),
+            complete('wrote hi'),
+            bash('echo hello > one.txt'),
+            complete('wrote hello'),
+          ]),
+        },
+      },
+    });
+    w.startServer();
+    const state = await archived(w, ['task-01'], 60_000);
+    const task = state.tasks['task-01']!;
+    assert.match(task.archivedAs ?? '', /^done\//, JSON.stringify(task));
+    assert.equal(
+      execFileSync('git', ['show', `${task.resultCommit}:one.txt`], { cwd: w.root, encoding: 'utf8' }),
+      'hello\n',
+    );
+    assert.deepEqual(
+      task.reviews?.map((r) => r.approved),
+      [false, true],
+    );
+    const archive = await readFile(join(w.paths.dir, task.archivedAs!), 'utf8');
+    assert.match(archive, /- reviews: 2, 1 approving/);
+  });
 });

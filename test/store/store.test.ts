@@ -398,3 +398,56 @@ describe('StateStore', () => {
     );
   });
 });
+
+describe('a full disk', () => {
+  let dir: string;
+  let mounted = false;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'orch-store-full-'));
+    // A real full disk: a 1 MiB tmpfs (needs root, as CI has; skipped elsewhere).
+    const mount = spawn('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { stdio: 'ignore' });
+    const [code] = (await once(mount, 'exit')) as [number | null];
+    mounted = code === 0;
+  });
+  after(async () => {
+    if (mounted) await once(spawn('umount', [dir], { stdio: 'ignore' }), 'exit');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Fills the tmpfs to the last byte; returns the filler's path. */
+  async function fill(): Promise<string> {
+    const filler = path.join(dir, 'filler');
+    const dd = spawn('dd', ['if=/dev/zero', `of=${filler}`, 'bs=4096'], { stdio: 'ignore' });
+    await once(dd, 'exit');
+    return filler;
+  }
+
+  it('an update waits for room and then lands; one that waits too long throws ENOSPC', async (t) => {
+    if (!mounted) {
+      t.skip('cannot mount a tmpfs here (not root)');
+      return;
+    }
+    const file = path.join(dir, 'state.json');
+    let told = 0;
+    const store = await StateStore.open(file, { onDiskFull: () => told++, diskFullPatienceMs: 20_000 });
+    await store.update((draft) => void upsertTask(draft, { id: 'task-01' }));
+    const filler = await fill();
+    const pending = store.update((draft) => void upsertTask(draft, { id: 'task-02' }));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.equal(told, 1, 'the store said once that it waits');
+    await rm(filler);
+    await pending;
+    const written = JSON.parse(await readFile(file, 'utf8'));
+    assert.deepEqual(Object.keys(written.tasks).sort(), ['task-01', 'task-02'], 'nothing was lost');
+
+    const impatient = await StateStore.open(file, { diskFullPatienceMs: 600 });
+    const filler2 = await fill();
+    await assert.rejects(
+      impatient.update((draft) => void upsertTask(draft, { id: 'task-03' })),
+      (error: NodeJS.ErrnoException) => error.code === 'ENOSPC',
+    );
+    await rm(filler2);
+    await store.close();
+    await impatient.close();
+  });
+});

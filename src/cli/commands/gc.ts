@@ -32,8 +32,10 @@ export function registerGcCommand(program: Command, env: CommandEnv): void {
         return attempt !== undefined && !FINISHED.has(attempt.state);
       });
       await pruneWorktrees(root);
+      // Read again now: an attempt started since the worktrees were looked at keeps its containers.
+      const current = (await store.reload()).attempts;
       const containers = await strayContainers(env, root, (id) => {
-        const attempt = attempts[id];
+        const attempt = current[id];
         return attempt !== undefined && !FINISHED.has(attempt.state);
       });
       if (opts.json) printJson(env.output, { removed, containers });
@@ -65,5 +67,9 @@ async function strayContainers(
   )
     return [];
   const { config } = await loadConfig(root, { env: env.env });
-  return removeStrayContainers(repoSessionName(root, config), ({ attemptId }) => inFlight(attemptId), docker);
+  return removeStrayContainers(
+    { repo: root, session: repoSessionName(root, config) },
+    ({ attemptId }) => inFlight(attemptId),
+    docker,
+  );
 }
