@@ -56,8 +56,6 @@ export interface TaskEntry {
   file: string;
   title?: string;
   strategy?: string;
-  /** The tasks it depends on, normalised (`task-01`), when its file parses. */
-  dependsOn?: string[];
   /** Why it is rejected or failed, or why a queued file will be rejected. */
   error?: string;
 }
@@ -324,7 +322,6 @@ async function describeEntry(paths: OrchestraPaths, entry: TaskEntry): Promise<T
       const task = await loadQueuedTask(paths, entry.file);
       out.title = task.title;
       out.strategy = task.meta.strategy;
-      out.dependsOn = task.meta.dependsOn;
     } catch (error) {
       out.error = rejectionReason(error);
     }

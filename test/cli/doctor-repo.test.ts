@@ -67,7 +67,9 @@ describe('doctor checks what attempts will start from', () => {
     const config = checks.get('config in git');
     assert.equal(config?.status, 'warn');
     assert.match(config?.detail ?? '', /\.orchestra\/orchestra\.json is not committed on main/);
-    assert.match(config?.detail ?? '', /attempts' repositories .* will not have it/);
+    // The server reads the config from the working tree, so it is used here; only commits travel.
+    assert.match(config?.detail ?? '', /merge gate follow it/);
+    assert.match(config?.detail ?? '', /attempts' repositories lack it and other clones run with defaults/);
     assert.match(config?.hint ?? '', /git add \.orchestra\/orchestra\.json/);
     const changes = checks.get('uncommitted');
     assert.equal(changes?.status, 'warn');

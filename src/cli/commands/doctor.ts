@@ -58,7 +58,7 @@ async function commitChecks(root: string, baseBranch: string, configLoaded: bool
       checks.push({
         name: 'config in git',
         status: 'warn',
-        detail: `${configFile} is not committed on ${baseName}: orchestra reads it here, but attempts' repositories and the merge gate's checkout come from commits and will not have it, nor will other clones`,
+        detail: `${configFile} is not committed on ${baseName}: orchestra here reads it from the working tree (attempts' setup and checks and the merge gate follow it), but no commit holds it, so attempts' repositories lack it and other clones run with defaults (no checks)`,
         hint: `commit it: git add ${configFile} && git commit -m "orchestra config"`,
       });
     }

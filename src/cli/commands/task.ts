@@ -7,13 +7,22 @@ import { printable } from '../../common/printable.js';
 import type { ReadonlyState } from '../../store/schema.js';
 import { StateStore } from '../../store/store.js';
 import { BUILTIN_STRATEGIES } from '../../strategies/builtin.js';
-import { assertAdmissible } from '../../tasks/admission.js';
-import { addTask, findTask, listTasks, removeTask, type TaskEntry, taskNotFound } from '../../tasks/queue.js';
+import { taskNumber } from '../../tasks/naming.js';
+import {
+  addTask,
+  findTask,
+  listTasks,
+  loadQueuedTask,
+  removeTask,
+  type TaskEntry,
+  taskNotFound,
+} from '../../tasks/queue.js';
 import type { NewTask, TaskFile } from '../../tasks/task-file.js';
-import { type QueueFile, type TaskStatusView, type TaskWorld, taskStatus } from '../../tasks/task-status.js';
 import { repoContext } from '../context.js';
 import type { CommandEnv } from '../main.js';
 import { formatTable, printJson } from '../output.js';
+import { assertAdmissible } from '../task-admission.js';
+import { queuedStatus, recordStatus, type TaskStatusView, type TaskWorld } from '../task-status.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -52,35 +61,46 @@ async function readState(env: CommandEnv, paths: OrchestraPaths): Promise<Readon
   return store.read();
 }
 
-/** What task statuses are decided from: the store, every file in tasks/, and done/ and failed/. */
-function taskWorld(state: ReadonlyState, entries: readonly TaskEntry[]): TaskWorld {
-  const queue = new Map<string, QueueFile>();
-  const archived = new Map<string, 'done' | 'failed'>();
-  for (const e of entries) {
-    if (e.state === 'queued') {
-      queue.set(e.id, e.dependsOn ? { dependsOn: e.dependsOn } : { invalid: e.error ?? 'cannot be read' });
-    } else if (e.state === 'done' || e.state === 'failed') {
-      // Entries of one state come oldest first: the last one seen is the newest.
-      archived.set(e.id, e.state);
-    }
+/** Every task file, the store, and the queued files that parse (by id), which statuses are decided from. */
+async function readTasks(
+  env: CommandEnv,
+  paths: OrchestraPaths,
+): Promise<{ files: TaskEntry[]; world: TaskWorld; parsed: Map<string, TaskFile> }> {
+  const files = await listTasks(paths, { all: true });
+  const parsed = new Map<string, TaskFile>();
+  const queued = new Map<number | undefined, TaskFile>();
+  for (const e of files) {
+    if (e.state !== 'queued' || e.error !== undefined) continue;
+    // Read again for the whole task (dependsOn): a file that changed meanwhile counts as invalid.
+    const task = await loadQueuedTask(paths, e.file).catch(() => undefined);
+    if (!task) continue;
+    parsed.set(e.id, task);
+    queued.set(taskNumber(task.id), task);
   }
-  return { tasks: state.tasks, attempts: state.attempts, queue, archived };
+  return { files, world: { tasks: (await readState(env, paths)).tasks, queued }, parsed };
 }
 
 /**
- * The status of one listed file: a queued one is what its task is; an archive is its task's
- * status when it is the archive the store names, else what its folder says (a run before a
- * retry); a rejected file is invalid.
+ * The status of one listed file: a queued one is what the board says of its task (`invalid` when
+ * it does not parse); an archive is its task's status when it is the archive the store names, else
+ * what its folder says (a run before a retry); a rejected file stays `rejected`.
  */
-function entryStatus(paths: OrchestraPaths, entry: TaskEntry, world: TaskWorld): TaskStatusView {
+function entryStatus(
+  paths: OrchestraPaths,
+  entry: TaskEntry,
+  world: TaskWorld,
+  parsed: ReadonlyMap<string, TaskFile>,
+): TaskStatusView {
   const reason = entry.error ? { reason: entry.error } : {};
-  if (entry.state === 'queued') return taskStatus(entry.id, world);
-  if (entry.state === 'rejected') return { status: 'invalid', ...reason };
-  const record = world.tasks[entry.id];
-  if (record?.archivedAs !== undefined && record.archivedAs === relative(paths.dir, entry.file)) {
-    return taskStatus(entry.id, world);
+  if (entry.state === 'queued') {
+    const task = parsed.get(entry.id);
+    return task ? queuedStatus(task, world) : { status: 'invalid', reason: entry.error ?? 'cannot be read' };
   }
-  return { status: entry.state, ...(entry.state === 'failed' ? reason : {}) };
+  const record = world.tasks[entry.id];
+  if (entry.state !== 'rejected' && record?.archivedAs === relative(paths.dir, entry.file)) {
+    return recordStatus(world, entry.id);
+  }
+  return { status: entry.state, ...(entry.state === 'done' ? {} : reason) };
 }
 
 /** The names a task's `strategy` may take here: the built-ins, then `.orchestra/strategies/*.mjs`. */
@@ -136,8 +156,11 @@ export function registerTaskCommands(program: Command, env: CommandEnv): void {
       const { paths } = await repoContext(env.cwd);
       // A task that could never run is refused before its file is written (issue 10).
       const strategies = await strategyNames(paths);
-      const world = taskWorld(await readState(env, paths), await listTasks(paths, { all: true }));
-      const check = { check: (t: TaskFile) => assertAdmissible(t, { strategies, world }) };
+      const { files, world } = await readTasks(env, paths);
+      const archived = new Set(
+        files.filter((e) => e.state === 'done' || e.state === 'failed').map((e) => e.id),
+      );
+      const check = { check: (t: TaskFile) => assertAdmissible(t, { strategies, world, archived }) };
       let added: { id: string; path: string };
       if (goal === '-') {
         const text = await env.readStdin();
@@ -181,17 +204,16 @@ export function registerTaskCommands(program: Command, env: CommandEnv): void {
     .action(async (opts: { all?: boolean; json?: boolean }) => {
       const { paths } = await repoContext(env.cwd);
       const all = opts.all ?? false;
-      const files = await listTasks(paths, { all: true });
-      const world = taskWorld(await readState(env, paths), files);
+      const { files, world, parsed } = await readTasks(env, paths);
       const rows: ListedTask[] = files
         .filter((e) => all || e.state === 'queued')
-        .map((e) => ({ ...e, ...entryStatus(paths, e, world) }));
+        .map((e) => ({ ...e, ...entryStatus(paths, e, world, parsed) }));
       // Tasks the store knows that no file shows: started ones whose file was removed, dropped ones.
       const listed = new Set(files.map((e) => e.id));
       for (const record of Object.values(world.tasks)) {
         if (listed.has(record.id)) continue;
-        const view = taskStatus(record.id, world);
-        if (!all && view.status !== 'preparing' && view.status !== 'running') continue;
+        const view = recordStatus(world, record.id);
+        if (!all && view.status !== 'running') continue;
         rows.push({
           id: record.id,
           ...(record.title !== undefined ? { title: record.title } : {}),

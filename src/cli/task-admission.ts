@@ -1,33 +1,35 @@
 import { OrchestraError } from '../common/errors.js';
 import { closestMatch } from '../config/format-issue.js';
-import { taskNumber } from './naming.js';
-import type { TaskFile } from './task-file.js';
-import { checkDependencies, type TaskWorld } from './task-status.js';
+import { dependencyCycle } from '../scheduler/scheduler.js';
+import { taskNumber } from '../tasks/naming.js';
+import type { TaskFile } from '../tasks/task-file.js';
+import type { TaskWorld } from './task-status.js';
 
 /**
  * What `orchestra task add` refuses before writing anything: a task that could never run, because
- * it names a strategy that does not exist, or a dependency that is no task or goes round in a
- * cycle. (A dependency that failed is let through: the person may be about to retry it.) Pure: the
- * caller gathers the strategies and the world.
+ * it names a strategy that does not exist, or a dependency that is no task anywhere or goes round
+ * in a cycle. (A dependency that failed is let through: the person may be about to retry it.)
  */
 
 /** What a new task is checked against. */
 export interface AdmissionContext {
   /** Every strategy a task may name: the built-ins and `.orchestra/strategies/<name>.mjs`. */
   strategies: readonly string[];
-  /** The store, the queue and the archives (see {@link TaskWorld}). */
+  /** The store and the queue. */
   world: TaskWorld;
+  /** Ids of the tasks in done/ and failed/ (a store moved aside still leaves them). */
+  archived: ReadonlySet<string>;
 }
 
 const DEPENDENCY_HINT =
   '`orchestra task ls --all` lists every task; add the dependency first, or leave it out of dependsOn';
 
-/** Every task id `world` knows, nearest number to `id` first, so a "did you mean" picks the closer one. */
-function knownIds(id: string, world: TaskWorld): string[] {
+/** Every task id known here, nearest number to `id` first, so a "did you mean" picks the closer one. */
+function knownIds(id: string, context: AdmissionContext): string[] {
   const ids = new Set([
-    ...Object.keys(world.tasks),
-    ...world.queue.keys(),
-    ...(world.archived?.keys() ?? []),
+    ...Object.keys(context.world.tasks),
+    ...[...context.world.queued.values()].map((t) => t.id),
+    ...context.archived,
   ]);
   const n = taskNumber(id) ?? 0;
   const distance = (other: string) => Math.abs((taskNumber(other) ?? Number.MAX_SAFE_INTEGER) - n);
@@ -53,17 +55,21 @@ export function assertAdmissible(task: TaskFile, context: AdmissionContext): voi
       },
     );
   }
-  const { blocked } = checkDependencies(task.id, task.meta.dependsOn, context.world);
-  if (blocked?.kind === 'unknown') {
-    const guess = closestMatch(blocked.dependency, knownIds(blocked.dependency, context.world));
+  const known = new Set(knownIds(task.id, context).map(taskNumber));
+  for (const dep of task.meta.dependsOn) {
+    if (known.has(taskNumber(dep))) continue;
+    const guess = closestMatch(dep, knownIds(dep, context));
     throw new OrchestraError(
       'TASK_INVALID',
-      `dependsOn ${blocked.dependency} names no task: not queued, not in the store, not archived${guess ? ` (did you mean ${guess}?)` : ''}`,
+      `dependsOn ${dep} names no task: not queued, not in the store, not archived${guess ? ` (did you mean ${guess}?)` : ''}`,
       { hint: DEPENDENCY_HINT },
     );
   }
-  if (blocked?.kind === 'cycle') {
-    throw new OrchestraError('TASK_INVALID', blocked.reason, {
+  const queued = new Map(context.world.queued);
+  queued.set(taskNumber(task.id), task);
+  const cycle = dependencyCycle(task, queued);
+  if (cycle) {
+    throw new OrchestraError('TASK_INVALID', `dependsOn goes round in a cycle: ${cycle.join(' → ')}`, {
       hint: 'a task cannot wait for itself: leave one of these dependencies out',
     });
   }
