@@ -1,4 +1,5 @@
 import { isOrchestraError } from '../common/errors.js';
+import { printable } from '../common/printable.js';
 
 /** Where CLI commands print; tests and the TUI's `:` prompt can capture it. */
 export interface Output {
@@ -23,25 +24,30 @@ export function printJson(output: Output, value: unknown): void {
  */
 export function printError(output: Output, error: unknown, debug: boolean): void {
   if (isOrchestraError(error)) {
-    output.err(`error: ${error.message}`);
-    if (error.hint) output.err(`hint: ${error.hint}`);
+    output.err(`error: ${printable(error.message)}`);
+    if (error.hint) output.err(`hint: ${printable(error.hint)}`);
   } else {
     const message = error instanceof Error ? error.message : String(error);
-    output.err(`error: ${message.split('\n')[0]}`);
+    output.err(`error: ${printable(message.split('\n')[0] ?? '')}`);
     if (!debug) output.err('hint: run again with --debug for details, and report it if it looks like a bug');
   }
   if (debug && error instanceof Error) {
-    output.err(error.stack ?? String(error));
+    output.err(printable(error.stack ?? String(error), { multiline: true }));
     let cause = error.cause;
     while (cause instanceof Error) {
-      output.err(`caused by: ${cause.stack ?? cause.message}`);
+      output.err(`caused by: ${printable(cause.stack ?? cause.message, { multiline: true })}`);
       cause = cause.cause;
     }
   }
 }
 
-/** Left-aligned columns for human-readable tables; the last column is not padded. */
-export function formatTable(rows: string[][]): string[] {
+/**
+ * Left-aligned columns for human-readable tables; the last column is not padded. Every cell goes
+ * through {@link printable} (one line), so a table can hold titles and names straight from task
+ * files and the store.
+ */
+export function formatTable(cells: string[][]): string[] {
+  const rows = cells.map((row) => row.map((cell) => printable(cell)));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {

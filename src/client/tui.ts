@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import xtermHeadless from '@xterm/headless';
 import blessed from 'blessed';
 import { errorMessage } from '../common/errors.js';
+import { printable } from '../common/printable.js';
 import { isSecretEnv } from '../common/secret-env.js';
 import type { KeyAction } from '../config/key-bindings.js';
 import type { OrchestraConfig } from '../config/schema.js';
@@ -422,10 +423,10 @@ export class Tui {
         writeText(lines[y], rect.x - 1, 1, '│', attr);
     }
     const scroll = this.mode.kind === 'scroll' && this.mode.pane === pane.id ? this.mode : undefined;
-    let title = ` ${pane.index}: ${pane.name}`;
-    if (pane.state) title += ` [${pane.state}]`;
+    let title = ` ${pane.index}: ${printable(pane.name)}`;
+    if (pane.state) title += ` [${printable(pane.state)}]`;
     if (pane.exited) title += pane.exitCode === null ? ' (killed)' : ` (exit ${pane.exitCode})`;
-    if (pane.detail) title += `  ${pane.detail}`;
+    if (pane.detail) title += `  ${printable(pane.detail)}`;
     if (scroll) {
       const total = scroll.history.buffer.active.length;
       title += `  [scroll ${scroll.top + 1}-${Math.min(total, scroll.top + scroll.history.rows)}/${total}]`;
@@ -490,7 +491,8 @@ export class Tui {
     const left = `[${this.options.session}] `;
     const panes = (layout?.panes ?? [])
       .map(
-        (p) => `${p.index}:${p.name}${p.id === layout?.focus ? '*' : ''}${p.state === 'waiting' ? '!' : ''}`,
+        (p) =>
+          `${p.index}:${printable(p.name)}${p.id === layout?.focus ? '*' : ''}${p.state === 'waiting' ? '!' : ''}`,
       )
       .join(' ');
     const extras = Object.entries(layout?.status ?? {})
@@ -715,7 +717,7 @@ export class Tui {
         if (!pane) return;
         this.mode = {
           kind: 'confirm',
-          question: `stop pane ${pane.index} (${pane.name})?`,
+          question: `stop pane ${pane.index} (${printable(pane.name)})?`,
           onYes: () => this.request({ cmd: 'kill-pane', pane: `%${pane.id}` }),
         };
         return;
@@ -1021,7 +1023,11 @@ export class Tui {
         )
         .join(' ');
       const marker = i === mode.selected ? '>' : ' ';
-      return `${marker} ${row.id.padEnd(9)} ${row.status.padEnd(9)} ${row.strategy.padEnd(10)} ${usd(row.costUsd).padEnd(9)} ${(row.title ?? '').slice(0, 40).padEnd(40)} ${panes}${row.error ? `  (${row.error})` : ''}`;
+      return `${marker} ${printable(row.id).padEnd(9)} ${row.status.padEnd(9)} ${printable(row.strategy).padEnd(10)} ${usd(row.costUsd).padEnd(9)} ${printable(
+        row.title ?? '',
+      )
+        .slice(0, 40)
+        .padEnd(40)} ${panes}${row.error ? `  (${printable(row.error)})` : ''}`;
     });
     const total = mode.rows.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
     const header = `  ${'TASK'.padEnd(9)} ${'STATUS'.padEnd(9)} ${'STRATEGY'.padEnd(10)} ${'COST'.padEnd(9)} ${'TITLE'.padEnd(40)} ATTEMPTS (@pane)`;

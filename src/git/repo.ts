@@ -123,3 +123,57 @@ export async function isClean(root: string): Promise<boolean> {
     throw gitFailed('status', error);
   }
 }
+
+/**
+ * True when `ref` names a commit: false for HEAD in a repository with no commits yet.
+ *
+ * @throws OrchestraError GIT_FAILED
+ */
+export async function hasCommit(root: string, ref = 'HEAD'): Promise<boolean> {
+  assertNotOption(ref, 'ref');
+  try {
+    return (await git(root).raw(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).trim() !== '';
+  } catch (error) {
+    throw gitFailed('rev-parse', error);
+  }
+}
+
+/**
+ * The paths `git status` reports at `root`: staged, unstaged and untracked (not ignored) files,
+ * relative to the top level, each once (a rename gives its new path).
+ *
+ * @throws OrchestraError GIT_FAILED
+ */
+export async function uncommittedPaths(root: string): Promise<string[]> {
+  let out: string;
+  try {
+    out = await git(root).raw(['status', '--porcelain', '-z', '--untracked-files=all']);
+  } catch (error) {
+    throw gitFailed('status', error);
+  }
+  const fields = out.split('\0');
+  const paths: string[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
+    if (field.length < 4) continue;
+    paths.push(field.slice(3));
+    // A rename or copy is followed by its original path, in a field of its own.
+    if (/[RC]/.test(field.slice(0, 2))) i++;
+  }
+  return paths;
+}
+
+/**
+ * True when the commit `ref` points at holds `path` (relative to the top level), i.e. a checkout
+ * of that commit would have it.
+ *
+ * @throws OrchestraError GIT_FAILED
+ */
+export async function commitHasPath(root: string, ref: string, path: string): Promise<boolean> {
+  assertNotOption(ref, 'ref');
+  try {
+    return (await git(root).raw(['rev-parse', '--verify', '--quiet', `${ref}:${path}`])).trim() !== '';
+  } catch (error) {
+    throw gitFailed('rev-parse', error);
+  }
+}

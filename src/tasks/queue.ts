@@ -263,19 +263,24 @@ export async function nextTaskNumber(paths: OrchestraPaths): Promise<number> {
  * one process or several, get different numbers: a taken name (EEXIST) moves on to the next one.
  *
  * @param input a task to render, or the text of a task file (e.g. from stdin), kept byte for byte
+ * @param options.check runs on the parsed task, with its new id, before its file is written; what
+ *   it throws is thrown, and nothing is written
  * @returns the new id and file path
  * @throws OrchestraError TASK_INVALID or PATH_ESCAPE before anything is written
  */
 export async function addTask(
   paths: OrchestraPaths,
   input: NewTask | { text: string },
+  options: { check?: (task: TaskFile) => void | Promise<void> } = {},
 ): Promise<{ id: string; path: string }> {
   let n = await nextTaskNumber(paths);
   await mkdir(paths.tasks, { recursive: true });
   for (let i = 0; i < MAX_NUMBER_ATTEMPTS; i++, n++) {
     const id = formatTaskId(n);
     const text = 'text' in input ? input.text : renderTaskFile(input, id);
-    validateTaskPaths(parseTaskFile(text, { id }), paths.root);
+    const task = parseTaskFile(text, { id });
+    validateTaskPaths(task, paths.root);
+    await options.check?.(task);
     const path = join(paths.tasks, queueFileName(id));
     try {
       await writeNewFile(path, text);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { isOrchestraError } from '../../common/errors.js';
+import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
 import { repoContext } from '../context.js';
 import type { CommandEnv } from '../main.js';
@@ -25,8 +26,8 @@ export function registerConfigCommands(program: Command, env: CommandEnv): void 
         if (opts.json) {
           printJson(env.output, { ok: false, problems });
         } else {
-          for (const problem of problems) env.output.err(`error: ${problem}`);
-          if (error.hint) env.output.err(`hint: ${error.hint}`);
+          for (const problem of problems) env.output.err(`error: ${printable(problem)}`);
+          if (error.hint) env.output.err(`hint: ${printable(error.hint)}`);
         }
         throw new QuietExit(1);
       }

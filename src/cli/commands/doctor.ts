@@ -1,8 +1,12 @@
+import { access } from 'node:fs/promises';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { errorMessage } from '../../common/errors.js';
+import { orchestraPaths } from '../../common/paths.js';
+import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
 import { defaultConfig } from '../../config/schema.js';
-import { findRepoRoot, gitVersion } from '../../git/repo.js';
+import { commitHasPath, findRepoRoot, gitVersion, hasCommit, uncommittedPaths } from '../../git/repo.js';
 import { dockerClient, probeDocker } from '../../workers/docker-engine.js';
 import { workerImageStatus } from '../../workers/image.js';
 import type { CommandEnv } from '../main.js';
@@ -13,6 +17,68 @@ export interface DoctorCheck {
   name: string;
   status: 'ok' | 'warn' | 'fail';
   detail: string;
+  /** What to do about a warning or a failure, when the detail does not say it. */
+  hint?: string;
+}
+
+/** Paths a `git status` finding names before it says "and N more". */
+const SHOWN_PATHS = 3;
+
+/**
+ * What attempts will start from (src/git/worktree.ts `createWorktree`): the last commit of
+ * `baseBranch`, in a repository of their own. So a repository with no commits cannot run a task,
+ * uncommitted changes never reach an attempt, and a config file that is not committed is read by
+ * orchestra here (config/load.ts reads the working tree) but is missing from every attempt's
+ * repository and from other clones.
+ */
+async function commitChecks(root: string, baseBranch: string, configLoaded: boolean): Promise<DoctorCheck[]> {
+  try {
+    if (!(await hasCommit(root))) {
+      return [
+        {
+          name: 'commits',
+          status: 'fail',
+          detail: 'the repository has no commits yet; attempts start from a commit, so no task can run',
+          hint: 'commit your files first: git add -A && git commit -m "initial"',
+        },
+      ];
+    }
+    const checks: DoctorCheck[] = [];
+    const configFile = relative(root, orchestraPaths(root).config);
+    const base = (await hasCommit(root, `refs/heads/${baseBranch}`)) ? `refs/heads/${baseBranch}` : 'HEAD';
+    const baseName = base === 'HEAD' ? 'HEAD' : baseBranch;
+    const configUncommitted =
+      configLoaded &&
+      (await access(orchestraPaths(root).config).then(
+        () => true,
+        () => false,
+      )) &&
+      !(await commitHasPath(root, base, configFile));
+    if (configUncommitted) {
+      checks.push({
+        name: 'config in git',
+        status: 'warn',
+        detail: `${configFile} is not committed on ${baseName}: orchestra here reads it from the working tree (attempts' setup and checks and the merge gate follow it), but no commit holds it, so attempts' repositories lack it and other clones run with defaults (no checks)`,
+        hint: `commit it: git add ${configFile} && git commit -m "orchestra config"`,
+      });
+    }
+    const changed = (await uncommittedPaths(root)).filter((p) => !(configUncommitted && p === configFile));
+    if (changed.length > 0) {
+      const shown = changed.slice(0, SHOWN_PATHS).join(', ');
+      const more = changed.length > SHOWN_PATHS ? ` and ${changed.length - SHOWN_PATHS} more` : '';
+      checks.push({
+        name: 'uncommitted',
+        status: 'warn',
+        detail: `${changed.length} uncommitted change${changed.length === 1 ? '' : 's'} (${shown}${more}); attempts start from ${baseName}'s last commit and are left without them`,
+        hint: `commit what the tasks need on ${baseName}, or stash it; \`git status\` lists it all`,
+      });
+    } else {
+      checks.push({ name: 'uncommitted', status: 'ok', detail: 'none; attempts see the tree as committed' });
+    }
+    return checks;
+  } catch (error) {
+    return [{ name: 'commits', status: 'fail', detail: errorMessage(error) }];
+  }
 }
 
 /** Loads node-pty and runs `true` on a real PTY, to prove the native module works here. */
@@ -59,11 +125,15 @@ export async function runDoctor(env: CommandEnv): Promise<DoctorCheck[]> {
   }
   let image = defaultConfig().worker.image;
   let sandbox = defaultConfig().sandbox;
+  let baseBranch = defaultConfig().baseBranch;
+  let configLoaded = false;
   if (root) {
     try {
       const { config, files } = await loadConfig(root, { env: env.env });
       image = config.worker.image;
       sandbox = config.sandbox;
+      baseBranch = config.baseBranch;
+      configLoaded = true;
       checks.push({
         name: 'config',
         status: 'ok',
@@ -75,6 +145,7 @@ export async function runDoctor(env: CommandEnv): Promise<DoctorCheck[]> {
     } catch (error) {
       checks.push({ name: 'config', status: 'fail', detail: errorMessage(error) });
     }
+    checks.push(...(await commitChecks(root, baseBranch, configLoaded)));
   }
   checks.push(await probeNodePty());
   const docker = await probeDocker(env.env);
@@ -149,7 +220,11 @@ export function registerDoctorCommand(program: Command, env: CommandEnv): void {
       if (opts.json) printJson(env.output, checks);
       else {
         const width = Math.max(...checks.map((c) => c.name.length));
-        for (const c of checks) env.output.out(`${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`);
+        for (const c of checks) {
+          env.output.out(printable(`${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`));
+          if (c.hint)
+            env.output.out(printable(`${' '.repeat(MARK[c.status].length + width + 4)}hint: ${c.hint}`));
+        }
       }
       if (checks.some((c) => c.status === 'fail')) throw new QuietExit(1);
     });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { repoSessionName } from '../../client/session-target.js';
+import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
 import { gcWorktrees, pruneWorktrees } from '../../git/worktree.js';
 import { StateStore } from '../../store/store.js';
@@ -23,7 +24,7 @@ export function registerGcCommand(program: Command, env: CommandEnv): void {
       const { paths, root } = await repoContext(env.cwd);
       const store = await StateStore.open(paths.state, {
         onCorrupt: ({ movedTo, reason }) =>
-          env.output.err(`warning: state file was unreadable (${reason}); kept as ${movedTo}`),
+          env.output.err(printable(`warning: state file was unreadable (${reason}); kept as ${movedTo}`)),
       });
       const attempts = store.read().attempts;
       // An attempt still in flight keeps its worktree; one the store has never heard of is an orphan.
@@ -41,8 +42,8 @@ export function registerGcCommand(program: Command, env: CommandEnv): void {
       if (opts.json) printJson(env.output, { removed, containers });
       else if (removed.length === 0 && containers.length === 0) env.output.out('nothing to remove');
       else {
-        for (const id of removed) env.output.out(`removed worktree ${id}`);
-        for (const name of containers) env.output.out(`removed container ${name}`);
+        for (const id of removed) env.output.out(printable(`removed worktree ${id}`));
+        for (const name of containers) env.output.out(printable(`removed container ${name}`));
       }
     });
 }

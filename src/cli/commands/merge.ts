@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
 import { mergeTask } from '../../scheduler/merge-task.js';
 import { StateStore } from '../../store/store.js';
@@ -19,24 +20,31 @@ export function registerMergeCommand(program: Command, env: CommandEnv): void {
       const { config } = await loadConfig(root, { env: env.env });
       const store = await StateStore.open(paths.state, {
         onCorrupt: ({ movedTo, reason }) =>
-          env.output.err(`warning: state file unusable (${reason}); kept as ${movedTo}`),
+          env.output.err(printable(`warning: state file unusable (${reason}); kept as ${movedTo}`)),
       });
       try {
         const quiet = opts.quiet || opts.json;
         const outcome = await mergeTask(
           { root, paths, config, store },
           task,
-          quiet ? undefined : (chunk) => process.stderr.write(chunk),
+          // The checks run the task's code: what they print is untrusted.
+          quiet ? undefined : (chunk) => process.stderr.write(printable(chunk, { multiline: true })),
         );
         if (opts.json) printJson(env.output, outcome);
         else if (outcome.merged) {
           env.output.out(
-            `merged ${outcome.taskId} (${outcome.branch}) into ${config.baseBranch}: ${outcome.commit.slice(0, 10)}`,
+            printable(
+              `merged ${outcome.taskId} (${outcome.branch}) into ${config.baseBranch}: ${outcome.commit.slice(0, 10)}`,
+            ),
           );
         } else {
-          env.output.err(`error: ${outcome.taskId} was not merged (${outcome.reason}): ${outcome.detail}`);
           env.output.err(
-            `hint: ${config.baseBranch} is untouched; ${outcome.reason === 'conflict' ? 'resolve the conflict on the result branch, or retry the task' : 'fix the cause and merge again'}`,
+            printable(`error: ${outcome.taskId} was not merged (${outcome.reason}): ${outcome.detail}`),
+          );
+          env.output.err(
+            printable(
+              `hint: ${config.baseBranch} is untouched; ${outcome.reason === 'conflict' ? 'resolve the conflict on the result branch, or retry the task' : 'fix the cause and merge again'}`,
+            ),
           );
         }
         if (!outcome.merged) throw new QuietExit(1);

@@ -4,9 +4,10 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { connectSession, type ServerConnection } from '../../client/connection.js';
 import { parseTarget, type Target } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
+import { printable } from '../../common/printable.js';
 import { keyNameToBytes } from '../../keys/key-names.js';
 import type { PaneInfo, Command as ServerCommand } from '../../protocol/messages.js';
-import { socketDir } from '../../server/socket-dir.js';
+import { checkSocketDir, socketDir } from '../../server/socket-dir.js';
 import { probeSocket } from '../../server/socket-lock.js';
 import type { CommandEnv } from '../main.js';
 import { formatTable, printJson } from '../output.js';
@@ -54,17 +55,24 @@ function integer(value: string): number {
   return n;
 }
 
-/** Live sessions in the socket directory, with their pane counts. */
+/**
+ * Live sessions in the socket directory, with their pane counts. A directory the server would
+ * refuse is refused here too, with its error: listing it as empty would hide that it is unsafe.
+ *
+ * @throws OrchestraError SOCKET_DIR_UNSAFE as {@link checkSocketDir}
+ */
 async function listSessions(
   env: CommandEnv,
 ): Promise<Array<{ session: string; panes: number; clients: number }>> {
   const dir = socketDir(env.env);
-  let names: string[];
   try {
-    names = await readdir(dir);
-  } catch {
-    return [];
+    await checkSocketDir(dir);
+  } catch (error) {
+    // No directory: no server has ever started here.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
   }
+  const names = await readdir(dir);
   const sessions = [];
   for (const name of names.sort()) {
     const path = join(dir, name);
@@ -130,7 +138,9 @@ export function registerSessionCommands(program: Command, env: CommandEnv): void
       else if (sessions.length === 0) env.output.out('no sessions');
       else {
         for (const s of sessions) {
-          env.output.out(`${s.session}: ${s.panes} panes${s.clients > 0 ? ` (${s.clients} attached)` : ''}`);
+          env.output.out(
+            printable(`${s.session}: ${s.panes} panes${s.clients > 0 ? ` (${s.clients} attached)` : ''}`),
+          );
         }
       }
     });
@@ -174,7 +184,7 @@ export function registerSessionCommands(program: Command, env: CommandEnv): void
           true,
         );
         if (opts.json) printJson(env.output, pane);
-        else env.output.out(`${target.session}:${pane.index} (%${pane.id}) ${pane.name}`);
+        else env.output.out(printable(`${target.session}:${pane.index} (%${pane.id}) ${pane.name}`));
       },
     );
 
