@@ -105,7 +105,8 @@ describe('judgeCandidates', () => {
     assert.equal(s.requests.length, 1);
     const sent = body(s, 0);
     assert.equal(sent.model, reviewer.model);
-    assert.notEqual(sent.stream, true);
+    // Streamed, so a model that goes silent is noticed (model.stallSeconds).
+    assert.equal(sent.stream, true);
     assert.deepEqual(sent.tool_choice, { type: 'tool', name: 'submit_scores' });
     assert.equal(sent.tools.length, 1);
     assert.equal(sent.tools[0]?.name, 'submit_scores');
