@@ -210,6 +210,24 @@ const autonomySchema = z.strictObject({
   budgetUsdPerDay: positiveUsd.optional().describe('Spending cap per day for autonomous work, in USD.'),
 });
 
+/**
+ * Default of `model.stallSeconds`, in seconds. A healthy stream sends an event within seconds of the
+ * request and then every token or so; a minute of silence is a dead upstream (issue 10: a stall
+ * after message_start used to hold a turn for the SDK's 10-minute timeout, up to 25 minutes).
+ */
+export const DEFAULT_STALL_SECONDS = 60;
+/** Largest `model.stallSeconds`: an hour is no guard any more, and timers overflow past 24 days. */
+export const MAX_STALL_SECONDS = 3600;
+
+const modelSchema = z.strictObject({
+  stallSeconds: z
+    .int()
+    .min(1)
+    .max(MAX_STALL_SECONDS)
+    .default(DEFAULT_STALL_SECONDS)
+    .describe('Seconds a streamed model response may go without an event before it is dropped and retried.'),
+});
+
 /** The config file's schema; parse `{}` to get every default. */
 export const configSchema = z
   .strictObject({
@@ -262,6 +280,9 @@ export const configSchema = z
       .max(1_000_000)
       .default(10_000)
       .describe('Lines of history kept per pane.'),
+    model: modelSchema
+      .prefault({})
+      .describe('How the built-in agent, judge and reviewer call the model API.'),
     budget: budgetSchema.prefault({}).describe('Spending caps, in USD.'),
     autonomy: autonomySchema.prefault({}).describe('Autonomous mode; off unless enabled here.'),
   })

@@ -52,6 +52,13 @@ const streamErrorSchema = z.strictObject({
   message: z.string(),
 });
 
+const stallSchema = z.strictObject({
+  /** How many SSE events (message_start and ping included) go out before the silence. */
+  afterEvents: z.number().int().nonnegative(),
+  /** How long nothing is sent, ms, before the connection is dropped. */
+  ms: nonNegativeMs,
+});
+
 /** One assistant turn: the answer to one request. */
 export const scriptedTurnSchema = z.strictObject({
   /** The text block; an array streams each element as its own `text_delta` event. */
@@ -74,6 +81,11 @@ export const scriptedTurnSchema = z.strictObject({
   streamError: streamErrorSchema.optional(),
   /** Send nothing for this long (ms), then drop the connection: a dead upstream. */
   hangMs: nonNegativeMs.optional(),
+  /**
+   * Start the stream, go silent after `afterEvents` events for `ms`, then drop the connection: an
+   * upstream that stalls mid-answer. A non-streaming request has no events: it waits `ms`, then drops.
+   */
+  stallAfterEvents: stallSchema.optional(),
 });
 
 /** Which requests a named scenario answers; every given field must fit, none given fits all. */

@@ -58,7 +58,7 @@ export interface RecordedRequest {
   eventsSent: number;
   /**
    * True once the whole answer was written; false while it is being written, or when the connection
-   * closed first (the client aborted, a `hangMs` turn, the server closing).
+   * closed first (the client aborted, a `hangMs` or `stallAfterEvents` turn, the server closing).
    */
   complete: boolean;
 }
@@ -198,8 +198,9 @@ export async function startScriptedModelServer(
     record.turnIndex = turnIndex;
 
     if (turn.delayMs && !(await wait(turn.delayMs, gone))) return;
-    if (turn.hangMs !== undefined) {
-      await wait(turn.hangMs, gone);
+    const hangMs = turn.hangMs ?? (body.stream === true ? undefined : turn.stallAfterEvents?.ms);
+    if (hangMs !== undefined) {
+      await wait(hangMs, gone);
       req.socket.destroy();
       return;
     }
@@ -228,9 +229,17 @@ export async function startScriptedModelServer(
     const failAt = turn.streamError
       ? Math.min(turn.streamError.afterEvents, events.length)
       : Number.POSITIVE_INFINITY;
+    const stall = turn.stallAfterEvents;
     for (let i = 0; i <= events.length; i++) {
       if (i > 0 && turn.chunkDelayMs && !(await wait(turn.chunkDelayMs, gone))) return;
       if (gone.aborted || res.destroyed) return;
+      if (stall && i === Math.min(stall.afterEvents, events.length)) {
+        // The status line and headers go out even before a stall at 0 events, as the API's would.
+        if (i === 0) res.flushHeaders();
+        await wait(stall.ms, gone);
+        req.socket.destroy();
+        return;
+      }
       if (i === failAt && turn.streamError) {
         res.end(formatSse(errorEvent(turn.streamError.type, turn.streamError.message)));
         record.eventsSent += 1;

@@ -407,6 +407,7 @@ export class AttemptRunner {
           checks,
           taskId: this.task.id,
           stayAfterComplete: true,
+          stallSeconds: this.host.config.model.stallSeconds,
           ...(budgetUsd ? { budgetUsd } : {}),
         },
         null,

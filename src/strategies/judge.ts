@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { describeApiFailure, isAbort } from '../agents/builtin/api-retry.js';
 import { contentToParams } from '../agents/builtin/model-turn.js';
 import type { UsageEvent } from '../agents/cost.js';
+import { requestMessage } from '../agents/stall-guard.js';
 import { OrchestraError, type OrchestraErrorCode } from '../common/errors.js';
 import { parseAttemptId } from '../common/ids.js';
 import type { ProfileConfig } from '../config/schema.js';
@@ -76,6 +77,8 @@ export interface JudgeOptions {
   signal?: AbortSignal;
   /** The SDK's own retries of transient API failures (default 2, the SDK's default). */
   maxRetries?: number;
+  /** `model.stallSeconds`: a silent stream is aborted and retried after this long (default 60). */
+  stallSeconds?: number;
 }
 
 /** The tool the judge must call. */
@@ -120,7 +123,7 @@ type ScoreEntry = z.infer<typeof scoreEntrySchema>;
 
 /**
  * Judges the candidates. With no candidate that passed its checks there is nothing to judge; with
- * one, it wins without a request. Otherwise one request (`messages.create`, non-streaming) with
+ * one, it wins without a request. Otherwise one request (streamed under the stall guard, {@link requestMessage}) with
  * `submit_scores` forced; an invalid answer (unknown, missing or repeated attempts, a score outside
  * 0–10, malformed input) is sent back once as an error tool result asking again.
  *
@@ -395,7 +398,8 @@ async function send(
   messages: MessageParam[],
 ): Promise<Message> {
   try {
-    return await client.messages.create(
+    return await requestMessage(
+      client,
       {
         model: options.profile.model,
         max_tokens: options.profile.maxTokens,
@@ -405,7 +409,7 @@ async function send(
         // A copy: the array grows after this call, and the SDK may keep a reference for retries.
         messages: [...messages],
       },
-      options.signal ? { signal: options.signal } : undefined,
+      { signal: options.signal, stallSeconds: options.stallSeconds },
     );
   } catch (error) {
     if (isAbort(error)) throw error;

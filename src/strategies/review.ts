@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
 import type { UsageEvent } from '../agents/cost.js';
+import { requestMessage } from '../agents/stall-guard.js';
 import { OrchestraError } from '../common/errors.js';
 import type { ProfileConfig } from '../config/schema.js';
 import type { TaskFile } from '../tasks/task-file.js';
@@ -41,6 +42,8 @@ export async function reviewAttempt(options: {
   profile: ProfileConfig;
   env: Record<string, string | undefined>;
   signal?: AbortSignal;
+  /** `model.stallSeconds`: a silent stream is aborted and retried after this long (default 60). */
+  stallSeconds?: number;
 }): Promise<ReviewResult> {
   const apiKey = options.env.ANTHROPIC_API_KEY || undefined;
   const authToken = options.env.ANTHROPIC_AUTH_TOKEN || undefined;
@@ -58,39 +61,38 @@ export async function reviewAttempt(options: {
     options.diff.length > JUDGE_DIFF_MAX_BYTES
       ? `${options.diff.slice(0, JUDGE_DIFF_MAX_BYTES)}\n[diff cut at ${JUDGE_DIFF_MAX_BYTES} bytes]`
       : options.diff;
-  const response = await client.messages
-    .create(
-      {
-        model: options.profile.model,
-        max_tokens: options.profile.maxTokens,
-        system: [REVIEW_INSTRUCTIONS, options.profile.systemPrompt?.trim()].filter(Boolean).join('\n\n'),
-        tools: [
-          {
-            name: REVIEW_TOOL_NAME,
-            description: 'Your verdict on the change.',
-            input_schema: {
-              type: 'object',
-              properties: {
-                approved: { type: 'boolean', description: 'true when the change can be kept as it is' },
-                comments: { type: 'string', description: 'what to change (or why it is fine)' },
-              },
-              required: ['approved', 'comments'],
+  const response = await requestMessage(
+    client,
+    {
+      model: options.profile.model,
+      max_tokens: options.profile.maxTokens,
+      system: [REVIEW_INSTRUCTIONS, options.profile.systemPrompt?.trim()].filter(Boolean).join('\n\n'),
+      tools: [
+        {
+          name: REVIEW_TOOL_NAME,
+          description: 'Your verdict on the change.',
+          input_schema: {
+            type: 'object',
+            properties: {
+              approved: { type: 'boolean', description: 'true when the change can be kept as it is' },
+              comments: { type: 'string', description: 'what to change (or why it is fine)' },
             },
+            required: ['approved', 'comments'],
           },
-        ],
-        tool_choice: { type: 'tool', name: REVIEW_TOOL_NAME },
-        messages: [
-          { role: 'user', content: `# Task\n\n${options.task.raw}\n\n# Diff\n\n\`\`\`diff\n${diff}\n\`\`\`` },
-        ],
-      },
-      options.signal ? { signal: options.signal } : undefined,
-    )
-    .catch((error: unknown) => {
-      throw new OrchestraError('INTERNAL', `the reviewer's request failed: ${(error as Error).message}`, {
-        hint: 'run the task again later',
-        cause: error,
-      });
+        },
+      ],
+      tool_choice: { type: 'tool', name: REVIEW_TOOL_NAME },
+      messages: [
+        { role: 'user', content: `# Task\n\n${options.task.raw}\n\n# Diff\n\n\`\`\`diff\n${diff}\n\`\`\`` },
+      ],
+    },
+    { signal: options.signal, stallSeconds: options.stallSeconds },
+  ).catch((error: unknown) => {
+    throw new OrchestraError('INTERNAL', `the reviewer's request failed: ${(error as Error).message}`, {
+      hint: 'run the task again later',
+      cause: error,
     });
+  });
   const call = response.content.find(
     (b): b is ToolUseBlock => b.type === 'tool_use' && b.name === REVIEW_TOOL_NAME,
   );

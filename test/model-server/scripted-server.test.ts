@@ -274,6 +274,51 @@ describe('scripted Messages API server with the real SDK', () => {
     assert.deepEqual(message.content, [{ type: 'text', text: 'after the hang' }]);
   });
 
+  test('stallAfterEvents sends that many events, then nothing for ms, then drops the connection', async () => {
+    const server = await serve({
+      turns: [
+        turn.text(['never', ' sent'], { stallAfterEvents: { afterEvents: 2, ms: 300 } }),
+        turn.text('x', { stallAfterEvents: { afterEvents: 0, ms: 200 } }),
+        turn.text('after the stalls'),
+      ],
+    });
+    const started = Date.now();
+    const response = await fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 10, stream: true, messages: hello }),
+    });
+    assert.equal(response.status, 200);
+    let text = '';
+    let lastChunkAt = 0;
+    let dropped = false;
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        text += decoder.decode(chunk, { stream: true });
+        lastChunkAt = Date.now();
+      }
+    } catch {
+      dropped = true;
+    }
+    const ended = Date.now();
+    assert.ok(dropped, 'the connection is dropped, not ended cleanly');
+    const names = [...text.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(names, ['message_start', 'content_block_start']);
+    assert.ok(ended - lastChunkAt >= 280, `silent for ${ended - lastChunkAt} ms`);
+    assert.ok(ended - started < 2000);
+    assert.equal(server.requests[0]?.eventsSent, 2);
+    assert.equal(server.requests[0]?.complete, false);
+
+    // A non-streaming request has no events: it waits ms, then drops.
+    const error = await thrown(() =>
+      client(server).messages.create({ model: MODEL, max_tokens: 10, messages: hello }),
+    );
+    assert.ok(error instanceof APIError, `got ${String(error)}`);
+    const message = await client(server).messages.create({ model: MODEL, max_tokens: 10, messages: hello });
+    assert.deepEqual(message.content, [{ type: 'text', text: 'after the stalls' }]);
+  });
+
   test('routes named scenarios by system prompt, each with its own cursor', async () => {
     const server = await serve({
       scenarios: {

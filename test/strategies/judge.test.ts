@@ -105,7 +105,8 @@ describe('judgeCandidates', () => {
     assert.equal(s.requests.length, 1);
     const sent = body(s, 0);
     assert.equal(sent.model, reviewer.model);
-    assert.notEqual(sent.stream, true);
+    // Streamed, so a model that goes silent is noticed (model.stallSeconds).
+    assert.equal(sent.stream, true);
     assert.deepEqual(sent.tool_choice, { type: 'tool', name: 'submit_scores' });
     assert.equal(sent.tools.length, 1);
     assert.equal(sent.tools[0]?.name, 'submit_scores');
@@ -249,6 +250,38 @@ describe('judgeCandidates', () => {
         /run the judging again later/.test(error.hint ?? ''),
     );
     assert.equal(s.requests.length, 1);
+  });
+
+  test('a stalled answer is sent again; stalling every time is an error naming the stall', async () => {
+    const stalled: ScriptedTurn = {
+      ...scores([1, 5], [2, 7]),
+      stallAfterEvents: { afterEvents: 1, ms: 10_000 },
+    };
+    const s = await serve([stalled, scores([1, 5], [2, 7]), stalled, stalled, stalled]);
+    const options = {
+      task,
+      candidates: [candidate(1, true), candidate(2, true)],
+      profile: reviewer,
+      env: anthropicEnv(s),
+      maxRetries: 0,
+      stallSeconds: 1,
+    };
+    const started = Date.now();
+    const result = await judgeCandidates(options);
+    assert.equal(result.winner, 'task-03-a2');
+    assert.equal(s.requests.length, 2);
+    assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
+
+    await assert.rejects(
+      judgeCandidates(options),
+      (error) =>
+        isOrchestraError(error) &&
+        /the judge's request to the model API failed: no event for 1 s: the model API went silent/.test(
+          error.message,
+        ) &&
+        /run the judging again later/.test(error.hint ?? ''),
+    );
+    assert.equal(s.requests.length, 5);
   });
 
   test('with none or one passing candidate no request is made', async () => {

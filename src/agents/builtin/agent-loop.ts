@@ -10,6 +10,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { errorMessage } from '../../common/errors.js';
 import { costOfUsage } from '../cost.js';
+import { formatSeconds, turnBoundMs } from '../stall-guard.js';
 import type { AgentEventLog } from './agent-events.js';
 import type { ToolBox, ToolOutcome } from './agent-tools.js';
 import { describeApiFailure, isAbort, MAX_API_ATTEMPTS, retryDelayMs } from './api-retry.js';
@@ -49,6 +50,8 @@ export interface AgentLoopOptions {
   tools: ToolBox;
   /** Base of the retry backoff, ms. */
   retryBaseMs: number;
+  /** Longest silence of a model stream before it is aborted and retried, ms (`model.stallSeconds`). */
+  stallMs: number;
   /** Cuts secrets out of what is written to disk. */
   redact: (text: string) => string;
   /** After task_complete, wait (state done) for orchestra's inbox or the human instead of exiting. */
@@ -321,8 +324,15 @@ export class AgentLoop {
     return undefined;
   }
 
-  /** Sends the conversation, retrying transient failures with exponential backoff. */
+  /**
+   * Sends the conversation, retrying transient failures (stalls included) with exponential backoff,
+   * up to {@link MAX_API_ATTEMPTS} attempts, all within the turn's bound ({@link turnBoundMs}: 30
+   * minutes at the default 60 s stall). An attempt still running at the bound is aborted, and no
+   * retry starts whose wait would end past it.
+   */
   private async requestTurn(): Promise<TurnResult> {
+    const boundMs = turnBoundMs(this.o.stallMs);
+    const deadline = { at: Date.now() + boundMs, boundMs };
     for (let attempt = 1; ; attempt++) {
       const controller = new AbortController();
       this.current = controller;
@@ -333,6 +343,7 @@ export class AgentLoop {
           this.o.settings,
           this.cp.messages,
           controller.signal,
+          { stallMs: this.o.stallMs, deadline },
           (delta) => this.o.transcript.text(delta),
           (warning) => this.warnOnce(warning),
         );
@@ -347,6 +358,12 @@ export class AgentLoop {
           return { kind: 'failed', detail: `model API error: ${failure.detail}${after}` };
         }
         const delay = retryDelayMs(attempt + 1, this.o.retryBaseMs, failure.retryAfterMs);
+        if (Date.now() + delay >= deadline.at) {
+          return {
+            kind: 'failed',
+            detail: `model API error: ${failure.detail} (after ${attempt} attempts; a retry in ${formatDelay(delay)} would pass the turn's bound of ${formatSeconds(boundMs)})`,
+          };
+        }
         this.o.transcript.line(
           `${failure.label} — retrying in ${formatDelay(delay)} (attempt ${attempt + 1}/${MAX_API_ATTEMPTS})`,
           'yellow',

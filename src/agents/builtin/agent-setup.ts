@@ -5,7 +5,9 @@ import { errorMessage, isOrchestraError, OrchestraError } from '../../common/err
 import { loadConfig } from '../../config/load.js';
 import {
   configSchema,
+  DEFAULT_STALL_SECONDS,
   defaultConfig,
+  MAX_STALL_SECONDS,
   type OrchestraConfig,
   type ProfileConfig,
 } from '../../config/schema.js';
@@ -37,6 +39,11 @@ export interface AgentSetup {
    * exiting: the scheduler's check gate may send failures back (agent.json `stayAfterComplete`).
    */
   stayAfterComplete: boolean;
+  /**
+   * `model.stallSeconds`, seconds: agent.json's `stallSeconds` (the scheduler copies the config's;
+   * 60 when absent), or without agent.json the repository config's.
+   */
+  stallSeconds: number;
 }
 
 const agentJsonSchema = z.looseObject({
@@ -45,6 +52,7 @@ const agentJsonSchema = z.looseObject({
   taskId: z.string().optional(),
   budgetUsd: z.number().positive().optional(),
   stayAfterComplete: z.boolean().optional(),
+  stallSeconds: z.int().min(1).max(MAX_STALL_SECONDS).optional(),
 });
 
 /**
@@ -86,6 +94,7 @@ export async function resolveAgentSetup(opts: {
     checks: config.check,
     budgetUsd: profile.budgetUsd,
     stayAfterComplete: false,
+    stallSeconds: config.model.stallSeconds,
   };
 }
 
@@ -133,6 +142,7 @@ function fromAgentJson(path: string, text: string): AgentSetup {
     checks: parsed.data.checks ?? [],
     budgetUsd: parsed.data.budgetUsd ?? profile.budgetUsd,
     stayAfterComplete: parsed.data.stayAfterComplete ?? false,
+    stallSeconds: parsed.data.stallSeconds ?? DEFAULT_STALL_SECONDS,
   };
   if (parsed.data.taskId !== undefined) setup.taskId = parsed.data.taskId;
   return setup;

@@ -1,4 +1,5 @@
 import { APIConnectionError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import { ModelDeadlineError, ModelStallError, TURN_BOUND_STALL_WINDOWS } from '../stall-guard.js';
 
 /**
  * Which Messages API failures are worth retrying, and when. The agent runs its own retry loop (the
@@ -19,9 +20,12 @@ const TRANSIENT_TYPES = new Set(['overloaded_error', 'api_error', 'rate_limit_er
 
 /** What the agent makes of one failed request. */
 export interface ApiFailure {
-  /** True for 408, 409, 429, 5xx (529 overloaded included), dropped connections and stream errors of those kinds. */
+  /**
+   * True for 408, 409, 429, 5xx (529 overloaded included), dropped connections, stalled streams and
+   * stream errors of those kinds.
+   */
   transient: boolean;
-  /** Short words for the transcript: `529 overloaded`, `network error`. */
+  /** Short words for the transcript: `529 overloaded`, `network error`, `no event for 60 s`. */
   label: string;
   /** One line with the API's own message, for the final error. */
   detail: string;
@@ -36,6 +40,15 @@ export function isAbort(error: unknown): boolean {
 
 /** Classifies a thrown value from the SDK. */
 export function describeApiFailure(error: unknown): ApiFailure {
+  if (error instanceof ModelStallError) {
+    const detail = `${error.message}: the model API went silent (model.stallSeconds)`;
+    return { transient: true, label: error.message, detail, retryAfterMs: undefined };
+  }
+  if (error instanceof ModelDeadlineError) {
+    // The bound spans every retry of the turn, so reaching it ends the turn.
+    const detail = `${error.message}, the bound of a turn (${TURN_BOUND_STALL_WINDOWS} × model.stallSeconds)`;
+    return { transient: false, label: error.message, detail, retryAfterMs: undefined };
+  }
   if (error instanceof APIConnectionError) {
     const code = causeCode(error);
     const label = code === undefined ? 'network error' : `network error (${code})`;

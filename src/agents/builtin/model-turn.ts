@@ -7,11 +7,12 @@ import type {
   TextBlockParam,
   ToolUnion,
 } from '@anthropic-ai/sdk/resources/messages';
+import { type StreamMessageOptions, streamMessage } from '../stall-guard.js';
 import { withCacheBreakpoints } from './prompt-cache.js';
 
 /**
- * One model turn: a streamed Messages API request (`client.messages.stream`), its text deltas
- * passed on as they arrive, and the final message once the stream ends.
+ * One model turn: a streamed Messages API request under the stall guard, its text deltas passed on
+ * as they arrive, and the final message once the stream ends.
  */
 
 /** What one request needs besides the conversation. */
@@ -24,32 +25,37 @@ export interface TurnSettings {
 }
 
 /**
- * Streams one response.
+ * Streams one response under the stall guard ({@link streamMessage}).
  *
  * @param onText called with each text delta as it arrives
  * @param signal aborting it aborts the HTTP stream (Ctrl-C)
+ * @param guard `stallMs`: longest silence of the response, ms (`model.stallSeconds`); `deadline`:
+ *   when the turn's bound ends (ms since the epoch) and how long it is
  * @param onWarning gets what the SDK would `console.warn` while building the request (it warns of
  *   deprecated models on every call, which on the agent's TTY would break into the transcript)
  * @returns the complete message
- * @throws the SDK's APIError family (APIUserAbortError when `signal` fired)
+ * @throws ModelStallError after `stallMs` without a byte, ModelDeadlineError at the deadline, and
+ *   the SDK's APIError family (APIUserAbortError when `signal` fired)
  */
 export async function streamTurn(
   client: Anthropic,
   settings: TurnSettings,
   messages: MessageParam[],
   signal: AbortSignal,
+  guard: Pick<StreamMessageOptions, 'stallMs' | 'deadline'>,
   onText: (delta: string) => void,
   onWarning: (text: string) => void = () => {},
 ): Promise<Message> {
   const system: TextBlockParam[] = [{ type: 'text', text: settings.system }];
   const cached = withCacheBreakpoints({ system, tools: settings.tools, messages });
   const warn = console.warn;
-  // The SDK's create() runs synchronously inside stream() up to the HTTP request, so restoring
-  // console.warn right after covers its warnings and nothing else.
+  // streamMessage builds the request (the SDK's create() inside stream()) synchronously, before
+  // it first waits, so restoring console.warn right after the call covers its warnings and nothing else.
   console.warn = (...args: unknown[]) => onWarning(args.map(String).join(' '));
-  let stream: ReturnType<typeof client.messages.stream>;
+  let answer: Promise<Message>;
   try {
-    stream = client.messages.stream(
+    answer = streamMessage(
+      client,
       {
         model: settings.model,
         max_tokens: settings.maxTokens,
@@ -57,13 +63,12 @@ export async function streamTurn(
         tools: cached.tools,
         messages: cached.messages,
       },
-      { signal },
+      { ...guard, signal, onText },
     );
   } finally {
     console.warn = warn;
   }
-  stream.on('text', (delta: string) => onText(delta));
-  return stream.finalMessage();
+  return answer;
 }
 
 /**

@@ -116,6 +116,7 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
         redact,
       }),
       retryBaseMs: nonNegativeInt(opts.env.ORCHESTRA_RETRY_BASE_MS) ?? DEFAULT_RETRY_BASE_MS,
+      stallMs: setup.stallSeconds * 1000,
       redact,
       stayAfterComplete: setup.stayAfterComplete,
     });

@@ -265,6 +265,59 @@ describe('built-in agent on a PTY', () => {
     }
   });
 
+  test('a stream that stalls after message_start is dropped after stallSeconds and retried', async () => {
+    // Without the guard this turn would hold the agent for the whole 20 s silence.
+    const world = await makeWorld(
+      {
+        turns: [
+          { text: 'never shown', stallAfterEvents: { afterEvents: 1, ms: 20_000 } },
+          { toolUses: [{ name: 'task_complete', input: { summary: 'done after the stall' } }] },
+        ],
+      },
+      { profile: profile(), checks: [], taskId: 'task-01', stallSeconds: 1 },
+    );
+    try {
+      const started = Date.now();
+      const agent = await startAgent(world);
+      assert.equal((await agent.exit).exitCode, 0, agent.output());
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 8000, `took ${elapsed} ms`);
+      assert.equal(world.server.requests.length, 2);
+      assert.equal(world.server.requests[0]!.eventsSent, 1);
+      assert.match(agent.output(), /no event for 1 s — retrying in 10ms \(attempt 2\/5\)/);
+      assert.match(agent.output(), /✓ task complete: done after the stall/);
+      const gap = world.server.requests[1]!.at - world.server.requests[0]!.at;
+      assert.ok(gap >= 950 && gap < 4000, `retried after ${gap} ms`);
+    } finally {
+      await world.cleanup();
+    }
+  });
+
+  test('a stream that stalls on every attempt ends the agent with an error naming the stall', async () => {
+    const stalled = { text: 'never shown', stallAfterEvents: { afterEvents: 1, ms: 20_000 } };
+    const world = await makeWorld(
+      { turns: [stalled, stalled, stalled, stalled, stalled] },
+      { profile: profile(), checks: [], taskId: 'task-01', stallSeconds: 1 },
+    );
+    try {
+      const started = Date.now();
+      const agent = await startAgent(world);
+      assert.equal((await agent.exit).exitCode, 1, agent.output());
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
+      assert.equal(world.server.requests.length, 5);
+      assert.match(
+        agent.output(),
+        /✗ model API error: no event for 1 s: the model API went silent \(model\.stallSeconds\) \(after 5 attempts\)/,
+      );
+      const last = (await statuses(world.runDir)).at(-1)!;
+      assert.equal(last.state, 'error');
+      assert.match(String(last.summary), /no event for 1 s.*after 5 attempts/);
+    } finally {
+      await world.cleanup();
+    }
+  });
+
   test('a non-transient 4xx is not retried', async () => {
     const world = await makeWorld({
       turns: [
