@@ -1,6 +1,6 @@
 import { OrchestraError } from '../common/errors.js';
 import { closestMatch } from '../config/format-issue.js';
-import { dependencyCycle } from '../scheduler/scheduler.js';
+import { dependencyCycle } from '../scheduler/board.js';
 import { taskNumber } from '../tasks/naming.js';
 import type { TaskFile } from '../tasks/task-file.js';
 import type { TaskWorld } from './task-status.js';

@@ -9,7 +9,7 @@ import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
 import type { LayoutState, PaneInfo, Snapshot } from '../protocol/messages.js';
-import type { BoardTask } from '../scheduler/scheduler.js';
+import type { BoardTask } from '../scheduler/board.js';
 import { STATUS_ROWS } from '../server/session-server.js';
 import {
   copyTerminalCells,

@@ -11,6 +11,7 @@ import {
   type UsageEvent,
 } from '../agents/cost.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
+import { printable } from '../common/printable.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
@@ -34,6 +35,7 @@ import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { removeStrayContainers } from '../workers/session-containers.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
+import { type BoardTask, type DependencyState, dependencyState, recordStatus } from './board.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
 import { appendTransition, lastTransition } from './event-log.js';
 
@@ -127,7 +129,9 @@ export class Scheduler {
 
   /** A status-bar message (the latest one shows), for what a person should know now. */
   private say(message: string): void {
-    this.o.server.status.warning = message.length > 80 ? `${message.slice(0, 79)}…` : message;
+    // Reasons carry words from the agent's side (an export's stderr): never its control bytes.
+    const line = printable(message);
+    this.o.server.status.warning = line.length > 80 ? `${line.slice(0, 79)}…` : line;
     this.o.server.changed();
   }
 
@@ -253,28 +257,14 @@ export class Scheduler {
     run().then(slot.release, slot.release);
   }
 
-  /**
-   * Whether `task` may start: `ready`, `waiting` on a dependency that is still to finish,
-   * `blocked` on one that cannot (it names no task, or the dependencies go round in a cycle; a
-   * blocked task starts as soon as that changes), or `failed` when a dependency failed.
-   */
-  private depsSatisfied(task: TaskFile): 'ready' | 'waiting' | { blocked: string } | { failed: string } {
-    const state = this.o.store.read();
-    const queued = new Map((this.watcher?.tasks() ?? []).map((t) => [taskNumber(t.id), t]));
-    const cycle = dependencyCycle(task, queued);
-    if (cycle) return { blocked: `dependsOn goes round in a cycle: ${cycle.join(' → ')}` };
-    for (const dep of task.meta.dependsOn) {
-      const n = taskNumber(dep);
-      const record = Object.values(state.tasks).find((t) => taskNumber(t.id) === n);
-      if (!record) {
-        if (queued.has(n)) return 'waiting';
-        return { blocked: `dependsOn ${dep}, which is no task (not queued, not archived)` };
-      }
-      if (record.state === 'failed' || taskOutcome(record) === 'failed') return { failed: dep };
-      if (record.state === 'dropped') return { failed: dep };
-      if (!(record.state === 'succeeded' || record.state === 'archived')) return 'waiting';
-    }
-    return 'ready';
+  /** Whether `task` may start now (see {@link dependencyState}, the one rule). */
+  private depsSatisfied(task: TaskFile): DependencyState {
+    return dependencyState(task, { tasks: this.o.store.read().tasks, queued: this.queuedByNumber() });
+  }
+
+  /** The watcher's parsed queue files by task number. */
+  private queuedByNumber(): Map<number | undefined, TaskFile> {
+    return new Map((this.watcher?.tasks() ?? []).map((t) => [taskNumber(t.id), t]));
   }
 
   /**
@@ -471,6 +461,7 @@ export class Scheduler {
               profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
               env: this.o.env,
               signal: this.controller.signal,
+              stallSeconds: this.o.config.model.stallSeconds,
             });
           } catch (error) {
             if (this.stopped) throw error;
@@ -502,6 +493,7 @@ export class Scheduler {
               profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
               env: this.o.env,
               signal: this.controller.signal,
+              stallSeconds: this.o.config.model.stallSeconds,
             });
           } catch (error) {
             if (this.stopped) throw error;
@@ -837,17 +829,9 @@ export class Scheduler {
       const attempts = Object.values(state.attempts)
         .filter((a) => a.taskId === id)
         .sort((a, b) => a.n - b.n);
-      const outcome = taskOutcome(record);
       const blocked = this.blocked.get(id);
-      const status = blocked
-        ? 'blocked'
-        : !record
-          ? 'queued'
-          : outcome
-            ? outcome === 'done' && record.mergedCommit
-              ? 'merged'
-              : outcome
-            : record.state;
+      const view = blocked ? { status: 'blocked', reason: blocked } : recordStatus(record);
+      const status = view.status;
       const title = this.watcher?.tasks().find((t) => t.id === id)?.title ?? record?.title;
       const cost = combineCosts(
         attempts.map((a) => ({
@@ -864,7 +848,7 @@ export class Scheduler {
         status,
         ...(title ? { title } : {}),
         strategy: record?.strategy ?? 'single',
-        ...(blocked ? { error: blocked } : record?.error ? { error: record.error } : {}),
+        ...(view.reason ? { error: view.reason } : {}),
         ...(record?.resultBranch ? { resultBranch: record.resultBranch } : {}),
         // An archived task's total includes what its judge or reviewer spent, as its Result says.
         ...(record?.state === 'archived' && record.costUsd !== undefined
@@ -885,33 +869,6 @@ export class Scheduler {
 }
 
 /**
- * The cycle `task` is on through the `dependsOn` of queued tasks (`queued` by task number), as
- * ids from `task` back to it (`[task-01, task-02, task-01]`), or undefined when there is none.
- */
-export function dependencyCycle(
-  task: TaskFile,
-  queued: ReadonlyMap<number | undefined, TaskFile>,
-): string[] | undefined {
-  const start = taskNumber(task.id);
-  const path: TaskFile[] = [task];
-  const seen = new Set<number | undefined>();
-  const walk = (current: TaskFile): boolean => {
-    for (const dep of current.meta.dependsOn) {
-      const n = taskNumber(dep);
-      if (n === start) return true;
-      const next = queued.get(n);
-      if (!next || seen.has(n)) continue;
-      seen.add(n);
-      path.push(next);
-      if (walk(next)) return true;
-      path.pop();
-    }
-    return false;
-  };
-  return walk(task) ? [...path.map((t) => t.id), task.id] : undefined;
-}
-
-/**
  * The fallback when a judge fails (best-of-n): the passing candidate with the smallest change
  * (insertions plus deletions), the lower attempt number on a tie; undefined when none passed.
  */
@@ -923,16 +880,4 @@ export function smallestPassing(outcomes: readonly AttemptOutcome[]): AttemptOut
 /** One attempt round's claim on `maxParallel`; `release` is idempotent. */
 interface Slot {
   release(): void;
-}
-
-/** One row of the task board. */
-export interface BoardTask {
-  id: string;
-  status: string;
-  title?: string;
-  strategy: string;
-  error?: string;
-  resultBranch?: string;
-  costUsd?: number;
-  attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
 }

@@ -98,7 +98,7 @@ function entryStatus(
   }
   const record = world.tasks[entry.id];
   if (entry.state !== 'rejected' && record?.archivedAs === relative(paths.dir, entry.file)) {
-    return recordStatus(world, entry.id);
+    return recordStatus(world.tasks[entry.id]);
   }
   return { status: entry.state, ...(entry.state === 'done' ? {} : reason) };
 }
@@ -212,7 +212,7 @@ export function registerTaskCommands(program: Command, env: CommandEnv): void {
       const listed = new Set(files.map((e) => e.id));
       for (const record of Object.values(world.tasks)) {
         if (listed.has(record.id)) continue;
-        const view = recordStatus(world, record.id);
+        const view = recordStatus(world.tasks[record.id]);
         if (!all && view.status !== 'running') continue;
         rows.push({
           id: record.id,

@@ -1,0 +1,100 @@
+import { taskOutcome } from '../store/records.js';
+import type { DeepReadonly, ReadonlyState, TaskRecord } from '../store/schema.js';
+import { taskNumber } from '../tasks/naming.js';
+import type { TaskFile } from '../tasks/task-file.js';
+
+/**
+ * What the task board, `orchestra task ls` and the scheduler's admission read a task's status
+ * from (DESIGN.md, "Code layout": `board.ts`, a pure projection of the store): one rule for
+ * dependencies, one for statuses, so every screen says the same.
+ */
+
+/** What statuses and dependencies are decided from. */
+export interface TaskWorld {
+  /** `store.read().tasks`, keyed by task id. */
+  readonly tasks: ReadonlyState['tasks'];
+  /** The queue's task files that parse, by task number. */
+  readonly queued: ReadonlyMap<number | undefined, TaskFile>;
+}
+
+/**
+ * Where `task` stands on its `dependsOn`: `ready`; `waiting` on one still to finish; `blocked` on
+ * one that cannot (it names no task, or they go round in a cycle; the task starts as soon as that
+ * changes); `failed` when one failed or was dropped.
+ */
+export type DependencyState = 'ready' | 'waiting' | { blocked: string } | { failed: string };
+
+/** A status and, where there is one, why (one line). */
+export interface TaskStatusView {
+  status: string;
+  reason?: string;
+}
+
+/** The one rule for {@link DependencyState}. */
+export function dependencyState(task: TaskFile, world: TaskWorld): DependencyState {
+  const cycle = dependencyCycle(task, world.queued);
+  if (cycle) return { blocked: `dependsOn goes round in a cycle: ${cycle.join(' → ')}` };
+  for (const dep of task.meta.dependsOn) {
+    const n = taskNumber(dep);
+    const record = Object.values(world.tasks).find((t) => taskNumber(t.id) === n);
+    if (!record) {
+      if (world.queued.has(n)) return 'waiting';
+      return { blocked: `dependsOn ${dep}, which is no task (not queued, not archived)` };
+    }
+    if (record.state === 'failed' || record.state === 'dropped' || taskOutcome(record) === 'failed') {
+      return { failed: dep };
+    }
+    if (!(record.state === 'succeeded' || record.state === 'archived')) return 'waiting';
+  }
+  return 'ready';
+}
+
+/**
+ * A task's status from its store record (undefined: none yet): `queued` without a record;
+ * `merged`, `done` or `failed` once archived; else the record's state, with its error as reason.
+ */
+export function recordStatus(record: DeepReadonly<TaskRecord> | undefined): TaskStatusView {
+  if (!record) return { status: 'queued' };
+  const outcome = taskOutcome(record);
+  const status = outcome ? (outcome === 'done' && record.mergedCommit ? 'merged' : outcome) : record.state;
+  return record.error ? { status, reason: record.error } : { status };
+}
+
+/**
+ * The cycle `task` is on through the `dependsOn` of queued tasks (`queued` by task number), as
+ * ids from `task` back to it (`[task-01, task-02, task-01]`), or undefined when there is none.
+ */
+export function dependencyCycle(
+  task: TaskFile,
+  queued: ReadonlyMap<number | undefined, TaskFile>,
+): string[] | undefined {
+  const start = taskNumber(task.id);
+  const path: TaskFile[] = [task];
+  const seen = new Set<number | undefined>();
+  const walk = (current: TaskFile): boolean => {
+    for (const dep of current.meta.dependsOn) {
+      const n = taskNumber(dep);
+      if (n === start) return true;
+      const next = queued.get(n);
+      if (!next || seen.has(n)) continue;
+      seen.add(n);
+      path.push(next);
+      if (walk(next)) return true;
+      path.pop();
+    }
+    return false;
+  };
+  return walk(task) ? [...path.map((t) => t.id), task.id] : undefined;
+}
+
+/** One row of the task board. */
+export interface BoardTask {
+  id: string;
+  status: string;
+  title?: string;
+  strategy: string;
+  error?: string;
+  resultBranch?: string;
+  costUsd?: number;
+  attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
+}
