@@ -25,7 +25,8 @@ export function mountTmpfs(dir: string, sizeKiB = 256): string | undefined {
 /** Unmounts `dir`; quiet when it is not mounted. */
 export function unmountTmpfs(dir: string): void {
   try {
-    execFileSync('umount', [dir], { stdio: 'pipe' });
+    // Lazy (-l): a file a failed test left open must not keep the mount, and the temp dir, around.
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
   } catch {
     // Not mounted (the mount was refused, or already undone).
   }
