@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
  * rename or link into place stays on one file system).
  *
  * @returns the temporary file's path; the caller renames, links or removes it
+ * @throws the fs error (ENOSPC, EIO) when it cannot be written; the temporary file is removed
  */
 export async function writeTempBeside(
   path: string,
@@ -18,9 +19,13 @@ export async function writeTempBeside(
   try {
     await handle.writeFile(data);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    // A full disk (ENOSPC) must not also leave a torn temp file behind on every retry.
+    await unlink(tmp).catch(() => undefined);
+    throw error;
   }
+  await handle.close();
   return tmp;
 }
 

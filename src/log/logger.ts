@@ -6,10 +6,12 @@
  *
  *   {"level":"info","ts":"2025-05-01T12:00:00.000Z","component":"scheduler","task":"task-03","attempt":"task-03-a1","msg":"attempt started"}
  *
- * Secrets are redacted before a line reaches the file (see `redact.ts`).
+ * Secrets are redacted before a line reaches the file (see `redact.ts`). Logging never throws:
+ * a line that cannot be written (a full disk) is dropped and the server goes on (see `log-file.ts`).
  */
 import { type LogFn, type Logger as PinoLogger, pino } from 'pino';
 import { OrchestraError } from '../common/errors.js';
+import { LogFile, noteOnStderr } from './log-file.js';
 import { collectSecrets, redactSecretKeys, secretValueRedactor } from './redact.js';
 
 /** Log levels, least to most severe; `silent` logs nothing. */
@@ -61,7 +63,9 @@ export interface LoggerOptions {
  *
  * Secret values are taken from the environment when the logger is created. Writes are
  * synchronous: a line is in the file when the log call returns, at the price of one write(2)
- * per line, which orchestra's log volume affords.
+ * per line, which orchestra's log volume affords. A write that fails (ENOSPC, EIO) drops its line
+ * and never throws: stderr says once that logging is degraded, and once writes work again the
+ * log gets a `warn` line saying how many lines were dropped (`droppedLines`).
  *
  * @param file the log file, normally `orchestraPaths(root).log`
  * @throws OrchestraError CONFIG_INVALID for an unknown `level`
@@ -74,7 +78,7 @@ export function createLogger(file: string, options: LoggerOptions = {}): Logger 
       hint: `use one of ${LOG_LEVELS.join(', ')}`,
     });
   }
-  const destination = pino.destination({ dest: file, sync: true, mkdir: true, append: true });
+  const destination = new LogFile(file);
   const redactLine = secretValueRedactor(collectSecrets(options.secrets ?? []));
   const root = pino(
     {
@@ -92,14 +96,13 @@ export function createLogger(file: string, options: LoggerOptions = {}): Logger 
   );
   const shared: SharedState = {
     closed: false,
-    flush: () => {
-      if (!shared.closed) destination.flushSync();
-    },
+    file: destination,
+    // Every line is written before its log call returns: nothing is ever buffered.
+    flush: () => undefined,
     close: () => {
       if (shared.closed) return;
-      destination.flushSync();
       shared.closed = true;
-      destination.end();
+      destination.close();
     },
   };
   return new FileLogger(root, { component: options.component ?? 'orchestra' }, shared);
@@ -125,6 +128,10 @@ export function nullLogger(): Logger {
 
 interface SharedState {
   closed: boolean;
+  /** Set once a line failed in pino itself (noted on stderr once). */
+  formatFailed?: boolean;
+  /** The file, when there is one: asked after each line whether logging has just recovered. */
+  file?: LogFile;
   flush(): void;
   close(): void;
 }
@@ -175,11 +182,22 @@ class FileLogger implements Logger {
 
   #method(level: Exclude<LogLevel, 'silent'>): LogFn {
     const target = this.#pino;
+    const root = this.#root;
     const shared = this.#shared;
     return ((...args: Parameters<LogFn>) => {
       // A closed file cannot be written; logging after shutdown is not worth a crash.
       if (shared.closed) return;
-      target[level](...args);
+      try {
+        target[level](...args);
+        shared.file?.reportRecovery((droppedLines) =>
+          root.child({ component: 'log' }).warn({ droppedLines }, 'logging recovered after failed writes'),
+        );
+      } catch (error) {
+        // Write errors never get here (LogFile drops the line); this is a line pino could not
+        // serialise (a throwing getter). Losing one line is better than losing the server.
+        if (!shared.formatFailed) noteOnStderr(`a log line could not be written: ${String(error)}`);
+        shared.formatFailed = true;
+      }
     }) as LogFn;
   }
 }

@@ -13,6 +13,18 @@ export const CLIENT_DISCARD_CHARS = 1_000_000;
 /** Socket bytes queued to a client beyond which it counts as stalled, whatever its acks say. */
 export const CLIENT_DISCARD_BYTES = 8 * 1024 * 1024;
 
+/**
+ * A client's output budget, bytes: what the server may hold queued for it on its socket (written,
+ * not yet taken by the kernel: `socket.writableLength`) when the next frame is due. A client over
+ * it is dropped, never buffered without bound (issue 10: a command client sending requests and
+ * never reading grew the server's heap 1.5 → 4.3 GB in 30 s, then "Reached heap limit" ended the
+ * server and every pane). Twice {@link CLIENT_DISCARD_BYTES}, so a stalled attached client first
+ * only misses pane output (discard-and-redraw) and is dropped only when layout events and
+ * snapshots pile up past that too. A frame is written whole while the queue is under the budget,
+ * so a client costs at most this plus one frame (`MAX_PAYLOAD_BYTES`, 32 MiB) of memory.
+ */
+export const CLIENT_OUTPUT_BUDGET_BYTES = 2 * CLIENT_DISCARD_BYTES;
+
 /** A client caught up enough to be redrawn: at most this many characters unacknowledged. */
 export const CLIENT_RESUME_CHARS = 5_000;
 
@@ -26,10 +38,17 @@ export class ClientConnection {
   /** Snapshots sent: when a client got its first screen of each pane. */
   attached = false;
   closed = false;
+  /** Set once the client went over {@link CLIENT_OUTPUT_BUDGET_BYTES} and was dropped. */
+  overBudget = false;
 
+  /**
+   * @param onOverBudget called once, with the bytes queued, when the client is dropped for going
+   *   over its output budget (the server logs it)
+   */
   constructor(
     readonly id: number,
     readonly socket: Socket,
+    private readonly onOverBudget?: (queuedBytes: number) => void,
   ) {}
 
   get readOnly(): boolean {
@@ -44,10 +63,34 @@ export class ClientConnection {
     return this.hello?.rows ?? 24;
   }
 
-  /** Writes one frame unless the socket is gone. */
+  /** True once the client is gone or going: nothing more is sent to it or done for it. */
+  get gone(): boolean {
+    return this.closed || this.overBudget || this.socket.destroyed;
+  }
+
+  /**
+   * Writes one frame unless the socket is gone. A client whose queue is already over its output
+   * budget gets no frame: its socket is destroyed (the queue freed) and `onOverBudget` told.
+   */
   send(type: number, pane: number, payload?: Buffer | string): void {
-    if (this.closed || this.socket.destroyed) return;
+    if (!this.withinBudget()) return;
     this.socket.write(encodeFrame(type, pane, payload));
+  }
+
+  /**
+   * Checks the output budget before work done for this client (a reply to build): a client over
+   * {@link CLIENT_OUTPUT_BUDGET_BYTES} is dropped here, its socket destroyed (the queue freed) and
+   * `onOverBudget` told.
+   * @returns false when the client is gone, now or before
+   */
+  withinBudget(): boolean {
+    if (this.gone) return false;
+    const queued = this.socket.writableLength;
+    if (queued <= CLIENT_OUTPUT_BUDGET_BYTES) return true;
+    this.overBudget = true;
+    this.socket.destroy();
+    this.onOverBudget?.(queued);
+    return false;
   }
 
   sendControl(message: Control): void {

@@ -23,7 +23,7 @@ import {
   versionMismatchMessage,
 } from '../protocol/messages.js';
 import type { StateStore } from '../store/store.js';
-import { ClientConnection } from './client-connection.js';
+import { CLIENT_OUTPUT_BUDGET_BYTES, ClientConnection } from './client-connection.js';
 import { type AgentEvent, tailEvents } from './events-tail.js';
 
 /** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
@@ -464,7 +464,12 @@ export class SessionServer {
   // ---- clients -----------------------------------------------------------------------------
 
   private accept(socket: Socket): void {
-    const client = new ClientConnection(this.nextClientId++, socket);
+    const client = new ClientConnection(this.nextClientId++, socket, (queuedBytes) =>
+      this.options.logger?.warn(
+        { client: client.id, mode: client.hello?.mode, queuedBytes, budgetBytes: CLIENT_OUTPUT_BUDGET_BYTES },
+        'client dropped: it stopped reading and went over its output budget',
+      ),
+    );
     this.clients.set(client.id, client);
     // A peer that connects and never says HELLO (a port scanner, a wedged client) is let go.
     const helloTimer = setTimeout(() => {
@@ -482,6 +487,8 @@ export class SessionServer {
         return;
       }
       for (const frame of frames) {
+        // Dropped mid-chunk (over its output budget): the rest of its requests are not served.
+        if (client.gone) return;
         try {
           this.handleFrame(client, frame.type, frame.pane, frame.payload);
         } catch (error) {
@@ -607,6 +614,7 @@ export class SessionServer {
 
   private async handleRequest(client: ClientConnection, id: number, raw: unknown): Promise<void> {
     try {
+      if (!client.withinBudget()) return;
       const command = commandSchema.parse(raw);
       const result = await this.execute(client, command);
       client.sendControl({ kind: 'response', id, ok: true, result });
@@ -659,11 +667,14 @@ export class SessionServer {
         const pane = this.resolvePane(command.pane);
         // Wait until output already received is parsed, so the capture includes it.
         await new Promise<void>((resolve) => pane.terminal.write('', resolve));
+        if (client && !client.withinBudget()) return {};
         return { text: pane.capture(command.start, command.end, command.escapes ?? false) };
       }
       case 'history': {
         const pane = this.resolvePane(command.pane);
         await new Promise<void>((resolve) => pane.terminal.write('', resolve));
+        // A client over its output budget is dropped before its history is built, not after.
+        if (client && !client.withinBudget()) return {};
         return { snapshot: pane.snapshot(Number.MAX_SAFE_INTEGER) };
       }
       case 'kill-pane': {
