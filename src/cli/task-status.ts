@@ -1,9 +1,4 @@
-import {
-  dependencyState,
-  recordStatus,
-  type TaskStatusView,
-  type TaskWorld,
-} from '../scheduler/board.js';
+import { dependencyState, recordStatus, type TaskStatusView, type TaskWorld } from '../scheduler/board.js';
 import type { TaskFile } from '../tasks/task-file.js';
 
 export { recordStatus, type TaskStatusView, type TaskWorld } from '../scheduler/board.js';

@@ -11,8 +11,8 @@ import {
   type UsageEvent,
 } from '../agents/cost.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
-import { printable } from '../common/printable.js';
 import type { OrchestraPaths } from '../common/paths.js';
+import { printable } from '../common/printable.js';
 import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { type DiffText, diffText } from '../git/attempt-repo.js';
@@ -35,8 +35,8 @@ import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { removeStrayContainers } from '../workers/session-containers.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
-import { type BoardTask, type DependencyState, dependencyState, recordStatus } from './board.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
+import { type BoardTask, type DependencyState, dependencyState, recordStatus } from './board.js';
 import { appendTransition, lastTransition } from './event-log.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */

@@ -421,16 +421,16 @@ describe('every attempt ends once with its true result', { concurrency: 4 }, () 
     await runCli(['kill-server', '-t', w.session], { cwd: w.root, env: w.env });
     await first.exited;
     w.startServer();
-    await waitFor(
-      async () =>
-        (await w.request<Array<{ name: string }>>({ cmd: 'list-panes' }).catch(() => [])).some(
-          (p) => p.name === 'task-02/a1',
-        ),
-      'task-02 has a pane again',
+    type Row = { id: string; attempts: Array<{ id: string; paneId?: number }> };
+    const board = await waitFor(
+      async () => {
+        const rows = await w.request<Row[]>({ cmd: 'task-board' }).catch(() => [] as Row[]);
+        const two = rows.find((r) => r.id === 'task-02')?.attempts[0];
+        return two?.paneId !== undefined ? rows : undefined;
+      },
+      'task-02 has a pane on the new server',
       60_000,
     );
-    type Row = { id: string; attempts: Array<{ id: string; paneId?: number }> };
-    const board = await w.request<Row[]>({ cmd: 'task-board' });
     const panes = await w.request<Array<{ id: number; name: string }>>({ cmd: 'list-panes' });
     const refs = board.flatMap((row) => row.attempts.filter((a) => a.paneId !== undefined));
     assert.ok(refs.length > 0, 'the running attempt has a pane on the board');
