@@ -9,6 +9,7 @@ import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
 import { appendNoFollow, readNoFollow, writeNoFollow } from '../common/no-follow.js';
 import type { OrchestraPaths } from '../common/paths.js';
+import { printable } from '../common/printable.js';
 import { SECRET_ENV } from '../common/secret-env.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { diffStat, hostIdentity, hostObjectsDir, importBundle } from '../git/attempt-repo.js';
@@ -120,6 +121,8 @@ export class AttemptRunner {
   private sandbox: SandboxChoice | undefined;
   private objectsDir = '';
   private agentType = 'orchestra';
+  /** How the agent's exit code reads (its adapter's rule), once prepared. */
+  private exitState: (code: number | null) => 'done' | 'error' = () => 'error';
   private baseCommit: string | undefined;
   private checkRound = 0;
   private agentAlive = false;
@@ -390,6 +393,7 @@ export class AttemptRunner {
     // The agent reads the task and its settings from the run directory: it is all a container sees.
     await writeNoFollow(join(this.runDir, 'task.md'), this.task.raw);
     this.agentType = resolved.agent.type;
+    this.exitState = (code) => resolved.adapter.stateFromExit(code);
     const profileName = this.options.profile ?? this.task.meta.profile ?? resolved.agent.profile ?? 'coder';
     const profile = this.host.config.profiles[profileName];
     if (!profile) {
@@ -667,13 +671,7 @@ export class AttemptRunner {
    * success recorded; work that changed nothing fails instead.
    */
   private async recordPass(bundle: Buffer, base: string, output: string): Promise<AttemptOutcome> {
-    const work = await importBundle({
-      root: this.host.root,
-      bundle,
-      branch: this.branch,
-      base,
-      attemptId: this.attemptId,
-    });
+    const work = await this.importWork(bundle, base);
     if (!work.changed) return this.recordFailure('the agent made no change', output);
     const head = work.commit;
     const stat = await diffStat(this.host.root, base, head);
@@ -702,16 +700,27 @@ export class AttemptRunner {
     return this.lastOutcome;
   }
 
+  /** Fetches an exported bundle onto the attempt's branch (only that branch; see importBundle). */
+  private importWork(bundle: Buffer, base: string): ReturnType<typeof importBundle> {
+    return importBundle({
+      root: this.host.root,
+      bundle,
+      branch: this.branch,
+      base,
+      attemptId: this.attemptId,
+    });
+  }
+
   /**
    * Why the agent's round cannot count as work to check, if so: it said it stopped on an error, or
    * its process ended before it said it was done. An agent CLI that does not report status (Claude
-   * Code, Codex) is taken at its exit code: 0 means the person or the agent ended it normally.
+   * Code, Codex) is taken at its exit code, by its adapter's rule; the built-in agent always says.
    */
   private agentFailure(): string | undefined {
     const end = this.agentEnd;
     if (!end || end.kind === 'done') return undefined;
     if (end.kind === 'error') return `the agent stopped on an error: ${end.reason}`;
-    if (end.code === 0 && this.agentType !== 'orchestra') return undefined;
+    if (this.agentType !== 'orchestra' && this.exitState(end.code) === 'done') return undefined;
     return end.code === null
       ? 'the agent was killed by a signal before it said it was done'
       : `the agent exited with code ${end.code} before it said it was done`;
@@ -731,13 +740,7 @@ export class AttemptRunner {
         ),
       );
       if (this.stopped) throw new AttemptStopped(this.attemptId);
-      const work = await importBundle({
-        root: this.host.root,
-        bundle,
-        branch: this.branch,
-        base,
-        attemptId: this.attemptId,
-      });
+      const work = await this.importWork(bundle, base);
       if (work.changed) kept = `; its unfinished work is on ${this.branch}`;
     } catch (error) {
       if (error instanceof AttemptStopped) throw error;
@@ -1014,13 +1017,7 @@ const MAX_AGENT_REASON_CHARS = 300;
 
 /** The one-line reason an agent gave in an error status event (its `summary`), bounded. */
 function statusReason(event: AgentEvent): string {
-  const text =
-    typeof event.summary === 'string'
-      ? event.summary
-          .replace(/[\x00-\x1f\x7f-\x9f]+/g, ' ')
-          .replace(/\s+/g, ' ')
-          .trim()
-      : '';
+  const text = typeof event.summary === 'string' ? printable(event.summary).replace(/\s+/g, ' ').trim() : '';
   if (!text) return 'no reason given';
   return text.length > MAX_AGENT_REASON_CHARS ? `${text.slice(0, MAX_AGENT_REASON_CHARS - 1)}…` : text;
 }

@@ -21,7 +21,7 @@ import type { SessionServer } from '../server/session-server.js';
 import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
 import { FINISHED_ATTEMPT_STATES } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
-import { judgeCandidates } from '../strategies/judge.js';
+import { judgeCandidates, pickWinner } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
 import { reviewAttempt } from '../strategies/review.js';
 import type { AttemptHandle, AttemptOutcome, StrategyContext, StrategyResult } from '../strategies/types.js';
@@ -48,8 +48,8 @@ export const SCHEDULER_TICK_MS = 500;
  */
 const LOCAL_ATTEMPT_MEMORY_BYTES = 512 * 1024 * 1024;
 
-/** How long a failed archive write (a full disk) waits before it is tried again, ms. */
-const ARCHIVE_RETRY_MS = 5000;
+/** How long a failed start-up or archive step (a full disk) waits before it is tried again, ms. */
+const RETRY_MS = 5000;
 
 /** How often the config files are read again for a changed `maxParallel`, ms. */
 const CONFIG_POLL_MS = 2000;
@@ -127,6 +127,26 @@ export class Scheduler {
     return combineCosts(parts);
   }
 
+  /**
+   * Runs `step` until it succeeds, every {@link RETRY_MS} (a full disk, a lock held too long),
+   * saying so in the log and once on the status bar.
+   *
+   * @returns true once it succeeded; false when the server stopped first
+   */
+  private async untilDone(what: string, step: () => Promise<unknown>): Promise<boolean> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await step();
+        return true;
+      } catch (error) {
+        this.o.logger.error({ err: error, tries }, `${what} failed; trying again`);
+        this.warnOnce(`${what} failed: ${errorMessage(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+        if (this.stopped) return false;
+      }
+    }
+  }
+
   /** A status-bar message (the latest one shows), for what a person should know now. */
   private say(message: string): void {
     // Reasons carry words from the agent's side (an export's stderr): never its control bytes.
@@ -156,17 +176,7 @@ export class Scheduler {
     await watcher.ready();
     // What an earlier server left is put right before any task starts; a step that fails (a full
     // disk) is tried again until it works or the server stops.
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.recoverState();
-        break;
-      } catch (error) {
-        this.o.logger.error({ err: error, tries }, 'picking up the previous state failed; trying again');
-        this.warnOnce(`cannot start the queue yet: ${errorMessage(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, ARCHIVE_RETRY_MS));
-        if (this.stopped) return;
-      }
-    }
+    if (!(await this.untilDone('picking up the previous state', () => this.recoverState()))) return;
     this.recovered = true;
     this.timer = setInterval(() => this.tick(), SCHEDULER_TICK_MS);
     this.tick();
@@ -306,23 +316,18 @@ export class Scheduler {
       if (record && ['archived', 'dropped'].includes(record.state)) continue;
       const deps = this.depsSatisfied(task);
       if (typeof deps === 'object' && 'blocked' in deps) {
-        if (this.blocked.get(task.id) !== deps.blocked) {
-          this.blocked.set(task.id, deps.blocked);
-          this.o.logger.warn({ task: task.id, reason: deps.blocked }, 'task blocked');
-          this.say(`${task.id} blocked: ${deps.blocked}`);
-        }
+        this.block(task.id, deps.blocked, `${task.id} blocked: ${deps.blocked}`);
         continue;
       }
       this.blocked.delete(task.id);
       if (deps === 'waiting') continue;
       const missing = typeof deps === 'object' ? undefined : this.missingKeyOf(task);
       if (missing) {
-        const reason = `its agent needs ${missing.join(' or ')}, which this server does not have`;
-        if (this.blocked.get(task.id) !== reason) {
-          this.blocked.set(task.id, reason);
-          this.o.logger.warn({ task: task.id, missing }, 'task waits for a key');
-          this.say(`no ${missing[0]}: export it, then \`orchestra tui\` hands it to this server`);
-        }
+        this.block(
+          task.id,
+          `its agent needs ${missing.join(' or ')}, which this server does not have`,
+          `no ${missing[0]}: export it, then \`orchestra tui\` hands it to this server`,
+        );
         continue;
       }
       // A task admitted only when an attempt could start now; its further attempts queue for slots.
@@ -349,6 +354,14 @@ export class Scheduler {
       });
     }
     this.updateStatus();
+  }
+
+  /** Holds a queued task back with `reason` (the board's), telling the person once per reason. */
+  private block(id: string, reason: string, message: string): void {
+    if (this.blocked.get(id) === reason) return;
+    this.blocked.set(id, reason);
+    this.o.logger.warn({ task: id, reason }, 'task blocked');
+    this.say(message);
   }
 
   /**
@@ -389,6 +402,11 @@ export class Scheduler {
     const log = this.o.logger.child({ component: 'scheduler', task: task.id });
     /** Rules applied that the Result must state (a judge or reviewer that failed). */
     const notes: string[] = [];
+    /** A judge or reviewer failed and `note`'s rule stands in: logged, and said in the Result. */
+    const fallBack = (error: unknown, note: string) => {
+      log.warn({ err: error }, note);
+      notes.push(note);
+    };
     let result: StrategyResult;
     try {
       await this.o.store.update((draft) =>
@@ -466,9 +484,10 @@ export class Scheduler {
           } catch (error) {
             if (this.stopped) throw error;
             const winner = smallestPassing(outcomes);
-            const note = `the judge failed (${errorMessage(error)}); kept ${winner?.attemptId ?? 'none'}, the passing candidate with the smallest diff`;
-            log.warn({ err: error }, note);
-            notes.push(note);
+            fallBack(
+              error,
+              `the judge failed (${errorMessage(error)}); kept ${winner?.attemptId ?? 'none'}, the passing candidate with the smallest diff`,
+            );
             return { scores: [], ...(winner ? { winner: winner.attemptId } : {}) };
           }
           await this.addReviewSpend(task.id, result.usage);
@@ -498,9 +517,10 @@ export class Scheduler {
           } catch (error) {
             if (this.stopped) throw error;
             const reason = errorMessage(error);
-            const note = `the reviewer failed (${reason}); kept the last passing round of ${handle.attemptId}`;
-            log.warn({ err: error }, note);
-            notes.push(note);
+            fallBack(
+              error,
+              `the reviewer failed (${reason}); kept the last passing round of ${handle.attemptId}`,
+            );
             return { approved: false, comments: '', failed: reason };
           }
           await this.addReviewSpend(task.id, result.usage, {
@@ -607,20 +627,14 @@ export class Scheduler {
       ...(notes.length ? { notes } : {}),
       ...(lastOutput ? { checkOutput: lastOutput } : {}),
     };
-    let archivedAs: string | undefined;
-    for (let tries = 1; archivedAs === undefined; tries++) {
-      try {
-        const { path } = await archiveTask(this.o.paths, task.id, outcome, taskResult, new Date(), {
-          text: task.raw,
-        });
-        archivedAs = `${outcome}/${path.split('/').pop()}`;
-      } catch (error) {
-        this.o.logger.error({ err: error, task: task.id, tries }, 'archiving the task failed; trying again');
-        this.warnOnce(`${task.id} cannot be archived: ${errorMessage(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, ARCHIVE_RETRY_MS));
-        if (this.stopped) return;
-      }
-    }
+    let archivedAs = '';
+    const written = await this.untilDone(`archiving ${task.id}`, async () => {
+      const { path } = await archiveTask(this.o.paths, task.id, outcome, taskResult, new Date(), {
+        text: task.raw,
+      });
+      archivedAs = `${outcome}/${path.split('/').pop()}`;
+    });
+    if (!written) return;
     const fields = {
       outcome,
       archivedAs,
@@ -629,20 +643,9 @@ export class Scheduler {
       ...(costUsd !== undefined ? { costUsd } : {}),
       ...(reason ? { error: reason } : {}),
     };
-    for (let tries = 1; ; tries++) {
-      try {
-        await this.recordArchived(task.id, fields);
-        break;
-      } catch (error) {
-        // The archive is written: only its record is missing, and a restart finishes it from the file.
-        this.o.logger.error(
-          { err: error, task: task.id, tries },
-          'recording the archive failed; trying again',
-        );
-        await new Promise((resolve) => setTimeout(resolve, ARCHIVE_RETRY_MS));
-        if (this.stopped) return;
-      }
-    }
+    // The archive is written: only its record is retried, and a restart finishes it from the file.
+    if (!(await this.untilDone(`recording ${task.id}'s archive`, () => this.recordArchived(task.id, fields))))
+      return;
     this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
     if (reason) this.say(`${task.id} failed: ${reason}`);
     if (outcome === 'done' && result.winner) await this.autoMerge(task.id);
@@ -833,16 +836,7 @@ export class Scheduler {
       const view = blocked ? { status: 'blocked', reason: blocked } : recordStatus(record);
       const status = view.status;
       const title = this.watcher?.tasks().find((t) => t.id === id)?.title ?? record?.title;
-      const cost = combineCosts(
-        attempts.map((a) => ({
-          usd: a.costUsd,
-          knownUsd: a.costUsd ?? 0,
-          unknownModels: [],
-          unreported: 0,
-          tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
-          requests: 0,
-        })),
-      );
+      const cost = combineCosts(attempts.map((a) => costOfUsd(a.costUsd)));
       rows.push({
         id,
         status,
@@ -873,8 +867,13 @@ export class Scheduler {
  * (insertions plus deletions), the lower attempt number on a tie; undefined when none passed.
  */
 export function smallestPassing(outcomes: readonly AttemptOutcome[]): AttemptOutcome | undefined {
-  const size = (o: AttemptOutcome) => (o.diffStat ? o.diffStat.insertions + o.diffStat.deletions : Infinity);
-  return outcomes.filter((o) => o.passed).sort((a, b) => size(a) - size(b) || a.n - b.n)[0];
+  const passing = outcomes.filter((o) => o.passed && o.diffStat);
+  // The judge's own tie rule, with every candidate tied on score.
+  const id = pickWinner(
+    passing.map((o) => ({ attemptId: o.attemptId, score: 0 })),
+    passing.map((o) => ({ attemptId: o.attemptId, diffStat: o.diffStat! })),
+  );
+  return passing.find((o) => o.attemptId === id);
 }
 
 /** One attempt round's claim on `maxParallel`; `release` is idempotent. */

@@ -569,6 +569,7 @@ export class SessionServer {
     }
     // parsePayload, not parse: its error is one line the client can show as it is.
     client.hello = parsePayload(helloSchema, payload, 'HELLO');
+    const missingEnv = this.tasks?.missingEnv() ?? [];
     client.send(
       FrameType.Welcome,
       NO_PANE,
@@ -578,7 +579,7 @@ export class SessionServer {
         session: this.session,
         pid: process.pid,
         clientId: client.id,
-        ...(this.tasks?.missingEnv().length ? { missingEnv: this.tasks.missingEnv() } : {}),
+        ...(missingEnv.length ? { missingEnv } : {}),
       }),
     );
     if (client.hello.mode !== 'attach') return;
@@ -733,6 +734,13 @@ export class SessionServer {
           });
         }
         const env = this.options.env ?? globalThis.process.env;
+        // A hand-over fills a gap; it never replaces a key the server was started with (a process
+        // of the person's that reaches the socket must not swap the session's key for its own).
+        if (env[command.name]) {
+          throw new OrchestraError('USAGE', `the server already has ${command.name}`, {
+            hint: 'restart the server (`orchestra kill-server`) to start it with another',
+          });
+        }
         env[command.name] = command.value;
         this.options.logger?.info({ name: command.name }, 'a client handed the server a secret');
         this.tasks?.envChanged();

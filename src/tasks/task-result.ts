@@ -1,3 +1,4 @@
+import { printable } from '../common/printable.js';
 import { codeFence } from './markdown.js';
 
 /**
@@ -92,11 +93,7 @@ function costParts(parts: TaskResult['costParts']): string {
 
 /** One line of untrusted text (an agent's words, a reason): control sequences and characters out. */
 function oneLine(text: string): string {
-  return text
-    .replace(ANSI, '')
-    .replace(/[\x00-\x1f\x7f-\x9f]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  return printable(text).replace(/\s+/g, ' ').trim();
 }
 
 function cell(value: string): string {

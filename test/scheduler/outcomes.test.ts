@@ -196,6 +196,11 @@ describe('every attempt ends once with its true result', { concurrency: 4 }, () 
     w.startServer();
     const state = await archived(w, ['task-01'], 60_000);
     assert.match(state.tasks['task-01']?.archivedAs ?? '', /^failed\//);
+    // `true` exits 0 at once: taken as done by its exit code, its work (none) goes to the checks.
+    assert.equal(
+      state.attempts['task-01-a1']?.error,
+      'checks failed: test -f one.txt (the agent had exited)',
+    );
   });
 
   it('an agent that stops on API errors after half its change fails, names the cause, keeps the work', {
