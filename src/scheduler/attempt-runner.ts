@@ -24,7 +24,12 @@ import { type AgentEvent, tailEvents } from '../server/events-tail.js';
 import type { SessionServer } from '../server/session-server.js';
 import { addAttempt, setAttemptState } from '../store/records.js';
 import { type AttemptRecord, type AttemptState, FINISHED_ATTEMPT_STATES } from '../store/schema.js';
-import type { StateStore } from '../store/store.js';
+import {
+  DEFAULT_DISK_FULL_PATIENCE_MS,
+  DISK_FULL_RETRY_MS,
+  isDiskFull,
+  type StateStore,
+} from '../store/store.js';
 import type { AttemptOutcome } from '../strategies/types.js';
 import type { TaskFile } from '../tasks/task-file.js';
 import { workerUser } from '../workers/container-spec.js';
@@ -299,7 +304,13 @@ export class AttemptRunner {
    * that one's outcome is returned and `record` never runs.
    */
   private end(record: () => Promise<AttemptOutcome>): Promise<AttemptOutcome> {
-    this.ending ??= record();
+    // A claim whose recording throws is given up before anyone hears of it, so the failure that
+    // follows (settle's) can claim the end; else it would be handed the same rejection again and
+    // the error would escape the attempt and fail its whole task.
+    this.ending ??= record().catch((error: unknown) => {
+      this.ending = undefined;
+      throw error;
+    });
     return this.ending;
   }
 
@@ -700,15 +711,32 @@ export class AttemptRunner {
     return this.lastOutcome;
   }
 
-  /** Fetches an exported bundle onto the attempt's branch (only that branch; see importBundle). */
-  private importWork(bundle: Buffer, base: string): ReturnType<typeof importBundle> {
-    return importBundle({
-      root: this.host.root,
-      bundle,
-      branch: this.branch,
-      base,
-      attemptId: this.attemptId,
-    });
+  /**
+   * Fetches an exported bundle onto the attempt's branch (only that branch; see importBundle). A
+   * full disk on the host is waited out, up to {@link DEFAULT_DISK_FULL_PATIENCE_MS} as the store
+   * waits: the work is in hand, and losing it to a moment without room would be a false failure.
+   */
+  private async importWork(bundle: Buffer, base: string): ReturnType<typeof importBundle> {
+    const since = Date.now();
+    for (let waited = false; ; waited = true) {
+      try {
+        return await importBundle({
+          root: this.host.root,
+          bundle,
+          branch: this.branch,
+          base,
+          attemptId: this.attemptId,
+        });
+      } catch (error) {
+        if (!isDiskFull(error) || this.stopped || Date.now() - since > DEFAULT_DISK_FULL_PATIENCE_MS)
+          throw error;
+        this.host.logger.warn(
+          { attempt: this.attemptId },
+          'the disk is full: taking the work back waits for room',
+        );
+        await new Promise((resolve) => setTimeout(resolve, DISK_FULL_RETRY_MS));
+      }
+    }
   }
 
   /**

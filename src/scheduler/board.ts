@@ -51,13 +51,21 @@ export function dependencyState(task: TaskFile, world: TaskWorld): DependencySta
 
 /**
  * A task's status from its store record (undefined: none yet): `queued` without a record;
- * `merged`, `done` or `failed` once archived; else the record's state, with its error as reason.
+ * `merged`, `done` or `failed` once archived; else the record's state, with its error as reason
+ * (a done task's reason: `merging`, or why autoMerge did not merge it).
  */
 export function recordStatus(record: DeepReadonly<TaskRecord> | undefined): TaskStatusView {
   if (!record) return { status: 'queued' };
   const outcome = taskOutcome(record);
   const status = outcome ? (outcome === 'done' && record.mergedCommit ? 'merged' : outcome) : record.state;
-  return record.error ? { status, reason: record.error } : { status };
+  const reason =
+    record.error ??
+    (status === 'done' && record.mergeError
+      ? `not merged: ${record.mergeError}`
+      : status === 'done' && record.mergePending
+        ? 'merging'
+        : undefined);
+  return reason ? { status, reason } : { status };
 }
 
 /**

@@ -12,7 +12,8 @@ import { mergeGate } from './merge-gate.js';
  * `orchestra merge <task>` (and `autoMerge`): merges the task's result branch into the base
  * branch, only after the setup and check commands pass on the merge commit in a worker without
  * secrets (merge-gate.ts). A conflict or a failing check leaves the base branch untouched and says
- * why.
+ * why. The task's record gets the merge commit (`mergedCommit`) or the refusal (`mergeError`);
+ * `mergePending` is cleared either way, except on `base-moved`, which the caller may try again.
  *
  * @param ctx.env environment for the gate (Docker's address; secrets are never passed on); default `process.env`
  * @param ctx.session names the gate's container; default the repository folder's name
@@ -64,10 +65,18 @@ export async function mergeTask(
       ...(onOutput ? { onOutput } : {}),
     }),
   });
-  if (outcome.merged) {
-    await ctx.store.update((draft) => {
-      upsertTask(draft, { id: record.id, mergedCommit: outcome.commit });
-    });
-  }
+  // The task's record says how its merge ended, whoever asked for it; the board reads it there.
+  if (!outcome.merged && outcome.reason === 'base-moved')
+    return { ...outcome, taskId: record.id, branch: record.resultBranch };
+  await ctx.store.update((draft) => {
+    const task = upsertTask(draft, { id: record.id });
+    delete task.mergePending;
+    if (outcome.merged) {
+      task.mergedCommit = outcome.commit;
+      delete task.mergeError;
+    } else if (!(outcome.reason === 'nothing-to-merge' && task.mergedCommit)) {
+      task.mergeError = outcome.detail;
+    }
+  });
   return { ...outcome, taskId: record.id, branch: record.resultBranch };
 }

@@ -50,6 +50,8 @@ const LOCAL_ATTEMPT_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** How long a failed start-up or archive step (a full disk) waits before it is tried again, ms. */
 const RETRY_MS = 5000;
+/** How often `autoMerge` tries one task's merge (the base moving meanwhile, git failing). */
+const MERGE_TRIES = 3;
 
 /** How often the config files are read again for a changed `maxParallel`, ms. */
 const CONFIG_POLL_MS = 2000;
@@ -88,6 +90,8 @@ export class Scheduler {
   /** Queued tasks that cannot start as things are, with why (shown on the board). */
   private readonly blocked = new Map<string, string>();
   private stopped = false;
+  /** The chain of `autoMerge` merges: one at a time. */
+  private merges: Promise<void> = Promise.resolve();
   private configCheckedAt = 0;
   private configLoading = false;
   /** Set once half-done archives are finished: no task may start before (see recoverArchives). */
@@ -182,7 +186,7 @@ export class Scheduler {
     this.tick();
   }
 
-  /** The start's repairs: stale pane ids, leftover containers, half-done archives. */
+  /** The start's repairs: stale pane ids, leftover containers, half-done archives and merges. */
   private async recoverState(): Promise<void> {
     // Panes do not outlive their server, and this one numbers its own from 1: a pane id an
     // attempt recorded before would name some other pane now (the board's Enter would go there).
@@ -191,6 +195,9 @@ export class Scheduler {
     });
     await this.reconcileContainers();
     await this.recoverArchives();
+    // Merges a killed server had not finished (or not begun): the result is archived in done/.
+    for (const task of Object.values(this.o.store.read().tasks))
+      if (task.mergePending && !task.mergedCommit) void this.autoMerge(task.id);
   }
 
   /** Stops taking work; running agents are left to checkpoint (a restart resumes them). */
@@ -642,6 +649,7 @@ export class Scheduler {
       ...(result.winner?.commit ? { resultCommit: result.winner.commit } : {}),
       ...(costUsd !== undefined ? { costUsd } : {}),
       ...(reason ? { error: reason } : {}),
+      ...(outcome === 'done' && result.winner && this.o.config.autoMerge ? { mergePending: true } : {}),
     };
     // The archive is written: only its record is retried, and a restart finishes it from the file.
     if (!(await this.untilDone(`recording ${task.id}'s archive`, () => this.recordArchived(task.id, fields))))
@@ -679,21 +687,72 @@ export class Scheduler {
     return diffText(this.o.root, outcome.base, outcome.commit);
   }
 
-  /** `autoMerge`: merges a task's result into the base branch once it is archived in done/. */
-  private async autoMerge(id: string): Promise<void> {
-    if (!this.o.config.autoMerge) return;
+  /**
+   * `autoMerge`: merges a task's result into the base branch once it is archived in done/. Merges
+   * run one at a time (two at once would each see the other move the base and give up); a merge
+   * refused because the base moved meanwhile is tried again on the new tip, up to
+   * {@link MERGE_TRIES} times, and one that throws (git failing, a full disk) as often, every
+   * {@link RETRY_MS}. The task record keeps `mergePending` until the merge comes to an end, so a
+   * restart merges what a killed server did not; a refusal is recorded as `mergeError`.
+   */
+  private autoMerge(id: string): Promise<void> {
+    if (!this.o.config.autoMerge) return Promise.resolve();
+    const run = this.merges.then(() => this.mergeNow(id));
+    this.merges = run.catch(() => {});
+    return run;
+  }
+
+  private async mergeNow(id: string): Promise<void> {
     const { mergeTask } = await import('./merge-task.js');
-    await mergeTask(
-      {
-        root: this.o.root,
-        paths: this.o.paths,
-        config: this.o.config,
-        store: this.o.store,
-        env: this.o.env,
-        session: this.o.session,
-      },
-      id,
-    ).catch((error: unknown) => this.o.logger.warn({ err: error, task: id }, 'auto-merge failed'));
+    for (let tries = 1; tries <= MERGE_TRIES && !this.stopped; tries++) {
+      const record = this.o.store.read().tasks[id];
+      if (!record?.mergePending || record.mergedCommit) return;
+      try {
+        const outcome = await mergeTask(
+          {
+            root: this.o.root,
+            paths: this.o.paths,
+            config: this.o.config,
+            store: this.o.store,
+            env: this.o.env,
+            session: this.o.session,
+          },
+          id,
+        );
+        if (outcome.merged) {
+          this.o.logger.info({ task: id, commit: outcome.commit }, 'merged');
+          return;
+        }
+        if (outcome.reason !== 'base-moved') {
+          this.o.logger.warn({ task: id, reason: outcome.reason }, `not merged: ${outcome.detail}`);
+          this.say(`${id} not merged: ${outcome.detail}`);
+          return;
+        }
+        this.o.logger.info({ task: id, tries }, 'the base branch moved during the merge; merging again');
+      } catch (error) {
+        this.o.logger.warn({ err: error, task: id, tries }, 'auto-merge failed');
+        if (tries === MERGE_TRIES) return this.mergeRefused(id, `the merge failed: ${errorMessage(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+    if (!this.stopped)
+      await this.mergeRefused(
+        id,
+        `the base branch moved during each of ${MERGE_TRIES} merges; merge it again`,
+      );
+  }
+
+  /** Ends a pending `autoMerge` without a merge, saying why on the board and the status bar. */
+  private async mergeRefused(id: string, reason: string): Promise<void> {
+    await this.o.store
+      .update((draft) => {
+        const task = draft.tasks[id];
+        if (!task) return;
+        delete task.mergePending;
+        task.mergeError = reason;
+      })
+      .catch((error: unknown) => this.o.logger.warn({ err: error, task: id }, 'recording the merge failed'));
+    this.say(`${id} not merged: ${reason}`);
   }
 
   /**
@@ -752,12 +811,12 @@ export class Scheduler {
         ...(done && result.commit ? { resultCommit: result.commit } : {}),
         ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
         ...(done ? {} : { error: result.reason ?? 'failed' }),
+        ...(done && result.branch && this.o.config.autoMerge ? { mergePending: true } : {}),
       });
       this.o.logger.warn(
         { task: record.id, archivedAs },
         'finished the archive a previous server left half done',
       );
-      if (done && result.branch) await this.autoMerge(record.id);
     }
   }
 
@@ -821,6 +880,17 @@ export class Scheduler {
     this.o.server.updateSessionCost();
   }
 
+  /**
+   * The id of the attempt's pane on this server, or undefined. A recorded id is trusted only when
+   * that pane is here and is the attempt's: a restarted server numbers its panes from 1, and it
+   * answers the board before its start has cleared the ids the previous server recorded.
+   */
+  private livePane(attempt: { id: string; paneId?: string }): number | undefined {
+    if (attempt.paneId === undefined) return undefined;
+    const pane = this.o.server.paneById(Number(attempt.paneId));
+    return pane?.spec.attemptId === attempt.id ? pane.id : undefined;
+  }
+
   /** The task board's data (prefix t): every task with its attempts, panes and cost. */
   board(): BoardTask[] {
     const state = this.o.store.read();
@@ -853,7 +923,7 @@ export class Scheduler {
         attempts: attempts.map((a) => ({
           id: a.id,
           state: a.state,
-          ...(a.paneId ? { paneId: Number(a.paneId) } : {}),
+          ...(this.livePane(a) !== undefined ? { paneId: this.livePane(a) } : {}),
           ...(a.costUsd !== undefined ? { costUsd: a.costUsd } : {}),
         })),
       });

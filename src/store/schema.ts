@@ -60,6 +60,10 @@ export const taskRecordSchema = z.object({
   attemptOffset: z.number().int().nonnegative().optional(),
   /** the merge commit on the base branch, once merged */
   mergedCommit: z.string().optional(),
+  /** `autoMerge` is to merge it and has not yet come to an end (a restart merges it) */
+  mergePending: z.boolean().optional(),
+  /** why its last merge was refused (a conflict, failing checks on the merged result...) */
+  mergeError: z.string().optional(),
   /** how the task ended, once archived: the one record of its outcome every screen reads */
   outcome: z.enum(['done', 'failed']).optional(),
   /** when its current run first started (kept across server restarts; a retry starts a new run) */

@@ -69,14 +69,20 @@ const LOCK_RETRY_MAX_MS = 50;
  */
 export const DEFAULT_DISK_FULL_PATIENCE_MS = 5 * 60_000;
 
-/** How often a waiting update tries the full disk again, ms. */
-const DISK_FULL_RETRY_MS = 500;
-
-/** True for the errors of a disk (or quota) with no room left. */
+/**
+ * True for the errors of a disk (or quota) with no room left: Node's (code ENOSPC, EDQUOT) and a
+ * child's, by the C library's words for them (strerror(3)) in its message, as git prints them.
+ */
 export function isDiskFull(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  return /No space left on device|Disk quota exceeded/.test(
+    String((error as Error | undefined)?.message ?? ''),
+  );
 }
+
+/** How often work that met a full disk tries again, ms. */
+export const DISK_FULL_RETRY_MS = 500;
 
 /** A typed, validated, multi-process-safe view of one `state.json`. */
 export class StateStore {
