@@ -730,10 +730,11 @@ export class AttemptRunner {
       } catch (error) {
         if (!isDiskFull(error) || this.stopped || Date.now() - since > DEFAULT_DISK_FULL_PATIENCE_MS)
           throw error;
-        this.host.logger.warn(
-          { attempt: this.attemptId },
-          'the disk is full: taking the work back waits for room',
-        );
+        if (!waited)
+          this.host.logger.warn(
+            { attempt: this.attemptId },
+            'the disk is full: taking the work back waits for room',
+          );
         await new Promise((resolve) => setTimeout(resolve, DISK_FULL_RETRY_MS));
       }
     }
