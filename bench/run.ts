@@ -13,13 +13,15 @@
  * in one temp directory and carries a run marker in its environment; it is all ended and removed at
  * the end, on failure, on Ctrl-C, and when the whole run exceeds its deadline.
  */
+
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { distProblem } from '../scripts/dist-freshness.js';
 import { Cleanup, killMarkedProcesses, RUN_MARKER_VAR } from './lib/cleanup.js';
 import type { BenchContext } from './lib/context.js';
 import { type BenchResults, dockerFailed, formatReport } from './lib/report.js';
@@ -40,29 +42,6 @@ const outDir = join(repoRoot, 'bench', 'out');
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-/** Warns when dist/ is older than src/: the CLI processes measured run dist/. */
-function checkBuild(): string | undefined {
-  const newest = (dir: string, ext: string): number => {
-    let max = 0;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) max = Math.max(max, newest(path, ext));
-      else if (entry.name.endsWith(ext)) max = Math.max(max, statSync(path).mtimeMs);
-    }
-    return max;
-  };
-  try {
-    const src = newest(join(repoRoot, 'src'), '.ts');
-    const dist = newest(join(repoRoot, 'dist'), '.js');
-    if (dist === 0) return 'dist/ is missing: run `npm run build` first';
-    if (src > dist)
-      return 'dist/ is older than src/: the servers and `orchestra attach` run dist/ (`npm run build`)';
-  } catch {
-    return 'dist/ is missing: run `npm run build` first';
-  }
-  return undefined;
 }
 
 function tmuxVersion(): string {
@@ -92,7 +71,7 @@ async function main(): Promise<number> {
   const runs = Math.max(1, Number.parseInt(values.runs, 10) || 3);
   const tui = !values['no-tui'];
   const deadlineMs = (Number.parseFloat(values.deadline) || DEFAULT_DEADLINE_SECONDS) * 1000;
-  const buildWarning = checkBuild();
+  const buildWarning = distProblem(repoRoot, 'the servers and `orchestra attach`');
   if (buildWarning) log(`warning: ${buildWarning}`);
 
   const startedAt = Date.now();

@@ -18,10 +18,11 @@
  * kills and starts again. Prints one line per run and a summary; exits 1 when any invariant broke.
  * The CLI and servers run the built dist/ (`npm run build` first).
  */
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { distProblem } from '../scripts/dist-freshness.js';
 import { FaultRunner, type Injected } from './lib/faults.js';
 import {
   type Broken,
@@ -116,27 +117,6 @@ function parse(): Options {
     sabotageCycle,
     maxParallel: Number(values['max-parallel']),
   };
-}
-
-/** Warns when dist/ is older than src/: the servers and CLI run dist/. */
-function checkBuild(): string | undefined {
-  const newest = (dir: string, ext: string): number => {
-    let max = 0;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) max = Math.max(max, newest(path, ext));
-      else if (entry.name.endsWith(ext)) max = Math.max(max, statSync(path).mtimeMs);
-    }
-    return max;
-  };
-  try {
-    const dist = newest(join(repoRoot, 'dist'), '.js');
-    if (dist === 0) return 'dist/ is missing: run `npm run build` first';
-    if (newest(join(repoRoot, 'src'), '.ts') > dist) return 'dist/ is older than src/ (`npm run build`)';
-  } catch {
-    return 'dist/ is missing: run `npm run build` first';
-  }
-  return undefined;
 }
 
 /** Polls `probe` until it returns an empty list or `ms` pass; returns its last answer. */
@@ -379,7 +359,7 @@ function summary(reports: RunReport[], opts: Options, wallMs: number): string[] 
 
 async function main(): Promise<number> {
   const opts = parse();
-  const stale = checkBuild();
+  const stale = distProblem(repoRoot, 'the servers and the CLI');
   if (stale) {
     log(`chaos: ${stale}`);
     if (stale.includes('missing')) return 2;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { State } from '../../src/store/schema.js';
-import type { InvariantKind } from './invariants.js';
+import { INVARIANT_KINDS, type InvariantKind } from './invariants.js';
 import { MARKER_VAR } from './procs.js';
 import type { World } from './world.js';
 
@@ -12,20 +12,16 @@ import type { World } from './world.js';
  * stands for would, at the point of the run where that bug would show.
  */
 
-export const SABOTAGE_KINDS: readonly InvariantKind[] = [
-  'stuck',
-  'archive',
-  'wrong-outcome',
-  'succeeded-without-complete',
-  'gave-up-early',
-  'done-invalid',
-  'tool-twice',
-  'base-history',
-  'server-crash',
-  'server-unresponsive',
-  'leftover-process',
-  'harness',
-];
+/**
+ * The invariants this file can break on purpose: every one but those it has no sabotage for yet
+ * (a wrong reason, an orphaned attempt, a leftover container).
+ */
+const NOT_SABOTAGED: ReadonlySet<InvariantKind> = new Set([
+  'wrong-reason',
+  'orphaned-attempt',
+  'leftover-container',
+]);
+export const SABOTAGE_KINDS: readonly InvariantKind[] = INVARIANT_KINDS.filter((k) => !NOT_SABOTAGED.has(k));
 
 /** During the run: kill the server as if it crashed (not marked expected). */
 export async function sabotageDuringRun(world: World, kinds: Set<InvariantKind>): Promise<void> {

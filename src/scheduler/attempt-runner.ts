@@ -5,6 +5,7 @@ import type { AgentLaunch } from '../agents/adapters/types.js';
 import { INBOX_FILE } from '../agents/builtin/inbox.js';
 import { attemptCost } from '../agents/cost.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
+import { waitingOutDiskFull } from '../common/disk-full.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
 import { appendNoFollow, readNoFollow, writeNoFollow } from '../common/no-follow.js';
@@ -24,12 +25,7 @@ import { type AgentEvent, tailEvents } from '../server/events-tail.js';
 import type { SessionServer } from '../server/session-server.js';
 import { addAttempt, setAttemptState } from '../store/records.js';
 import { type AttemptRecord, type AttemptState, FINISHED_ATTEMPT_STATES } from '../store/schema.js';
-import {
-  DEFAULT_DISK_FULL_PATIENCE_MS,
-  DISK_FULL_RETRY_MS,
-  isDiskFull,
-  type StateStore,
-} from '../store/store.js';
+import type { StateStore } from '../store/store.js';
 import type { AttemptOutcome } from '../strategies/types.js';
 import type { TaskFile } from '../tasks/task-file.js';
 import { workerUser } from '../workers/container-spec.js';
@@ -345,9 +341,9 @@ export class AttemptRunner {
 
   private async prepare(again: boolean): Promise<void> {
     await mkdir(this.runDir, { recursive: true });
-    const pane = this.openPane();
+    this.openPane();
     this.print(`── orchestra: ${this.task.id} attempt ${this.n}: preparing ──\n`);
-    await this.transition('preparing', { paneId: String(pane.id) });
+    await this.transition('preparing');
     const exists = await access(this.worktree).then(
       () => true,
       () => false,
@@ -518,11 +514,8 @@ export class AttemptRunner {
     pane.onExit((exit) => this.agentExited(exit));
     await this.host.store.update((draft) => {
       const attempt = draft.attempts[this.attemptId];
-      if (attempt) {
-        attempt.paneId = String(pane.id);
-        if (pane.process.pid !== undefined && sandbox.kind === 'local')
-          attempt.workerId = String(pane.process.pid);
-      }
+      if (attempt && pane.process.pid !== undefined && sandbox.kind === 'local')
+        attempt.workerId = String(pane.process.pid);
     });
     this.tail?.dispose();
     let skip = history.events;
@@ -713,31 +706,22 @@ export class AttemptRunner {
 
   /**
    * Fetches an exported bundle onto the attempt's branch (only that branch; see importBundle). A
-   * full disk on the host is waited out, up to {@link DEFAULT_DISK_FULL_PATIENCE_MS} as the store
+   * full disk on the host is waited out (waitingOutDiskFull), as the store
    * waits: the work is in hand, and losing it to a moment without room would be a false failure.
    */
-  private async importWork(bundle: Buffer, base: string): ReturnType<typeof importBundle> {
-    const since = Date.now();
-    for (let waited = false; ; waited = true) {
-      try {
-        return await importBundle({
-          root: this.host.root,
-          bundle,
-          branch: this.branch,
-          base,
-          attemptId: this.attemptId,
-        });
-      } catch (error) {
-        if (!isDiskFull(error) || this.stopped || Date.now() - since > DEFAULT_DISK_FULL_PATIENCE_MS)
-          throw error;
-        if (!waited)
+  private importWork(bundle: Buffer, base: string): ReturnType<typeof importBundle> {
+    return waitingOutDiskFull(
+      () =>
+        importBundle({ root: this.host.root, bundle, branch: this.branch, base, attemptId: this.attemptId }),
+      {
+        giveUp: () => this.stopped,
+        onFirstWait: () =>
           this.host.logger.warn(
             { attempt: this.attemptId },
             'the disk is full: taking the work back waits for room',
-          );
-        await new Promise((resolve) => setTimeout(resolve, DISK_FULL_RETRY_MS));
-      }
-    }
+          ),
+      },
+    );
   }
 
   /**

@@ -66,17 +66,18 @@ export async function mergeTask(
     }),
   });
   // The task's record says how its merge ended, whoever asked for it; the board reads it there.
-  if (!outcome.merged && outcome.reason === 'base-moved')
-    return { ...outcome, taskId: record.id, branch: record.resultBranch };
-  await ctx.store.update((draft) => {
-    const task = upsertTask(draft, { id: record.id });
-    delete task.mergePending;
-    if (outcome.merged) {
-      task.mergedCommit = outcome.commit;
-      delete task.mergeError;
-    } else if (!(outcome.reason === 'nothing-to-merge' && task.mergedCommit)) {
-      task.mergeError = outcome.detail;
-    }
-  });
+  // A moved base is for the caller to try again: nothing has ended.
+  if (outcome.merged || outcome.reason !== 'base-moved') {
+    await ctx.store.update((draft) => {
+      const task = upsertTask(draft, { id: record.id });
+      delete task.mergePending;
+      if (outcome.merged) {
+        task.mergedCommit = outcome.commit;
+        delete task.mergeError;
+      } else if (!(outcome.reason === 'nothing-to-merge' && task.mergedCommit)) {
+        task.mergeError = outcome.detail;
+      }
+    });
+  }
   return { ...outcome, taskId: record.id, branch: record.resultBranch };
 }

@@ -186,18 +186,19 @@ export class Scheduler {
     this.tick();
   }
 
-  /** The start's repairs: stale pane ids, leftover containers, half-done archives and merges. */
+  /** The start's repairs: leftover containers, half-done archives and merges. */
   private async recoverState(): Promise<void> {
-    // Panes do not outlive their server, and this one numbers its own from 1: a pane id an
-    // attempt recorded before would name some other pane now (the board's Enter would go there).
-    await this.o.store.update((draft) => {
-      for (const attempt of Object.values(draft.attempts)) delete attempt.paneId;
-    });
     await this.reconcileContainers();
     await this.recoverArchives();
-    // Merges a killed server had not finished (or not begun): the result is archived in done/.
-    for (const task of Object.values(this.o.store.read().tasks))
-      if (task.mergePending && !task.mergedCommit) void this.autoMerge(task.id);
+    // Merges a killed server had not finished (or not begun): the result is archived in done/. With
+    // autoMerge since turned off, none is pending any more: the person merges by hand.
+    const pending = Object.values(this.o.store.read().tasks).filter((t) => t.mergePending);
+    if (pending.length > 0 && !this.o.config.autoMerge) {
+      await this.o.store.update((draft) => {
+        for (const task of Object.values(draft.tasks)) delete task.mergePending;
+      });
+    }
+    for (const task of pending) if (!task.mergedCommit) void this.autoMerge(task.id);
   }
 
   /** Stops taking work; running agents are left to checkpoint (a restart resumes them). */
@@ -880,17 +881,6 @@ export class Scheduler {
     this.o.server.updateSessionCost();
   }
 
-  /**
-   * The id of the attempt's pane on this server, or undefined. A recorded id is trusted only when
-   * that pane is here and is the attempt's: a restarted server numbers its panes from 1, and it
-   * answers the board before its start has cleared the ids the previous server recorded.
-   */
-  private livePane(attempt: { id: string; paneId?: string }): number | undefined {
-    if (attempt.paneId === undefined) return undefined;
-    const pane = this.o.server.paneById(Number(attempt.paneId));
-    return pane?.spec.attemptId === attempt.id ? pane.id : undefined;
-  }
-
   /** The task board's data (prefix t): every task with its attempts, panes and cost. */
   board(): BoardTask[] {
     const state = this.o.store.read();
@@ -920,12 +910,15 @@ export class Scheduler {
           : cost.usd !== undefined
             ? { costUsd: cost.usd }
             : {}),
-        attempts: attempts.map((a) => ({
-          id: a.id,
-          state: a.state,
-          ...(this.livePane(a) !== undefined ? { paneId: this.livePane(a) } : {}),
-          ...(a.costUsd !== undefined ? { costUsd: a.costUsd } : {}),
-        })),
+        attempts: attempts.map((a) => {
+          const paneId = this.o.server.paneOfAttempt(a.id)?.id;
+          return {
+            id: a.id,
+            state: a.state,
+            ...(paneId !== undefined ? { paneId } : {}),
+            ...(a.costUsd !== undefined ? { costUsd: a.costUsd } : {}),
+          };
+        }),
       });
     }
     return rows;

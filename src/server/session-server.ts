@@ -1,6 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { AGENT_STATUS_STATES } from '../agents/adapters/status-command.js';
 import { type CostSummary, combineCosts, formatCost, formatUsd, summarizeCost } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
 import { isSecretEnv, SECRET_ENV } from '../common/secret-env.js';
@@ -27,7 +28,7 @@ import { CLIENT_OUTPUT_BUDGET_BYTES, ClientConnection } from './client-connectio
 import { type AgentEvent, tailEvents } from './events-tail.js';
 
 /** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
-const AGENT_STATES: ReadonlySet<string> = new Set(['working', 'waiting', 'done', 'error']);
+const AGENT_STATES: ReadonlySet<string> = new Set(AGENT_STATUS_STATES);
 
 /** Rows the client's status bar takes at the bottom of the window. */
 export const STATUS_ROWS = 1;
@@ -286,9 +287,18 @@ export class SessionServer {
    */
   costSource: (() => string) | undefined;
 
+  /**
+   * The attempt's pane on this server (the newest, should it have had more), or undefined. Pane
+   * ids are this server's own (a restarted server numbers from 1), so this is the one way from an
+   * attempt to its pane: an id recorded elsewhere could name another pane by now.
+   */
+  paneOfAttempt(attemptId: string): Pane | undefined {
+    return this.panes.findLast((p) => p.spec.attemptId === attemptId);
+  }
+
   /** The spend an attempt's pane has seen in its agent's usage events, if it has a pane here. */
   attemptCost(attemptId: string): CostSummary | undefined {
-    const pane = this.panes.find((p) => p.spec.attemptId === attemptId);
+    const pane = this.paneOfAttempt(attemptId);
     return pane ? this.paneCosts.get(pane.id) : undefined;
   }
 

@@ -105,6 +105,7 @@ export const attemptRecordSchema = z.object({
   sandbox: z.enum(['docker', 'local']).optional(),
   /** Docker container id, or the local process id as a decimal string */
   workerId: z.string().optional(),
+  /** No longer written (a pane is found by its attempt id, SessionServer.paneOfAttempt); kept so older state files load. */
   paneId: z.string().optional(),
   /** adapter name from the config */
   agent: z.string().optional(),

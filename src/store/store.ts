@@ -7,10 +7,12 @@
  * the mutation, validates the result and writes it atomically before releasing the lock. Readers
  * never need the lock because the file is only ever replaced by rename.
  */
+
 import { lstat, mkdir, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { lock } from 'proper-lockfile';
+import { waitingOutDiskFull } from '../common/disk-full.js';
 import { OrchestraError } from '../common/errors.js';
 import { type MigrationTable, summarizeIssues } from './migrations.js';
 import { emptyState, type ReadonlyState, type State, stateSchema } from './schema.js';
@@ -40,7 +42,7 @@ export interface StateStoreOptions {
   lockTimeoutMs?: number;
   /**
    * How long an update waits for space when the disk is full (ENOSPC, EDQUOT) before it throws,
-   * ms; default {@link DEFAULT_DISK_FULL_PATIENCE_MS}.
+   * ms; default DEFAULT_DISK_FULL_PATIENCE_MS (common/disk-full.ts).
    */
   diskFullPatienceMs?: number;
   /** Called once per update that finds the disk full and waits (to tell a person). */
@@ -62,27 +64,6 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
 /** Backoff between lock attempts, ms: short because a transaction holds the lock for milliseconds. */
 const LOCK_RETRY_MIN_MS = 2;
 const LOCK_RETRY_MAX_MS = 50;
-
-/**
- * How long an update waits for a full disk to have room again, ms: long enough for a person to
- * free space or a cleanup job to run, short enough that a disk that stays full is reported.
- */
-export const DEFAULT_DISK_FULL_PATIENCE_MS = 5 * 60_000;
-
-/**
- * True for the errors of a disk (or quota) with no room left: Node's (code ENOSPC, EDQUOT) and a
- * child's, by the C library's words for them (strerror(3)) in its message, as git prints them.
- */
-export function isDiskFull(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return true;
-  return /No space left on device|Disk quota exceeded/.test(
-    String((error as Error | undefined)?.message ?? ''),
-  );
-}
-
-/** How often work that met a full disk tries again, ms. */
-export const DISK_FULL_RETRY_MS = 500;
 
 /** A typed, validated, multi-process-safe view of one `state.json`. */
 export class StateStore {
@@ -157,22 +138,15 @@ export class StateStore {
    * @throws StateTooNewError when a newer orchestra wrote the file meanwhile
    */
   update<T>(mutate: (draft: State) => T | Promise<T>): Promise<T> {
-    return this.#enqueue(async () => {
-      // A full disk is usually brief (a log rotated, a build cleaned): the transaction is tried
-      // again, outside the lock, rather than failing whatever was being recorded.
-      const deadline = Date.now() + (this.#options.diskFullPatienceMs ?? DEFAULT_DISK_FULL_PATIENCE_MS);
-      let told = false;
-      for (;;) {
-        try {
-          return await this.#transaction(mutate);
-        } catch (error) {
-          if (!isDiskFull(error) || Date.now() >= deadline) throw error;
-          if (!told) this.#options.onDiskFull?.(error as Error);
-          told = true;
-          await new Promise((resolve) => setTimeout(resolve, DISK_FULL_RETRY_MS));
-        }
-      }
-    });
+    return this.#enqueue(() =>
+      // Tried again, outside the lock, while the disk is full, rather than failing what it records.
+      waitingOutDiskFull(() => this.#transaction(mutate), {
+        ...(this.#options.diskFullPatienceMs !== undefined
+          ? { patienceMs: this.#options.diskFullPatienceMs }
+          : {}),
+        ...(this.#options.onDiskFull ? { onFirstWait: this.#options.onDiskFull } : {}),
+      }),
+    );
   }
 
   #transaction<T>(mutate: (draft: State) => T | Promise<T>): Promise<T> {

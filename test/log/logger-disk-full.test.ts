@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { LogFile } from '../../src/log/log-file.js';
 import { createLogger } from '../../src/log/logger.js';
-import { fillDisk, mountTmpfs, unmountTmpfs } from '../support/tmpfs.js';
+import { readLogLines } from '../support/log-lines.js';
+import { fillDisk, tmpfsForTests } from '../support/tmpfs.js';
 
 /**
  * A full disk under the log (issue 10: the server exited with "ENOSPC: no space left on device,
@@ -13,36 +13,15 @@ import { fillDisk, mountTmpfs, unmountTmpfs } from '../support/tmpfs.js';
  * is room again. On a real 256 KiB tmpfs filled to the last byte.
  */
 
-let tmp: string;
-let mnt: string;
-let skip: string | undefined;
-
-before(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'orchestra-'));
-  mnt = path.join(tmp, 'disk');
-  skip = mountTmpfs(mnt);
-});
-after(async () => {
-  unmountTmpfs(mnt);
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function readLines(file: string): Promise<Record<string, unknown>[]> {
-  const text = await readFile(file, 'utf8');
-  assert.ok(text.endsWith('\n'), 'every line is terminated');
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+const disk = tmpfsForTests();
 
 describe('logging on a full disk', () => {
   it('drops lines without throwing, leaves no torn line and recovers when space returns', async (t) => {
-    if (skip) return t.skip(skip);
-    const file = path.join(mnt, 'logs', 'orchestra.jsonl');
+    if (disk.skip) return t.skip(disk.skip);
+    const file = path.join(disk.mnt, 'logs', 'orchestra.jsonl');
     const logger = createLogger(file, { component: 'server' });
     logger.info('before the disk filled');
-    const filler = fillDisk(mnt);
+    const filler = fillDisk(disk.mnt);
     // Enough to fill the log's last page and then some: at least one line is torn by ENOSPC.
     const padding = 'x'.repeat(200);
     for (let i = 0; i < 200; i++) {
@@ -53,7 +32,7 @@ describe('logging on a full disk', () => {
     logger.info('after the disk had room again');
     logger.close();
 
-    const lines = await readLines(file);
+    const lines = await readLogLines(file);
     const messages = lines.map((l) => l.msg);
     assert.equal(messages[0], 'before the disk filled');
     // The first line written again, then the logger's own account of what was lost.
@@ -74,10 +53,10 @@ describe('logging on a full disk', () => {
   });
 
   it('notes once that logging is degraded and once that it works again', async (t) => {
-    if (skip) return t.skip(skip);
+    if (disk.skip) return t.skip(disk.skip);
     const notes: string[] = [];
-    const log = new LogFile(path.join(mnt, 'notes.jsonl'), (note) => notes.push(note));
-    const filler = fillDisk(mnt);
+    const log = new LogFile(path.join(disk.mnt, 'notes.jsonl'), (note) => notes.push(note));
+    const filler = fillDisk(disk.mnt);
     let dropped = 0;
     for (let i = 0; i < 100; i++) if (!log.write(`{"i":${i},"pad":"${'y'.repeat(100)}"}\n`)) dropped++;
     assert.ok(dropped > 0 && log.degraded);

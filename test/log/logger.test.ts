@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { isOrchestraError } from '../../src/common/errors.js';
 import { orchestraPaths } from '../../src/common/paths.js';
 import { createLogger, nullLogger } from '../../src/log/logger.js';
+import { readLogLines } from '../support/log-lines.js';
 
 let tmp: string;
 let counter = 0;
@@ -22,15 +23,6 @@ function freshLogPath(): string {
   return orchestraPaths(path.join(tmp, `repo-${++counter}`)).log;
 }
 
-async function readLines(file: string): Promise<Record<string, unknown>[]> {
-  const text = await readFile(file, 'utf8');
-  assert.ok(text.endsWith('\n'), 'every line is terminated');
-  return text
-    .trimEnd()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 describe('createLogger', () => {
   it('writes one JSON object per line with ts, level, component and msg', async () => {
     const file = freshLogPath();
@@ -41,7 +33,7 @@ describe('createLogger', () => {
     logger.warn({ clients: 2 }, 'slow client');
     logger.flush();
 
-    const lines = await readLines(file);
+    const lines = await readLogLines(file);
     assert.equal(lines.length, 2);
     const [first, second] = lines;
     assert.equal(first!.level, 'info');
@@ -65,7 +57,7 @@ describe('createLogger', () => {
     logger.trace('too fine');
     logger.debug('fine enough');
     logger.close();
-    const lines = await readLines(file);
+    const lines = await readLogLines(file);
     assert.deepEqual(
       lines.map((l) => [l.msg, l.component]),
       [
@@ -90,7 +82,7 @@ describe('createLogger', () => {
     for (const line of text.trimEnd().split('\n')) {
       assert.equal(line.match(/"component"/g)?.length, 1, `one component in ${line}`);
     }
-    const [started, failed, root] = await readLines(file);
+    const [started, failed, root] = await readLogLines(file);
     assert.deepEqual(
       [started!.component, started!.task, started!.attempt, started!.msg],
       ['scheduler', 'task-03', 'task-03-a1', 'attempt started'],
@@ -129,7 +121,7 @@ describe('createLogger', () => {
     for (const secret of ['abc.def', 'k-123', 'nested-in-array', 'snake', 'hunter2', 'child-binding-token']) {
       assert.equal(text.includes(secret), false, `${secret} leaked`);
     }
-    const [request, child] = await readLines(file);
+    const [request, child] = await readLogLines(file);
     const r = request!.request as {
       headers: Record<string, unknown>;
       body: { messages: Record<string, unknown>[] };
@@ -174,7 +166,7 @@ describe('createLogger', () => {
     for (const secret of [anthropic, openai, unknownKey, 'per-repo-secret', 'sk-ant-']) {
       assert.equal(text.includes(secret), false, `${secret} leaked into the log`);
     }
-    const lines = await readLines(file);
+    const lines = await readLogLines(file);
     assert.equal(lines.length, 4, 'redaction keeps every line valid JSON');
     assert.equal(lines[0]!.msg, 'starting worker with ANTHROPIC_API_KEY=[redacted]');
     assert.deepEqual(lines[1]!.env, { note: 'key is [redacted]!' });
@@ -195,7 +187,7 @@ describe('createLogger', () => {
     logger.info('after close');
     child.warn('child after close');
     logger.close();
-    const lines = await readLines(file);
+    const lines = await readLogLines(file);
     assert.deepEqual(
       lines.map((l) => l.msg),
       ['last words'],

@@ -84,6 +84,13 @@ async function archived(w: ResumeWorld, ids: string[], timeoutMs: number): Promi
   }
 }
 
+/** The pane the board gives `attemptId` of `task`, as a person finds it; undefined before it has one. */
+async function boardPane(w: ResumeWorld, task: string, attemptId: string): Promise<number | undefined> {
+  type Row = { id: string; attempts: Array<{ id: string; paneId?: number }> };
+  const rows = await w.request<Row[]>({ cmd: 'task-board' }).catch(() => [] as Row[]);
+  return rows.find((r) => r.id === task)?.attempts.find((a) => a.id === attemptId)?.paneId;
+}
+
 describe('every attempt ends once with its true result', { concurrency: 4 }, () => {
   it('best-of-3 with maxParallel 2 finishes, and the task queued behind it too', {
     timeout: 120_000,
@@ -169,7 +176,7 @@ describe('every attempt ends once with its true result', { concurrency: 4 }, () 
     });
     w.startServer();
     const paneId = await waitFor(
-      async () => (await w.state())?.attempts['task-01-a1']?.paneId,
+      () => boardPane(w, 'task-01', 'task-01-a1'),
       'task-01-a1 has a pane',
       30_000,
     );
@@ -482,11 +489,7 @@ describe('every attempt ends once with its true result', { concurrency: 4 }, () 
       },
     });
     const first = w.startServer();
-    await waitFor(
-      async () => (await w.state())?.attempts['task-02-a1']?.paneId,
-      'task-02 has a pane',
-      60_000,
-    );
+    await waitFor(() => boardPane(w, 'task-02', 'task-02-a1'), 'task-02 has a pane', 60_000);
     await runCli(['kill-server', '-t', w.session], { cwd: w.root, env: w.env });
     await first.exited;
     w.startServer();

@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 
 /**
  * A small tmpfs for tests of a full disk: mounting needs root (or CAP_SYS_ADMIN), so callers skip
@@ -48,4 +51,23 @@ export function fillDisk(dir: string): string {
     closeSync(fd);
   }
   return path;
+}
+
+/**
+ * A tmpfs for the tests of the calling file: mounted on `<temp dir>/disk` before them, unmounted
+ * and removed after. Read `mnt` and `skip` (why it could not be mounted) inside a test.
+ */
+export function tmpfsForTests(sizeKiB = 256): { readonly mnt: string; readonly skip: string | undefined } {
+  const disk = { mnt: '', skip: undefined as string | undefined };
+  let tmp = '';
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'orchestra-'));
+    disk.mnt = join(tmp, 'disk');
+    disk.skip = mountTmpfs(disk.mnt, sizeKiB);
+  });
+  after(async () => {
+    unmountTmpfs(disk.mnt);
+    await rm(tmp, { recursive: true, force: true });
+  });
+  return disk;
 }

@@ -5,7 +5,8 @@
  */
 
 /** The states an agent reports (DESIGN.md, "Agent status protocol"). */
-export type AgentStatusState = 'working' | 'waiting' | 'done' | 'error';
+export const AGENT_STATUS_STATES = ['working', 'waiting', 'done', 'error'] as const;
+export type AgentStatusState = (typeof AGENT_STATUS_STATES)[number];
 
 /** Text that can sit inside the JSON line and the printf format unescaped: no quotes, `\`, `%` or `$`. */
 const PLAIN_TEXT = /^[A-Za-z0-9 .,:_()/-]*$/;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { MessageParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { errorMessage, OrchestraError } from '../../common/errors.js';
+import type { AgentStatusState } from '../adapters/status-command.js';
 
 /**
  * The agent's checkpoint, `<run-dir>/conversation.json`: everything needed to continue after a
@@ -33,7 +34,7 @@ export interface PendingTools {
 }
 
 /** The agent's own state, as status events name it. */
-export type AgentState = 'working' | 'waiting' | 'done' | 'error';
+export type AgentState = AgentStatusState;
 
 /** The content of `conversation.json`. */
 export interface Checkpoint {
