@@ -59,6 +59,10 @@ const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register[]> 
   { names: ['image'], load: async () => [(await import('./commands/image.js')).registerImageCommands] },
   { names: ['agent'], load: async () => [(await import('./commands/agent.js')).registerAgentCommand] },
   { names: ['merge'], load: async () => [(await import('./commands/merge.js')).registerMergeCommand] },
+  {
+    names: ['service'],
+    load: async () => [(await import('./commands/service.js')).registerServiceCommands],
+  },
 ];
 
 /** The register functions needed for `argv`: only the named command's, or all of them. */

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { errorMessage, OrchestraError } from '../common/errors.js';
+import { orchestraEntry } from '../common/paths.js';
 import { encodeFrame, FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
   type Command,
@@ -223,11 +223,6 @@ function protocolOf(payload: Buffer): number {
   }
 }
 
-/** The orchestra entry script, for starting a server in the background. */
-function orchestraBin(): string {
-  return fileURLToPath(new URL('../../bin/orchestra', import.meta.url));
-}
-
 export interface ConnectOptions {
   session: string;
   hello: Omit<Hello, 'protocol'>;
@@ -259,7 +254,7 @@ export async function connectSession(options: ConnectOptions): Promise<ServerCon
     if ((await probeSocket(path)) === 'live') return;
     const logPath = `${dir}/${options.session}.log`;
     const log = openSync(logPath, 'a', 0o600);
-    const args = [orchestraBin(), 'server', '-s', options.session];
+    const args = [orchestraEntry(), 'server', '-s', options.session];
     if (autostart.root) args.push('--repo', autostart.root);
     const child = spawn(process.execPath, args, {
       detached: true,

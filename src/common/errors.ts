@@ -30,6 +30,7 @@ export type OrchestraErrorCode =
   | 'DOCKER_UNAVAILABLE'
   | 'IMAGE_MISSING'
   | 'IMAGE_BUILD_FAILED'
+  | 'SERVICE_ENABLED'
   | 'USAGE'
   | 'INTERNAL';
 

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { OrchestraError } from './errors.js';
 
 /**
@@ -21,6 +22,15 @@ export interface OrchestraPaths {
   logs: string;
   log: string;
   strategies: string;
+}
+
+/**
+ * orchestra's own entry script (`bin/orchestra` of this installation), absolute: what a server is
+ * started with, by a client in the background or by a systemd unit.
+ */
+export function orchestraEntry(): string {
+  // This module is `dist/common/paths.js` when built, `src/common/paths.ts` under tsx.
+  return fileURLToPath(new URL('../../bin/orchestra', import.meta.url));
 }
 
 /** The `.orchestra/` layout for the repository whose top level is `root`. */

@@ -99,15 +99,18 @@ export function validateConfig(raw: unknown, file: string): OrchestraConfig {
 }
 
 /**
- * The user-level defaults file: `$XDG_CONFIG_HOME/orchestra/config.json`, or
- * `~/.config/orchestra/config.json` when XDG_CONFIG_HOME is unset or relative (the XDG spec says a
- * relative value is to be ignored).
+ * The user's configuration directory: `$XDG_CONFIG_HOME`, or `~/.config` when XDG_CONFIG_HOME is
+ * unset or relative (the XDG spec says a relative value is to be ignored). systemd's user manager
+ * reads units from `systemd/user/` below the same directory.
  */
-export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+export function userConfigHome(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_CONFIG_HOME;
-  const base =
-    xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.config');
-  return join(base, 'orchestra', 'config.json');
+  return xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.config');
+}
+
+/** The user-level defaults file: `orchestra/config.json` in {@link userConfigHome}. */
+export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(userConfigHome(env), 'orchestra', 'config.json');
 }
 
 /** The file's content, or undefined when it does not exist. */

@@ -1,10 +1,11 @@
 /**
  * orchestra's structured log: pino writing one JSON object per line, normally to
  * `.orchestra/logs/orchestra.jsonl` (`orchestraPaths(root).log`). Every line carries
- * `ts` (ISO-8601), `level` (label, e.g. "info"), `component` and `msg`, plus `task`, `attempt`
- * or other fields that a child logger was given:
+ * `time` (ISO 8601, UTC), `level` (a word: "info", "warn", ...), `component` and `msg`; a session
+ * server's lines also carry `session`, and `task`, `attempt` or other fields come from child
+ * loggers. The README's "Logs" section documents the same fields for people who ship the log:
  *
- *   {"level":"info","ts":"2025-05-01T12:00:00.000Z","component":"scheduler","task":"task-03","attempt":"task-03-a1","msg":"attempt started"}
+ *   {"level":"info","time":"2025-05-01T12:00:00.000Z","session":"demo","component":"scheduler","task":"task-03","attempt":"task-03-a1","msg":"attempt started"}
  *
  * Secrets are redacted before a line reaches the file (see `redact.ts`). Logging never throws:
  * a line that cannot be written (a full disk) is dropped and the server goes on (see `log-file.ts`).
@@ -56,6 +57,11 @@ export interface LoggerOptions {
   component?: string;
   /** extra secret values to redact, besides ANTHROPIC_API_KEY, OPENAI_API_KEY, ANTHROPIC_AUTH_TOKEN */
   secrets?: string[];
+  /**
+   * Fields every line of this logger and of all its children carries, e.g. `{ session: 'demo' }`
+   * for a session server. Children should not repeat them: the line would hold the key twice.
+   */
+  bindings?: Omit<LogBindings, 'component'>;
 }
 
 /**
@@ -84,8 +90,9 @@ export function createLogger(file: string, options: LoggerOptions = {}): Logger 
     {
       level,
       // No pid/hostname: one log per repository, and the server's pid is in its own lines' fields.
-      base: undefined,
-      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
+      // Base fields are on every line, the recovery notice of `#method` included.
+      base: options.bindings ? redactSecretKeys(options.bindings) : undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
         log: (object) => redactSecretKeys(object),

@@ -44,7 +44,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     if (initialised) {
       ({ config } = await loadConfig(options.root, { env }));
       scrollback = config.scrollback;
-      logger = createLogger(paths.log, { component: 'server' });
+      logger = createLogger(paths.log, { component: 'server', bindings: { session: options.session } });
       const log = logger;
       store = await StateStore.open(paths.state, {
         onCorrupt: ({ movedTo, reason }) =>
@@ -119,6 +119,6 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       throw error;
     }
   }
-  logger.info({ session: options.session, pid: process.pid }, 'server started');
+  logger.info({ pid: process.pid }, 'server started');
   return server;
 }

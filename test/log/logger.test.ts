@@ -24,7 +24,7 @@ function freshLogPath(): string {
 }
 
 describe('createLogger', () => {
-  it('writes one JSON object per line with ts, level, component and msg', async () => {
+  it('writes one JSON object per line with time, level, component and msg', async () => {
     const file = freshLogPath();
     const logger = createLogger(file, { component: 'server' });
     const before = Date.now();
@@ -39,9 +39,10 @@ describe('createLogger', () => {
     assert.equal(first!.level, 'info');
     assert.equal(first!.component, 'server');
     assert.equal(first!.msg, 'server started on /tmp/orchestra-1000/demo');
-    assert.equal(typeof first!.ts, 'string');
-    assert.equal(new Date(first!.ts as string).toISOString(), first!.ts, 'ts is ISO-8601');
-    assert.ok(Date.parse(first!.ts as string) >= before - 1000);
+    assert.equal(typeof first!.time, 'string');
+    assert.equal(new Date(first!.time as string).toISOString(), first!.time, 'time is ISO 8601');
+    assert.ok(Date.parse(first!.time as string) >= before - 1000);
+    assert.equal('ts' in first!, false);
     assert.equal(second!.level, 'warn');
     assert.equal(second!.clients, 2);
     assert.equal(second!.msg, 'slow client');
@@ -97,6 +98,25 @@ describe('createLogger', () => {
     assert.equal(root!.component, 'server');
     assert.equal('task' in root!, false);
     logger.close();
+  });
+
+  it('puts its bindings (a session) on every line, children included, once each', async () => {
+    const file = freshLogPath();
+    const logger = createLogger(file, { component: 'server', bindings: { session: 'demo' } });
+    logger.info('server started');
+    logger.child({ component: 'scheduler', task: 'task-03' }).child({ attempt: 'task-03-a1' }).warn('slow');
+    logger.close();
+
+    const text = await readFile(file, 'utf8');
+    for (const line of text.trimEnd().split('\n')) {
+      assert.equal(line.match(/"session"/g)?.length, 1, `one session in ${line}`);
+    }
+    const [started, slow] = await readLines(file);
+    assert.deepEqual([started!.session, started!.component], ['demo', 'server']);
+    assert.deepEqual(
+      [slow!.session, slow!.component, slow!.task, slow!.attempt],
+      ['demo', 'scheduler', 'task-03', 'task-03-a1'],
+    );
   });
 
   it('redacts values under secret keys at any depth', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { orchestraPaths } from '../../src/common/paths.js';
 import type { PaneInfo } from '../../src/protocol/messages.js';
 import { makeRepo } from '../git/fixtures.js';
 import { runCli } from '../support/cli.js';
@@ -110,6 +111,19 @@ describe('layout persistence', () => {
     assert.ok(
       after.panes.every((p) => !before.panes.some((old) => old.pid === p.pid)),
       'each command started afresh',
+    );
+    // Every line of a session server's log names its session, whichever part wrote it.
+    const lines = (await readFile(orchestraPaths(root).log, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['server started', 'server shutting down', 'server started'],
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.session !== 'persist'),
+      [],
     );
   });
 });
