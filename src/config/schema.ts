@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { globProblem } from '../common/path-glob.js';
 import { BUILTIN_AGENTS, BUILTIN_PROFILES, DEFAULT_MODEL } from './builtins.js';
 import { deepMerge, isPlainObject } from './deep-merge.js';
 import { describeValue } from './format-issue.js';
@@ -135,7 +136,15 @@ const agentSchema = z
     }
   });
 
-const profileSchema = z.strictObject({
+/** A worktree-relative glob of a profile's `editable` list (the subset of `common/path-glob.ts`). */
+const editableGlob = z.string().superRefine((pattern, ctx) => {
+  const problem = globProblem(pattern);
+  if (problem !== undefined) {
+    ctx.addIssue({ code: 'custom', message: `bad glob ${JSON.stringify(pattern)}: ${problem}` });
+  }
+});
+
+const profileFields = z.strictObject({
   model: nonEmpty.default(DEFAULT_MODEL).describe('Anthropic model id.'),
   systemPrompt: z.string().optional().describe("Instructions added to the built-in agent's system prompt."),
   tools: z
@@ -153,6 +162,32 @@ const profileSchema = z.strictObject({
   sandbox: sandboxSchema
     .optional()
     .describe('Overrides the top-level "sandbox" for agents using this profile.'),
+  editable: z
+    .array(editableGlob)
+    .min(1)
+    .optional()
+    .describe(
+      'Globs of the worktree files the agent may change, e.g. ["**/*.md", "docs/**"]; bash then only reads. Unset: every file (unless readOnly).',
+    ),
+  report: z
+    .boolean()
+    .default(false)
+    .describe('The agent may write one file outside the worktree: report.md in its run directory.'),
+  images: z
+    .boolean()
+    .default(false)
+    .describe("The editor's view of a PNG, JPEG, GIF or WebP file shows the model the image."),
+});
+
+/** A profile: its fields, and `editable` only where the profile is not read-only. */
+const profileSchema = profileFields.superRefine((profile, ctx) => {
+  if (profile.readOnly && profile.editable !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['editable'],
+      message: 'contradicts "readOnly": true; drop one of them',
+    });
+  }
 });
 
 /**
@@ -269,7 +304,7 @@ export const configSchema = z
     profiles: z
       .preprocess(overBuiltins(BUILTIN_PROFILES), z.record(agentName, profileSchema))
       .describe(
-        'Model profiles for the built-in agent, merged over the built-ins: coder, architect, reviewer.',
+        `Model profiles for the built-in agent, merged over the built-ins: ${Object.keys(BUILTIN_PROFILES).join(', ')}.`,
       ),
     keys: keysSchema.prefault({ bindings: {} }).describe('Prefix key and key bindings.'),
     theme: nonEmpty.default('default').describe('Colour theme name.'),

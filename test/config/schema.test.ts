@@ -64,9 +64,32 @@ describe('defaults', () => {
       maxTurns: 50,
       budgetUsd: 5,
       maxTokens: 16384,
+      report: false,
+      images: false,
     });
-    assert.equal(config.profiles.architect?.readOnly, true);
-    assert.equal(config.profiles.reviewer?.readOnly, true);
+    assert.deepEqual(Object.keys(config.profiles).sort(), [
+      'architect',
+      'coder',
+      'docs',
+      'memory',
+      'research',
+      'reviewer',
+      'vision',
+    ]);
+    for (const name of ['architect', 'reviewer', 'research', 'memory']) {
+      assert.equal(config.profiles[name]?.readOnly, true, name);
+    }
+    assert.equal(config.profiles.research?.report, true);
+    assert.deepEqual(config.profiles.docs?.editable, [
+      '**/*.md',
+      '**/*.mdx',
+      '**/*.rst',
+      '**/*.txt',
+      'docs/**',
+    ]);
+    assert.equal(config.profiles.docs?.readOnly, false);
+    assert.equal(config.profiles.vision?.images, true);
+    assert.equal(config.profiles.vision?.readOnly, false);
   });
 
   test('defaultConfig returns a fresh object each time', () => {
@@ -245,7 +268,25 @@ describe('agents and profiles', () => {
 
   test("an agent's profile must exist", () => {
     assert.deepEqual(problemsOf({ agents: { orchestra: { profile: 'nobody' } } }), [
-      'orchestra.json: agents.orchestra.profile: "nobody" names no profile; profiles: architect, coder, reviewer',
+      'orchestra.json: agents.orchestra.profile: "nobody" names no profile; profiles: architect, coder, docs, memory, research, reviewer, vision',
+    ]);
+  });
+
+  test('"editable" takes worktree-relative globs and refuses a bad one with the reason', () => {
+    const config = validateConfig(
+      { profiles: { site: { editable: ['site/**', '**/*.{md,html}'] }, docs: { editable: ['docs/**'] } } },
+      'orchestra.json',
+    );
+    assert.deepEqual(config.profiles.site?.editable, ['site/**', '**/*.{md,html}']);
+    assert.deepEqual(config.profiles.docs?.editable, ['docs/**'], 'the list replaces the built-in one');
+    assert.deepEqual(problemsOf({ profiles: { site: { editable: ['site/**', 'src/[ab].ts'] } } }), [
+      'orchestra.json: profiles.site.editable[1]: bad glob "src/[ab].ts": character classes "[...]" are not supported; list alternatives with {a,b}',
+    ]);
+    assert.deepEqual(problemsOf({ profiles: { site: { editable: ['/etc/**'] } } }), [
+      'orchestra.json: profiles.site.editable[0]: bad glob "/etc/**": it is absolute; patterns are relative to the worktree, e.g. "docs/**"',
+    ]);
+    assert.deepEqual(problemsOf({ profiles: { docs: { readOnly: true } } }), [
+      'orchestra.json: profiles.docs.editable: contradicts "readOnly": true; drop one of them',
     ]);
   });
 

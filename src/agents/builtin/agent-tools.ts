@@ -1,9 +1,10 @@
 import type { ToolResultBlockParam, ToolUseBlockParam } from '@anthropic-ai/sdk/resources/messages';
 import type { AgentTool } from '../../config/schema.js';
 import type { BashResult, BashSession } from './bash-session.js';
+import { bashIsReadOnly, type EditPolicy } from './edit-policy.js';
 import { countLines, firstLine, formatDelay } from './format.js';
 import { readOnlyViolation } from './read-only-bash.js';
-import { runEditorCommand } from './text-editor.js';
+import { type EditorResult, runEditorCommand } from './text-editor.js';
 import { BASH_TOOL_NAME, EDITOR_TOOL_NAME, TASK_COMPLETE_TOOL_NAME } from './tool-definitions.js';
 
 /**
@@ -29,7 +30,8 @@ export interface ToolOutcome {
 export interface ToolBoxOptions {
   /** The worktree. */
   root: string;
-  readOnly: boolean;
+  /** What the profile may change (the editor's rules; any restriction makes bash read-only). */
+  policy: EditPolicy;
   /** The tools the profile offers; a call to another one is refused. */
   tools: readonly AgentTool[];
   bash: BashSession;
@@ -79,10 +81,8 @@ export class ToolBox {
     try {
       if (call.name === BASH_TOOL_NAME && offered('bash')) return await this.bash(call, signal);
       if (call.name === EDITOR_TOOL_NAME && offered('editor')) {
-        const outcome = await runEditorCommand(this.options.root, call.input, {
-          readOnly: this.options.readOnly,
-        });
-        return this.outcome(call, outcome.content, outcome.isError, outcome.summary);
+        const outcome = await runEditorCommand(this.options.root, call.input, this.options.policy);
+        return this.editorOutcome(call, outcome);
       }
       if (call.name === TASK_COMPLETE_TOOL_NAME && offered('task_complete')) {
         const summary = asRecord(call.input).summary;
@@ -123,10 +123,16 @@ export class ToolBox {
     if (typeof command !== 'string' || command.trim() === '') {
       return this.outcome(call, 'Error: "command" is required unless "restart" is true.', true, 'no command');
     }
-    if (this.options.readOnly) {
+    const { policy } = this.options;
+    if (bashIsReadOnly(policy)) {
       const violation = readOnlyViolation(command);
-      if (violation !== undefined)
-        return this.outcome(call, `Error: ${violation}`, true, 'refused (read-only)');
+      if (violation !== undefined) {
+        const why =
+          policy.editable === undefined
+            ? ''
+            : ` (bash only reads here: this profile changes files with the editor, and only ${policy.editable.join(', ')})`;
+        return this.outcome(call, `Error: ${violation}${why}`, true, 'refused (read-only)');
+      }
     }
     const result = await this.options.bash.run(command, signal);
     return this.bashOutcome(call, result);
@@ -175,6 +181,19 @@ export class ToolBox {
           tail(output),
         );
     }
+  }
+
+  /** The editor's result; an image goes after the text, as an image block of the tool_result. */
+  private editorOutcome(call: ToolUseBlockParam, outcome: EditorResult): ToolOutcome {
+    const done = this.outcome(call, outcome.content, outcome.isError, outcome.summary);
+    if (outcome.image === undefined) return done;
+    const text = this.options.redact(outcome.content);
+    const { mediaType, base64 } = outcome.image;
+    done.result.content = [
+      { type: 'text', text },
+      { type: 'image', source: { type: 'base64', media_type: mediaType, data: base64 } },
+    ];
+    return done;
   }
 
   private outcome(

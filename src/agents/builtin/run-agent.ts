@@ -12,6 +12,7 @@ import { ToolBox } from './agent-tools.js';
 import { DEFAULT_RETRY_BASE_MS } from './api-retry.js';
 import { BashSession, DEFAULT_BASH_TIMEOUT_MS } from './bash-session.js';
 import { CHECKPOINT_VERSION, type Checkpoint, emptyUsage, loadCheckpoint } from './checkpoint.js';
+import { editPolicyOf } from './edit-policy.js';
 import { formatBudget, formatCost } from './format.js';
 import { HumanInput } from './human-input.js';
 import { InboxReader } from './inbox.js';
@@ -109,7 +110,7 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
       events,
       tools: new ToolBox({
         root: opts.cwd,
-        readOnly: profile.readOnly,
+        policy: editPolicyOf(profile, runDir),
         tools: profile.tools,
         bash,
         bashTimeoutMs,
@@ -187,11 +188,12 @@ async function prepare(opts: RunAgentOptions, runDir: string, transcript: Transc
     const fileId = basename(taskPath).replace(/\.md$/i, '');
     const taskId = setup.taskId ?? (/^task-\d+$/.test(fileId) ? fileId : undefined);
     const { profile } = setup;
+    const policy = editPolicyOf(profile, runDir);
     let checkpoint: Checkpoint | undefined;
     if (opts.resume) checkpoint = await loadCheckpoint(runDir);
     const label = taskId ?? basename(taskPath);
     transcript.line(
-      `orchestra agent · ${label} · ${profile.model} (${setup.source}) · budget ${formatBudget(setup.budgetUsd)} · ${profile.maxTurns} turns max${profile.readOnly ? ' · read-only' : ''}`,
+      `orchestra agent · ${label} · ${profile.model} (${setup.source}) · budget ${formatBudget(setup.budgetUsd)} · ${profile.maxTurns} turns max${profile.readOnly ? ' · read-only' : ''}${policy.editable ? ` · edits only ${policy.editable.join(', ')}` : ''}`,
       'bold',
     );
     if (opts.resume && checkpoint === undefined) {
@@ -221,6 +223,9 @@ async function prepare(opts: RunAgentOptions, runDir: string, transcript: Transc
       ...(await trackedFiles(opts.cwd)),
       checks: setup.checks,
       readOnly: profile.readOnly,
+      ...(policy.editable === undefined ? {} : { editable: policy.editable }),
+      ...(policy.reportPath === undefined ? {} : { reportPath: policy.reportPath }),
+      images: policy.images,
       tools: {
         bash: profile.tools.includes('bash'),
         editor: profile.tools.includes('editor'),

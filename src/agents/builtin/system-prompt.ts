@@ -25,6 +25,12 @@ export interface SystemPromptInput {
   /** Commands that must pass before the work is accepted. */
   checks: string[];
   readOnly: boolean;
+  /** The profile's `editable` globs: the only files that may change (bash then only reads). */
+  editable?: readonly string[];
+  /** Absolute path of the report file the profile may write (`<run-dir>/report.md`). */
+  reportPath?: string;
+  /** The editor's `view` shows images. */
+  images?: boolean;
   /** Which tools are offered. */
   tools: { bash: boolean; editor: boolean; taskComplete: boolean };
 }
@@ -47,12 +53,23 @@ export function buildSystemPrompt(input: SystemPromptInput): string {
     );
   }
   if (input.readOnly) {
+    const where = input.reportPath === undefined ? '' : ' in the worktree';
     how.push(
-      'This is a read-only task: do not change any file. The editor only views, and bash only runs commands that read (ls, cat, grep, find, git log/diff/show, ...).',
+      `This is a read-only task: do not change any file${where}. The editor only views, and bash only runs commands that read (ls, cat, grep, find, git log/diff/show, ...).`,
+    );
+  } else if (input.editable !== undefined) {
+    how.push(
+      `You may change only files matching ${input.editable.map((g) => `\`${g}\``).join(', ')}; the editor refuses other paths, and bash only runs commands that read. Do not commit, push or switch branches: orchestra commits the worktree when you are done.`,
     );
   } else {
     how.push('Do not commit, push or switch branches: orchestra commits the worktree when you are done.');
   }
+  if (input.reportPath !== undefined) {
+    how.push(
+      `Write your report with the editor to the report file ${input.reportPath} (its absolute path): it is the one file you may create there, and orchestra keeps it with the task's run.`,
+    );
+  }
+  if (input.images) how.push('Viewing a PNG, JPEG, GIF or WebP file with the editor shows you the image.');
   how.push(
     'A human operator may watch and send you messages, marked [human operator]; follow their instructions.',
   );

@@ -60,9 +60,10 @@ Change "hello" in README.md to "hi".
 /**
  * A repository (README.md = "hello\\nworld\\n") with `.orchestra/tasks/task-01.md`, the run
  * directory `.orchestra/runs/task-01-a1` and, unless `agentJson` is null, an agent.json there.
+ * `scenario` may be a function of the world's paths, for turns that name an absolute path.
  */
 export async function makeWorld(
-  scenario: Scenario,
+  scenario: Scenario | ((paths: { repo: string; runDir: string }) => Scenario),
   agentJson: Record<string, unknown> | null = {
     profile: profile(),
     checks: ['grep -q hi README.md'],
@@ -76,7 +77,9 @@ export async function makeWorld(
   await mkdir(join(repo, '.orchestra', 'tasks'), { recursive: true });
   await writeFile(taskFile, TASK_TEXT);
   if (agentJson !== null) await writeFile(join(runDir, 'agent.json'), JSON.stringify(agentJson));
-  const server = await startScriptedModelServer({ scenario });
+  const server = await startScriptedModelServer({
+    scenario: typeof scenario === 'function' ? scenario({ repo, runDir }) : scenario,
+  });
   return {
     repo,
     runDir,

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BashSession } from '../../../src/agents/builtin/bash-session.js';
+import { MAX_IMAGE_BYTES } from '../../../src/agents/builtin/image-file.js';
 import { capOutput, HeadTailBuffer, MAX_TOOL_OUTPUT_CHARS } from '../../../src/agents/builtin/output-cap.js';
 import { readOnlyViolation } from '../../../src/agents/builtin/read-only-bash.js';
 import { bashEnvironment } from '../../../src/agents/builtin/run-agent.js';
 import { runEditorCommand } from '../../../src/agents/builtin/text-editor.js';
+import { DOCS_EDITABLE } from '../../../src/config/builtins.js';
 import { removeDir, tempDir } from '../../git/fixtures.js';
+import { TINY_PNG } from './fixtures/images.js';
 
 describe('output cap', () => {
   test('keeps head and tail and says how much was cut', () => {
@@ -88,7 +91,7 @@ describe('text editor (text_editor_20250728)', () => {
     await removeDir(outside);
   });
   const run = (input: Record<string, unknown>, readOnly = false) =>
-    runEditorCommand(root, input, { readOnly });
+    runEditorCommand(root, input, { readOnly, images: false });
 
   test('view numbers lines and honours view_range', async () => {
     const all = await run({ command: 'view', path: 'a.txt' });
@@ -158,6 +161,153 @@ describe('text editor (text_editor_20250728)', () => {
     assert.match(result.content, /read-only profile: the editor may only view files/);
     assert.equal((await run({ command: 'view', path: 'a.txt' }, true)).isError, false);
     assert.match((await run({ command: 'undo_edit', path: 'a.txt' })).content, /undo_edit is not available/);
+  });
+});
+
+describe('text editor: what a profile may change', () => {
+  let root: string;
+  let runDir: string;
+  before(async () => {
+    root = await tempDir();
+    runDir = await tempDir();
+    await writeFile(join(root, 'README.md'), 'hello\n');
+    await mkdir(join(root, 'src'));
+    await writeFile(join(root, 'src', 'a.ts'), 'export const a = 1;\n');
+    await symlink(join(root, 'src', 'a.ts'), join(root, 'notes.md'));
+    await symlink(join(root, 'src'), join(root, 'docs'));
+    await writeFile(join(runDir, 'agent.json'), '{}\n');
+  });
+  after(async () => {
+    await removeDir(root);
+    await removeDir(runDir);
+  });
+  const docs = (input: Record<string, unknown>) =>
+    runEditorCommand(root, input, { readOnly: false, editable: DOCS_EDITABLE, images: false });
+
+  test('edits a file inside "editable" and refuses one outside it', async () => {
+    const edited = await docs({ command: 'str_replace', path: 'README.md', old_str: 'hello', new_str: 'hi' });
+    assert.equal(edited.isError, false, edited.content);
+    assert.equal(await readFile(join(root, 'README.md'), 'utf8'), 'hi\n');
+    const created = await docs({ command: 'create', path: 'guide/intro.md', file_text: '# Intro\n' });
+    assert.equal(created.isError, false, created.content);
+
+    for (const input of [
+      { command: 'create', path: 'src/b.ts', file_text: 'x' },
+      { command: 'str_replace', path: 'src/a.ts', old_str: '1', new_str: '2' },
+      { command: 'insert', path: join(root, 'src', 'a.ts'), insert_line: 0, insert_text: 'x' },
+      { command: 'create', path: 'guide/../src/c.ts', file_text: 'x' },
+    ]) {
+      const refused = await docs(input);
+      assert.equal(refused.isError, true, JSON.stringify(input));
+      assert.match(
+        refused.content,
+        /is not editable by this profile: it may change only files matching \*\*\/\*\.md, /,
+      );
+    }
+    await assert.rejects(stat(join(root, 'src', 'b.ts')));
+    await assert.rejects(stat(join(root, 'src', 'c.ts')));
+    assert.equal((await docs({ command: 'view', path: 'src/a.ts' })).isError, false, 'viewing stays allowed');
+  });
+
+  test('a symlink whose name matches but whose target does not is refused', async () => {
+    for (const input of [
+      { command: 'str_replace', path: 'notes.md', old_str: '1', new_str: '2' },
+      { command: 'create', path: 'docs/b.ts', file_text: 'x' },
+    ]) {
+      const refused = await docs(input);
+      assert.equal(refused.isError, true, JSON.stringify(input));
+      assert.match(
+        refused.content,
+        /leads through a symlink to "src\/(a|b)\.ts", which this profile may not change/,
+      );
+    }
+    assert.equal(await readFile(join(root, 'src', 'a.ts'), 'utf8'), 'export const a = 1;\n');
+    await assert.rejects(stat(join(root, 'src', 'b.ts')));
+  });
+
+  test('a report profile writes <run-dir>/report.md and nothing else outside the worktree', async () => {
+    const reportPath = join(runDir, 'report.md');
+    const research = (input: Record<string, unknown>) =>
+      runEditorCommand(root, input, { readOnly: true, reportPath, images: false });
+    const created = await research({ command: 'create', path: reportPath, file_text: '# Findings\nnone\n' });
+    assert.equal(created.isError, false, created.content);
+    const edited = await research({
+      command: 'str_replace',
+      path: reportPath,
+      old_str: 'none',
+      new_str: 'one',
+    });
+    assert.equal(edited.isError, false, edited.content);
+    assert.equal(await readFile(reportPath, 'utf8'), '# Findings\none\n');
+
+    const inWorktree = await research({ command: 'create', path: 'report.md', file_text: 'x' });
+    assert.match(inWorktree.content, /read-only profile: .*; write your report to .*report\.md/);
+    const otherRunFile = await research({
+      command: 'create',
+      path: join(runDir, 'agent.json'),
+      file_text: 'x',
+    });
+    assert.equal(otherRunFile.isError, true);
+    assert.match(otherRunFile.content, /"create" is not allowed; write your report to /);
+    assert.equal(await readFile(join(runDir, 'agent.json'), 'utf8'), '{}\n');
+
+    const linkedDir = await tempDir();
+    try {
+      const linkedReport = join(linkedDir, 'report.md');
+      await symlink(join(root, 'src', 'a.ts'), linkedReport);
+      const viaLink = await runEditorCommand(
+        root,
+        { command: 'create', path: linkedReport, file_text: 'x' },
+        { readOnly: true, reportPath: linkedReport, images: false },
+      );
+      assert.equal(viaLink.isError, true);
+      assert.match(viaLink.content, /is not a regular file; the report must be one/);
+      assert.equal(await readFile(join(root, 'src', 'a.ts'), 'utf8'), 'export const a = 1;\n');
+    } finally {
+      await removeDir(linkedDir);
+    }
+  });
+});
+
+describe('text editor: images', () => {
+  let root: string;
+  before(async () => {
+    root = await tempDir();
+    await writeFile(join(root, 'shot.png'), TINY_PNG);
+    // Named .jpg, but a PNG: the media type comes from the bytes.
+    await writeFile(join(root, 'misnamed.jpg'), TINY_PNG);
+    await writeFile(join(root, 'huge.png'), TINY_PNG);
+    await truncate(join(root, 'huge.png'), MAX_IMAGE_BYTES + 1);
+  });
+  after(() => removeDir(root));
+  const view = (path: string, images: boolean, extra: Record<string, unknown> = {}) =>
+    runEditorCommand(root, { command: 'view', path, ...extra }, { readOnly: false, images });
+
+  test('with "images" a view returns the image, typed by its bytes', async () => {
+    const shown = await view('shot.png', true);
+    assert.equal(shown.isError, false, shown.content);
+    assert.deepEqual(shown.image, { mediaType: 'image/png', base64: TINY_PNG.toString('base64') });
+    assert.match(shown.content, /^Image shot\.png \(image\/png, 70 bytes\):$/);
+    assert.equal((await view('misnamed.jpg', true)).image?.mediaType, 'image/png');
+  });
+
+  test('without "images" a view says what the file is, as text', async () => {
+    const told = await view('shot.png', false);
+    assert.equal(told.isError, false);
+    assert.equal(told.image, undefined);
+    assert.match(told.content, /^shot\.png is a PNG image \(70 bytes\); this profile does not show images/);
+  });
+
+  test('an image over the API limit and a view_range on an image are refused', async () => {
+    const huge = await view('huge.png', true);
+    assert.equal(huge.isError, true);
+    assert.equal(huge.image, undefined);
+    assert.match(
+      huge.content,
+      /is a PNG image of 3,932,161 bytes; the Messages API takes images up to 3,932,160 bytes/,
+    );
+    const ranged = await view('shot.png', true, { view_range: [1, 2] });
+    assert.match(ranged.content, /view_range applies to text files; "shot\.png" is a PNG image/);
   });
 });
 
