@@ -4,7 +4,10 @@
  *
  * @returns the kept text, whether anything was cut, and the size of the whole text in bytes
  */
-export function cutAtLine(text: string, maxBytes: number): { text: string; cut: boolean; totalBytes: number } {
+export function cutAtLine(
+  text: string,
+  maxBytes: number,
+): { text: string; cut: boolean; totalBytes: number } {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= maxBytes) return { text, cut: false, totalBytes: bytes.length };
   const head = bytes.subarray(0, maxBytes);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { OrchestraError } from '../common/errors.js';
+import { printable } from '../common/printable.js';
 import { MAX_PARALLEL_ATTEMPTS, type NewTask, parseTaskFile, renderTaskFile } from './task-file.js';
 
 /**
@@ -102,8 +103,11 @@ export function checkProposalShape(input: unknown): { proposal: Proposal } | { p
     };
   }
   const where = issue.path.map(String).join('.');
-  if (issue.code === 'invalid_type' && issue.input === undefined) return { problem: `${where} is missing` };
-  return { problem: where === '' ? issue.message : `${where}: ${issue.message}` };
+  if (where === '') return { problem: 'the input must be an object of the fields of propose_task' };
+  const key = String(issue.path[0]);
+  if (issue.path.length === 1 && !Object.hasOwn(input as object, key))
+    return { problem: `${key} is missing` };
+  return { problem: `${where}: ${issue.message}` };
 }
 
 /** The task a proposal describes, as `renderTaskFile` takes it; `place` adds the autonomy front matter. */
@@ -132,7 +136,8 @@ export function proposalTask(proposal: Proposal, place?: ProposalPlace): NewTask
  * `strategy`, `n` when given), `# title` (`# task-NN: title` with `id`), then Goal, Before, After,
  * Acceptance criteria, Files to touch and a numbered Test plan with each command in backticks.
  *
- * The text is untrusted (a model wrote it), so nothing in it may become structure: a title or list
+ * The text is untrusted (a model wrote it). Terminal escape sequences and control characters are
+ * removed (people read these files in a terminal), and nothing in it may become structure: a title or list
  * entry with a line break, a `## ` heading or an unclosed code fence in Goal, Before or After is
  * refused, not escaped. The result is parsed back, and unless its test commands, files and title
  * are exactly the proposal's, it is refused too: the test plan is the only place a check command
@@ -140,7 +145,8 @@ export function proposalTask(proposal: Proposal, place?: ProposalPlace): NewTask
  *
  * @throws OrchestraError TASK_INVALID with the reason (the proposal is rejected)
  */
-export function renderProposal(proposal: Proposal, place: ProposalPlace, id?: string): string {
+export function renderProposal(given: Proposal, place: ProposalPlace, id?: string): string {
+  const proposal = printableProposal(given);
   const rendered = renderTaskFile(proposalTask(proposal, place), id);
   const back = parseTaskFile(rendered, { id: id ?? 'task-0' });
   const same = (a: readonly string[], b: readonly string[]) =>
@@ -161,6 +167,24 @@ export function renderProposal(proposal: Proposal, place: ProposalPlace, id?: st
     throw refused('its title does not read back as given', 'give the title as plain text on one line');
   }
   return rendered;
+}
+
+/**
+ * The proposal without escape sequences or control characters (see `printable`). Line breaks are
+ * kept everywhere, so one in a one-line field is refused by the renderer rather than joined.
+ */
+function printableProposal(p: Proposal): Proposal {
+  const clean = (text: string) => printable(text, { multiline: true });
+  return {
+    ...p,
+    title: clean(p.title),
+    goal: clean(p.goal),
+    before: clean(p.before),
+    after: clean(p.after),
+    acceptance_criteria: p.acceptance_criteria.map(clean),
+    files_to_touch: p.files_to_touch.map(clean),
+    test_plan: p.test_plan.map(clean),
+  };
 }
 
 function refused(reason: string, hint: string): OrchestraError {
