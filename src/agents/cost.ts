@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readNoFollow } from '../common/no-follow.js';
+import { readJsonLines } from '../common/json-lines.js';
 import pricing from './pricing.json' with { type: 'json' };
 
 /**
@@ -250,27 +250,8 @@ const MAX_USAGE_EVENTS_BYTES = 256 * 1024 * 1024;
  * @throws the read error for anything but a missing file (for example EACCES)
  */
 export async function readUsageEvents(eventsJsonlPath: string): Promise<UsageEvent[]> {
-  let text: string;
-  try {
-    // The run directory is the worker's: a planted link or FIFO is refused, a runaway file capped.
-    text = (await readNoFollow(eventsJsonlPath, MAX_USAGE_EVENTS_BYTES)).toString('utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw error;
-  }
-  const events: UsageEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      // A torn or garbled line carries no usable count.
-      continue;
-    }
-    if (isUsageEvent(value)) events.push(value);
-  }
-  return events;
+  // The run directory is the worker's: a planted link or FIFO is refused, a runaway file capped.
+  return (await readJsonLines(eventsJsonlPath, MAX_USAGE_EVENTS_BYTES)).filter(isUsageEvent);
 }
 
 /**

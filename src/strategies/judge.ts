@@ -1,10 +1,12 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import type { Message, MessageParam, Tool, ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import { modelClient } from '../agents/api-client.js';
 import { describeApiFailure, isAbort } from '../agents/builtin/api-retry.js';
 import { contentToParams } from '../agents/builtin/model-turn.js';
 import type { UsageEvent } from '../agents/cost.js';
 import { requestMessage } from '../agents/stall-guard.js';
+import { cutAtLine } from '../common/cut-text.js';
 import { OrchestraError, type OrchestraErrorCode } from '../common/errors.js';
 import { parseAttemptId } from '../common/ids.js';
 import type { ProfileConfig } from '../config/schema.js';
@@ -169,7 +171,9 @@ export async function judgeCandidates(options: JudgeOptions): Promise<JudgeResul
   }
 
   const ids = passing.map((c) => c.attemptId);
-  const client = makeClient(options);
+  const client = modelClient(options.env, 'the attempts cannot be judged', {
+    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+  });
   const system = [JUDGE_INSTRUCTIONS, options.profile.systemPrompt?.trim()]
     .filter((part) => part !== undefined && part !== '')
     .join('\n\n');
@@ -303,7 +307,7 @@ export function judgePrompt(task: TaskFile, candidates: readonly JudgeCandidate[
   for (const c of task.acceptance) out.push(`- [${c.done ? 'x' : ' '}] ${c.text}`);
   out.push('', `# Attempts (${candidates.length}), each of which passed the checks`);
   for (const c of candidates) {
-    const { text, cut, totalBytes } = cutDiff(c.diff, JUDGE_DIFF_MAX_BYTES);
+    const { text, cut, totalBytes } = cutAtLine(c.diff, JUDGE_DIFF_MAX_BYTES);
     const { files, insertions, deletions } = c.diffStat;
     out.push('', `## Attempt ${c.attemptId}`, '');
     out.push(`${files} ${files === 1 ? 'file' : 'files'} changed, +${insertions} -${deletions} lines.`);
@@ -372,22 +376,6 @@ function checkScores(input: unknown, ids: string[]): { entries: ScoreEntry[] } |
   const missing = ids.filter((id) => !seen.has(id));
   if (missing.length > 0) problems.push(`no score for ${missing.join(', ')}`);
   return problems.length > 0 ? { problems } : { entries };
-}
-
-function makeClient(options: JudgeOptions): Anthropic {
-  const apiKey = options.env.ANTHROPIC_API_KEY || undefined;
-  const authToken = options.env.ANTHROPIC_AUTH_TOKEN || undefined;
-  if (apiKey === undefined && authToken === undefined) {
-    throw new OrchestraError('USAGE', 'ANTHROPIC_API_KEY is not set, so the attempts cannot be judged', {
-      hint: 'export ANTHROPIC_API_KEY in the environment orchestra runs in (never pass it as an argument)',
-    });
-  }
-  return new Anthropic({
-    apiKey: apiKey ?? null,
-    authToken: authToken ?? null,
-    baseURL: options.env.ANTHROPIC_BASE_URL || undefined,
-    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
-  });
 }
 
 async function send(
@@ -485,18 +473,6 @@ function winnerSummary(
     ? `same size of change, lower attempt number`
     : `smallest change: ${best.size} lines changed against ${tied.map((r) => r.size).join(', ')}`;
   return `${line} (tied with ${names}; ${why})`;
-}
-
-/** The first `maxBytes` of `diff`, cut at a line end when there is one, never mid-character. */
-function cutDiff(diff: string, maxBytes: number): { text: string; cut: boolean; totalBytes: number } {
-  const bytes = Buffer.from(diff, 'utf8');
-  if (bytes.length <= maxBytes) return { text: diff, cut: false, totalBytes: bytes.length };
-  const head = bytes.subarray(0, maxBytes);
-  const newline = head.lastIndexOf(0x0a);
-  let end = newline >= 0 ? newline + 1 : maxBytes;
-  // Back off continuation bytes (10xxxxxx) so a multi-byte character is never split.
-  while (newline < 0 && end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
-  return { text: bytes.subarray(0, end).toString('utf8'), cut: true, totalBytes: bytes.length };
 }
 
 function formatKb(bytes: number): string {

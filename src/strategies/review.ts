@@ -1,6 +1,6 @@
-import Anthropic from '@anthropic-ai/sdk';
 import type { ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
 import { z } from 'zod';
+import { modelClient } from '../agents/api-client.js';
 import type { UsageEvent } from '../agents/cost.js';
 import { requestMessage } from '../agents/stall-guard.js';
 import { OrchestraError } from '../common/errors.js';
@@ -45,18 +45,7 @@ export async function reviewAttempt(options: {
   /** `model.stallSeconds`: a silent stream is aborted and retried after this long (default 60). */
   stallSeconds?: number;
 }): Promise<ReviewResult> {
-  const apiKey = options.env.ANTHROPIC_API_KEY || undefined;
-  const authToken = options.env.ANTHROPIC_AUTH_TOKEN || undefined;
-  if (!apiKey && !authToken) {
-    throw new OrchestraError('USAGE', 'ANTHROPIC_API_KEY is not set, so the attempt cannot be reviewed', {
-      hint: 'export ANTHROPIC_API_KEY in the environment orchestra runs in',
-    });
-  }
-  const client = new Anthropic({
-    apiKey: apiKey ?? null,
-    authToken: authToken ?? null,
-    baseURL: options.env.ANTHROPIC_BASE_URL || undefined,
-  });
+  const client = modelClient(options.env, 'the attempt cannot be reviewed');
   const diff =
     options.diff.length > JUDGE_DIFF_MAX_BYTES
       ? `${options.diff.slice(0, JUDGE_DIFF_MAX_BYTES)}\n[diff cut at ${JUDGE_DIFF_MAX_BYTES} bytes]`

@@ -184,9 +184,67 @@ export async function rejectTaskFile(
 ): Promise<Rejection> {
   const src = isAbsolute(file) ? file : join(paths.tasks, file);
   const movedTo = await moveToFreeName(src, paths.rejected, basename(src));
-  const errorFile = `${movedTo}.error.txt`;
-  await writeFileAtomic(errorFile, errorFileText(paths, basename(src), reason, now));
-  return { file: src, reason, movedTo, errorFile, at: now };
+  return {
+    file: src,
+    reason,
+    movedTo,
+    errorFile: await writeRejectionNote(paths, movedTo, reason, now),
+    at: now,
+  };
+}
+
+/**
+ * Writes a task file that never reached the queue (an autonomy proposal that does not validate)
+ * straight into `rejected/` as `name` (`-2` etc. when taken), with `<name>.error.txt` beside it as
+ * {@link rejectTaskFile} writes it. The file appears whole and never replaces another.
+ *
+ * @param name the file name to use, e.g. `task-07.md`
+ * @param reason one line
+ * @returns the rejection; `file` and `movedTo` are both the file written
+ * @throws the fs error
+ */
+export async function writeRejectedTask(
+  paths: OrchestraPaths,
+  name: string,
+  text: string,
+  reason: string,
+  now: Date = new Date(),
+): Promise<Rejection> {
+  const written = await writeToFreeName(paths.rejected, name, text);
+  return {
+    file: written,
+    reason,
+    movedTo: written,
+    errorFile: await writeRejectionNote(paths, written, reason, now),
+    at: now,
+  };
+}
+
+/** `<file>.error.txt` beside a rejected file, with the reason and the time; returns its path. */
+async function writeRejectionNote(
+  paths: OrchestraPaths,
+  file: string,
+  reason: string,
+  now: Date,
+): Promise<string> {
+  const errorFile = `${file}.error.txt`;
+  await writeFileAtomic(errorFile, errorFileText(paths, basename(file), reason, now));
+  return errorFile;
+}
+
+/**
+ * The reason in the `<file>.error.txt` beside a rejected file.
+ *
+ * @returns undefined when the note is missing or names no reason
+ */
+export async function readRejectionReason(file: string): Promise<string | undefined> {
+  try {
+    const note = await readFile(`${file}.error.txt`, 'utf8');
+    return /^reason: (.*)$/m.exec(note)?.[1];
+  } catch {
+    // A rejected file whose note was deleted (or never written) has no reason to show.
+    return undefined;
+  }
 }
 
 /**
@@ -262,7 +320,8 @@ export async function nextTaskNumber(paths: OrchestraPaths): Promise<number> {
  * complete (written under a temporary name, then linked into place), and two concurrent adds, in
  * one process or several, get different numbers: a taken name (EEXIST) moves on to the next one.
  *
- * @param input a task to render, or the text of a task file (e.g. from stdin), kept byte for byte
+ * @param input a task to render, the text of a task file (e.g. from stdin), kept byte for byte, or
+ *   a renderer given the id the task is about to get (what it throws is thrown, nothing written)
  * @param options.check runs on the parsed task, with its new id, before its file is written; what
  *   it throws is thrown, and nothing is written
  * @returns the new id and file path
@@ -270,14 +329,15 @@ export async function nextTaskNumber(paths: OrchestraPaths): Promise<number> {
  */
 export async function addTask(
   paths: OrchestraPaths,
-  input: NewTask | { text: string },
+  input: NewTask | { text: string } | { render: (id: string) => string },
   options: { check?: (task: TaskFile) => void | Promise<void> } = {},
 ): Promise<{ id: string; path: string }> {
   let n = await nextTaskNumber(paths);
   await mkdir(paths.tasks, { recursive: true });
   for (let i = 0; i < MAX_NUMBER_ATTEMPTS; i++, n++) {
     const id = formatTaskId(n);
-    const text = 'text' in input ? input.text : renderTaskFile(input, id);
+    const text =
+      'text' in input ? input.text : 'render' in input ? input.render(id) : renderTaskFile(input, id);
     const task = parseTaskFile(text, { id });
     validateTaskPaths(task, paths.root);
     await options.check?.(task);
@@ -341,13 +401,8 @@ async function describeEntry(paths: OrchestraPaths, entry: TaskEntry): Promise<T
     // An archived file that no longer parses is still listed; it just has no title to show.
   }
   if (entry.state === 'rejected') {
-    try {
-      const note = await readFile(`${entry.file}.error.txt`, 'utf8');
-      const reason = /^reason: (.*)$/m.exec(note)?.[1];
-      if (reason !== undefined) out.error = reason;
-    } catch {
-      // A rejected file whose note was deleted is still listed, without a reason.
-    }
+    const reason = await readRejectionReason(entry.file);
+    if (reason !== undefined) out.error = reason;
   }
   return out;
 }

@@ -36,7 +36,17 @@ export const TASK_FRONT_MATTER_KEYS = [
   'dependsOn',
   'rounds',
   'title',
+  'origin',
+  'cycle',
+  'proposal',
+  'kind',
 ] as const;
+
+/** Who wrote a task: `autonomy`, the autonomy loop (issue 11). A person's tasks have no origin. */
+export type TaskOrigin = 'autonomy';
+
+/** What a task is for besides code: `plan`, the autonomy loop's planning task. */
+export type TaskKind = 'plan';
 
 /** Options that decide how a task runs, from the front matter, with defaults filled in. */
 export interface TaskMeta {
@@ -56,6 +66,14 @@ export interface TaskMeta {
   dependsOn: string[];
   /** Rounds of the refine strategy. */
   rounds?: number;
+  /** `autonomy` when the autonomy loop wrote the task; absent for a person's. */
+  origin?: TaskOrigin;
+  /** The autonomy cycle that wrote it, 1 or more; only with `origin`. */
+  cycle?: number;
+  /** The proposal's number within its cycle, 1 or more; only with `cycle`. */
+  proposal?: number;
+  /** `plan` for the autonomy loop's planning task. */
+  kind?: TaskKind;
 }
 
 /** One line of the Acceptance criteria: `- [x] text` is done, `- [ ] text` and `- text` are not. */
@@ -109,6 +127,10 @@ export interface NewTask {
   budgetUsd?: number;
   dependsOn?: string[];
   rounds?: number;
+  origin?: TaskOrigin;
+  cycle?: number;
+  proposal?: number;
+  kind?: TaskKind;
 }
 
 const HINT =
@@ -154,6 +176,10 @@ const frontMatterSchema = z.strictObject({
     .string()
     .regex(/^[^\n]*\S[^\n]*$/)
     .optional(),
+  origin: z.literal('autonomy').optional(),
+  cycle: z.int().min(1).optional(),
+  proposal: z.int().min(1).optional(),
+  kind: z.literal('plan').optional(),
 });
 
 /** What each key must be, for a message a task author can act on. */
@@ -167,6 +193,10 @@ const EXPECTED: Record<(typeof TASK_FRONT_MATTER_KEYS)[number], string> = {
   dependsOn: 'a task id or a list of them (task-01, or 1)',
   rounds: 'an integer of at least 1',
   title: 'a non-empty one-line string',
+  origin: '"autonomy" (only the autonomy loop writes it; a person\'s task has none)',
+  cycle: 'an integer of at least 1 (the autonomy cycle that wrote the task)',
+  proposal: "an integer of at least 1 (the proposal's number within its cycle)",
+  kind: '"plan" (the autonomy loop\'s planning task)',
 };
 
 function describe(value: unknown): string {
@@ -204,6 +234,16 @@ function validateMeta(
     throw invalid(id, `front matter: "${key}" must be ${EXPECTED[key]}, got ${describe(present[key])}`);
   }
   const fm = result.data;
+  // A cycle means nothing without the loop that counts cycles, a proposal number nothing without its cycle.
+  if (fm.cycle !== undefined && fm.origin === undefined) {
+    throw invalid(
+      id,
+      'front matter: "cycle" is only for tasks the autonomy loop wrote (with origin: autonomy)',
+    );
+  }
+  if (fm.proposal !== undefined && fm.cycle === undefined) {
+    throw invalid(id, 'front matter: "proposal" needs the "cycle" it was proposed in');
+  }
   const strategy = fm.strategy ?? 'single';
   const dependsOn: string[] = [];
   const refs = fm.dependsOn === undefined ? [] : Array.isArray(fm.dependsOn) ? fm.dependsOn : [fm.dependsOn];
@@ -225,6 +265,10 @@ function validateMeta(
   if (fm.maxAttempts !== undefined) meta.maxAttempts = fm.maxAttempts;
   if (fm.budgetUsd !== undefined) meta.budgetUsd = fm.budgetUsd;
   if (fm.rounds !== undefined) meta.rounds = fm.rounds;
+  if (fm.origin !== undefined) meta.origin = fm.origin;
+  if (fm.cycle !== undefined) meta.cycle = fm.cycle;
+  if (fm.proposal !== undefined) meta.proposal = fm.proposal;
+  if (fm.kind !== undefined) meta.kind = fm.kind;
   return { meta, title: fm.title?.trim() };
 }
 
@@ -287,6 +331,27 @@ function splitFrontMatter(
       // file's own, less the blank lines cut from the top.
       .replace(/\bat line (\d+)/, (_, line: string) => `at line ${Number(line) + lineOffset}`);
     throw invalid(id, `front matter is not valid YAML: ${first}`);
+  }
+}
+
+/**
+ * The front matter of a task file as plain data, read leniently and never validated: what a file
+ * that the parser refuses (a rejected one) still says about itself, e.g. which proposal it was.
+ *
+ * @param text a task file's text
+ * @returns the mapping; undefined when the text has no front matter or it is not YAML
+ */
+export function readFrontMatter(text: string): Record<string, unknown> | undefined {
+  try {
+    const normalised = text
+      .replace(/^\uFEFF/, '')
+      .replace(/\r\n?/g, '\n')
+      .replace(/^(?:[ \t]*\n)*/, '');
+    if (!normalised.startsWith('---')) return undefined;
+    return splitFrontMatter(normalised, undefined, 0).data;
+  } catch {
+    // Unreadable front matter says nothing about the file; the caller treats it as having none.
+    return undefined;
   }
 }
 
@@ -472,6 +537,10 @@ const RENDER_ORDER = [
   'budgetUsd',
   'dependsOn',
   'rounds',
+  'origin',
+  'cycle',
+  'proposal',
+  'kind',
 ] as const;
 
 function checkLine(value: string, what: string): string {

@@ -111,7 +111,7 @@ describe('createLogger', () => {
     for (const line of text.trimEnd().split('\n')) {
       assert.equal(line.match(/"session"/g)?.length, 1, `one session in ${line}`);
     }
-    const [started, slow] = await readLines(file);
+    const [started, slow] = await readLogLines(file);
     assert.deepEqual([started!.session, started!.component], ['demo', 'server']);
     assert.deepEqual(
       [slow!.session, slow!.component, slow!.task, slow!.attempt],

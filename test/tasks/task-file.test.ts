@@ -371,3 +371,64 @@ describe('markdown helpers', () => {
     }
   });
 });
+
+describe('autonomy front matter (origin, cycle, proposal, kind)', () => {
+  const withFront = (front: string) => `---\n${front}\n---\n# t\n\n## Goal\nDo it.\n`;
+  const refusal = (front: string) => {
+    try {
+      parseTaskFile(withFront(front), { id: 'task-05' });
+    } catch (error) {
+      assert.ok(isOrchestraError(error, 'TASK_INVALID'), String(error));
+      return error.message;
+    }
+    assert.fail(`accepted: ${front}`);
+  };
+
+  test('are parsed into the meta and written back by renderTaskFile', () => {
+    const meta = parseTaskFile(withFront('origin: autonomy\ncycle: 3\nproposal: 2'), { id: 'task-05' }).meta;
+    assert.equal(meta.origin, 'autonomy');
+    assert.equal(meta.cycle, 3);
+    assert.equal(meta.proposal, 2);
+    assert.equal(meta.kind, undefined);
+    const plan = parseTaskFile(withFront('kind: plan\norigin: autonomy\ncycle: 1\nprofile: architect'), {
+      id: 'task-06',
+    }).meta;
+    assert.equal(plan.kind, 'plan');
+    assert.equal(plan.profile, 'architect');
+
+    const input: NewTask = {
+      title: 'Plan',
+      goal: 'Plan the next cycle.',
+      origin: 'autonomy',
+      cycle: 4,
+      kind: 'plan',
+    };
+    const text = renderTaskFile(input, 'task-07');
+    assert.match(text, /^---\norigin: autonomy\ncycle: 4\nkind: plan\n---\n/);
+    const back = parseTaskFile(text, { id: 'task-07' }).meta;
+    assert.deepEqual([back.origin, back.cycle, back.kind, back.proposal], ['autonomy', 4, 'plan', undefined]);
+  });
+
+  test("a person's task has none of them", () => {
+    const meta = parseTaskFile(FULL, { id: 'task-03' }).meta;
+    for (const key of ['origin', 'cycle', 'proposal', 'kind'] as const) assert.equal(key in meta, false, key);
+    assert.doesNotMatch(renderTaskFile({ title: 't', goal: 'g' }, 'task-01'), /origin|cycle|kind|proposal/);
+  });
+
+  test('malformed values are refused naming the key and what it must be', () => {
+    assert.match(refusal('origin: person'), /"origin" must be "autonomy".*got "person"/);
+    assert.match(
+      refusal('origin: autonomy\ncycle: 0'),
+      /"cycle" must be an integer of at least 1 .*, got 0$/,
+    );
+    assert.match(refusal('origin: autonomy\ncycle: 1.5'), /"cycle" must be an integer/);
+    assert.match(
+      refusal('origin: autonomy\ncycle: 2\nproposal: -1'),
+      /"proposal" must be an integer of at least 1/,
+    );
+    assert.match(refusal('kind: code'), /"kind" must be "plan"/);
+    assert.match(refusal('cycle: 2'), /"cycle" is only for tasks the autonomy loop wrote/);
+    assert.match(refusal('origin: autonomy\nproposal: 2'), /"proposal" needs the "cycle"/);
+    assert.match(refusal('Cycle: 2'), /unknown key "Cycle" \(did you mean "cycle"\?\)/);
+  });
+});

@@ -1,5 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PROPOSAL_EVENT_TYPE, type Proposal } from '../../tasks/proposal.js';
 import type { AgentState, UsageTotals } from './checkpoint.js';
 
 /**
@@ -13,7 +14,7 @@ export const EVENTS_FILE = 'events.jsonl';
 /** Longest status summary, characters: a pane's status line, not a report. */
 const MAX_SUMMARY_CHARS = 500;
 
-/** Appends status and usage events; repeated identical statuses are written once. */
+/** Appends status, usage and proposal events; repeated identical statuses are written once. */
 export class AgentEventLog {
   readonly path: string;
   private last: string | undefined;
@@ -49,6 +50,11 @@ export class AgentEventLog {
       cache_creation_input_tokens: usage.cache_creation_input_tokens,
       cache_read_input_tokens: usage.cache_read_input_tokens,
     });
+  }
+
+  /** A planner's proposal (issue 11): `{"ts", "type":"proposal", "index", "toolUseId", "proposal"}`. */
+  proposal(index: number, toolUseId: string, proposal: Proposal): void {
+    this.append({ ts: new Date().toISOString(), type: PROPOSAL_EVENT_TYPE, index, toolUseId, proposal });
   }
 
   private append(event: Record<string, unknown>): void {

@@ -56,6 +56,11 @@ export interface AgentLoopOptions {
   redact: (text: string) => string;
   /** After task_complete, wait (state done) for orchestra's inbox or the human instead of exiting. */
   stayAfterComplete?: boolean;
+  /**
+   * A turn without tool calls completes the task, as task_complete does (the autonomy planner
+   * "finishes by ending its turn"), unless the human has a line queued for the model.
+   */
+  endTurnCompletes?: boolean;
 }
 
 /** How a wait for the human ended. */
@@ -224,6 +229,11 @@ export class AgentLoop {
     const calls = content.filter((b): b is ToolUseBlockParam => b.type === 'tool_use');
     if (calls.length === 0) {
       const said = content.find((b): b is TextBlockParam => b.type === 'text')?.text ?? '';
+      if (this.o.endTurnCompletes && cp.humanQueue.length === 0) {
+        const summary = said.trim() === '' ? 'the model ended its turn' : said.trim();
+        if (!this.o.stayAfterComplete) return this.finish(summary);
+        return this.waitAfterComplete(summary);
+      }
       const wake = await this.waitForHuman(
         said.trim() === '' ? 'the model ended its turn' : firstLine(said, 200),
       );
@@ -255,10 +265,12 @@ export class AgentLoop {
           `↺ ${this.o.tools.describe(call)} — interrupted by a restart, not run again`,
           'yellow',
         );
-        outcome = this.o.tools.notRun(
-          call,
-          'this tool call was interrupted by a restart of the agent before it finished; it may have partly run. Check the current state before you repeat it.',
-        );
+        outcome =
+          this.o.tools.recovered(call) ??
+          this.o.tools.notRun(
+            call,
+            'this tool call was interrupted by a restart of the agent before it finished; it may have partly run. Check the current state before you repeat it.',
+          );
       } else if (completed !== undefined) {
         outcome = this.o.tools.notRun(call, 'not run: task_complete ended the task first');
       } else if (interrupted || this.interruptPending || this.terminatedBy) {
@@ -521,10 +533,17 @@ export class AgentLoop {
 
   /**
    * Adds the queued lines (human's or orchestra's) to the newest user message — the model has not
-   * seen it yet — checkpoints, and goes back to work.
+   * seen it yet — or, after a turn that ended the task without a tool call, as a new one;
+   * checkpoints, and goes back to work.
    */
   private async continueWithQueuedLines(summary: string): Promise<void> {
     const last = this.cp.messages.at(-1)!;
+    if (last.role === 'assistant') {
+      this.cp.messages.push({ role: 'user', content: this.takeHumanLines() });
+      await this.save();
+      this.setState('working', summary);
+      return;
+    }
     const content =
       typeof last.content === 'string' ? [{ type: 'text' as const, text: last.content }] : last.content;
     this.cp.messages[this.cp.messages.length - 1] = {

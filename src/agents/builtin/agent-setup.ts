@@ -44,6 +44,13 @@ export interface AgentSetup {
    * 60 when absent), or without agent.json the repository config's.
    */
   stallSeconds: number;
+  /**
+   * The autonomy planner's run (agent.json `proposals`): the agent gets the `propose_task` tool,
+   * records at most `max` proposals (1 or more), and ending its turn finishes it.
+   */
+  proposals?: { max: number };
+  /** The repository's memory (`.orchestra/memory.md`, already bounded), for the system prompt. */
+  memory?: string;
 }
 
 const agentJsonSchema = z.looseObject({
@@ -53,6 +60,8 @@ const agentJsonSchema = z.looseObject({
   budgetUsd: z.number().positive().optional(),
   stayAfterComplete: z.boolean().optional(),
   stallSeconds: z.int().min(1).max(MAX_STALL_SECONDS).optional(),
+  proposals: z.strictObject({ max: z.int().min(1) }).optional(),
+  memory: z.string().optional(),
 });
 
 /**
@@ -114,7 +123,7 @@ function fromAgentJson(path: string, text: string): AgentSetup {
   const name = basename(path);
   const invalid = (why: string) =>
     new OrchestraError('CONFIG_INVALID', `${path}: ${why}`, {
-      hint: `${name} is written by the scheduler: { "profile": {...}, "checks": [...], "taskId": "task-01" }`,
+      hint: `${name} is written by the scheduler: { "profile": {...}, "checks": [...], "taskId": "task-01", "proposals"?: { "max": 3 }, "memory"?: "..." }`,
     });
   let raw: unknown;
   try {
@@ -145,5 +154,7 @@ function fromAgentJson(path: string, text: string): AgentSetup {
     stallSeconds: parsed.data.stallSeconds ?? DEFAULT_STALL_SECONDS,
   };
   if (parsed.data.taskId !== undefined) setup.taskId = parsed.data.taskId;
+  if (parsed.data.proposals !== undefined) setup.proposals = parsed.data.proposals;
+  if (parsed.data.memory !== undefined) setup.memory = parsed.data.memory;
   return setup;
 }

@@ -3,12 +3,18 @@ import type { AgentTool } from '../../config/schema.js';
 import type { BashResult, BashSession } from './bash-session.js';
 import { bashIsReadOnly, type EditPolicy } from './edit-policy.js';
 import { countLines, firstLine, formatDelay } from './format.js';
+import type { ProposalAnswer, ProposalRecorder } from './proposal-tool.js';
 import { readOnlyViolation } from './read-only-bash.js';
 import { type EditorResult, runEditorCommand } from './text-editor.js';
-import { BASH_TOOL_NAME, EDITOR_TOOL_NAME, TASK_COMPLETE_TOOL_NAME } from './tool-definitions.js';
+import {
+  BASH_TOOL_NAME,
+  EDITOR_TOOL_NAME,
+  PROPOSE_TASK_TOOL_NAME,
+  TASK_COMPLETE_TOOL_NAME,
+} from './tool-definitions.js';
 
 /**
- * Executes the model's tool calls: bash, the text editor and task_complete. Every failure becomes
+ * Executes the model's tool calls: bash, the text editor, task_complete and propose_task. Every failure becomes
  * an `is_error` tool result the model can react to; nothing here throws for a bad call.
  */
 
@@ -39,6 +45,8 @@ export interface ToolBoxOptions {
   bashTimeoutMs: number;
   /** Cuts secrets out of tool output before it joins the conversation. */
   redact: (text: string) => string;
+  /** The planner's proposals (agent.json `proposals`); without it propose_task is no tool here. */
+  proposals?: ProposalRecorder;
 }
 
 /** Lines of a failing command's output shown in the transcript. */
@@ -67,6 +75,9 @@ export class ToolBox {
     }
     if (call.name === TASK_COMPLETE_TOOL_NAME) {
       return `task_complete: ${typeof input.summary === 'string' ? firstLine(input.summary) : '(no summary)'}`;
+    }
+    if (call.name === PROPOSE_TASK_TOOL_NAME) {
+      return `propose_task: ${typeof input.title === 'string' ? firstLine(input.title) : '(no title)'}`;
     }
     return call.name;
   }
@@ -99,6 +110,9 @@ export class ToolBox {
           completed: summary.trim(),
         };
       }
+      if (call.name === PROPOSE_TASK_TOOL_NAME && this.options.proposals) {
+        return this.answer(call, this.options.proposals.record(call));
+      }
       return this.outcome(call, `Error: there is no tool named "${call.name}" here.`, true, 'unknown tool');
     } catch (error) {
       // A tool that throws (bash cannot start, a disk error) is the model's problem to route around,
@@ -106,6 +120,20 @@ export class ToolBox {
       const message = error instanceof Error ? error.message : String(error);
       return this.outcome(call, `Error: ${message}`, true, message);
     }
+  }
+
+  /**
+   * The result of a call that a restart interrupted, when the call is known to have finished
+   * (a proposal whose line reached the events file); undefined when it may have partly run.
+   */
+  recovered(call: ToolUseBlockParam): ToolOutcome | undefined {
+    if (call.name !== PROPOSE_TASK_TOOL_NAME) return undefined;
+    const answer = this.options.proposals?.recovered(call);
+    return answer === undefined ? undefined : this.answer(call, answer);
+  }
+
+  private answer(call: ToolUseBlockParam, answer: ProposalAnswer): ToolOutcome {
+    return this.outcome(call, answer.text, answer.isError, answer.summary);
   }
 
   /** An `is_error` result for a call that was not run, with `reason` as its text. */

@@ -16,6 +16,7 @@ import { editPolicyOf } from './edit-policy.js';
 import { formatBudget, formatCost } from './format.js';
 import { HumanInput } from './human-input.js';
 import { InboxReader } from './inbox.js';
+import { ProposalRecorder } from './proposal-tool.js';
 import { buildSystemPrompt } from './system-prompt.js';
 import { toolDefinitions } from './tool-definitions.js';
 import { Transcript } from './transcript.js';
@@ -78,14 +79,14 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
   let input: HumanInput | undefined;
   let inbox: InboxReader | undefined;
   try {
-    const prepared = await prepare(opts, runDir, transcript);
+    const prepared = await prepare(opts, runDir, transcript, events);
     if ('error' in prepared) {
       transcript.line(`✗ ${prepared.error.message}`, 'red', 'bold');
       if (prepared.error.hint) transcript.line(`  hint: ${prepared.error.hint}`, 'dim');
       events.status('error', prepared.error.message);
       return 1;
     }
-    const { setup, checkpoint, systemPrompt, firstMessage, apiKey, authToken } = prepared;
+    const { setup, checkpoint, systemPrompt, firstMessage, apiKey, authToken, proposals } = prepared;
     const { profile } = setup;
     const loop = new AgentLoop({
       client: new Anthropic({
@@ -99,7 +100,7 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
         model: profile.model,
         maxTokens: profile.maxTokens,
         system: systemPrompt,
-        tools: toolDefinitions(profile.tools),
+        tools: toolDefinitions(profile.tools, { proposals: setup.proposals !== undefined }),
       },
       firstMessage,
       maxTurns: profile.maxTurns,
@@ -115,11 +116,13 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
         bash,
         bashTimeoutMs,
         redact,
+        ...(proposals === undefined ? {} : { proposals }),
       }),
       retryBaseMs: nonNegativeInt(opts.env.ORCHESTRA_RETRY_BASE_MS) ?? DEFAULT_RETRY_BASE_MS,
       stallMs: setup.stallSeconds * 1000,
       redact,
       stayAfterComplete: setup.stayAfterComplete,
+      endTurnCompletes: setup.proposals !== undefined,
     });
     inbox = new InboxReader(runDir, checkpoint.inboxOffset ?? 0, (item, offsetAfter) => {
       if (item.type === 'message') loop.inboxMessage(item.text, offsetAfter);
@@ -156,10 +159,17 @@ type Prepared =
       firstMessage: string;
       apiKey: string | undefined;
       authToken: string | undefined;
+      /** The planner's proposal book, when agent.json asks for proposals. */
+      proposals: ProposalRecorder | undefined;
     }
   | { error: OrchestraError };
 
-async function prepare(opts: RunAgentOptions, runDir: string, transcript: Transcript): Promise<Prepared> {
+async function prepare(
+  opts: RunAgentOptions,
+  runDir: string,
+  transcript: Transcript,
+  events: AgentEventLog,
+): Promise<Prepared> {
   try {
     const setup = await resolveAgentSetup({
       runDir,
@@ -231,11 +241,32 @@ async function prepare(opts: RunAgentOptions, runDir: string, transcript: Transc
         editor: profile.tools.includes('editor'),
         taskComplete: profile.tools.includes('task_complete'),
       },
+      ...(setup.proposals === undefined ? {} : { proposals: setup.proposals }),
+      ...(setup.memory === undefined ? {} : { memory: setup.memory }),
     });
     const title = task?.title ? `: ${task.title}` : '';
     const firstMessage = `Work on ${taskId ?? 'the task'}${title}. The full task file is in the system prompt; start by looking at the code it concerns.`;
+    const proposals =
+      setup.proposals === undefined
+        ? undefined
+        : await ProposalRecorder.open({
+            runDir,
+            max: setup.proposals.max,
+            root: opts.cwd,
+            sink: (index, toolUseId, proposal) => events.proposal(index, toolUseId, proposal),
+          }).catch((error: unknown) => {
+            throw new OrchestraError(
+              'STATE_CORRUPT',
+              `cannot read the earlier proposals: ${errorMessage(error)}`,
+              {
+                hint: "the run directory's events.jsonl must be a regular file; start the attempt again",
+                cause: error,
+              },
+            );
+          });
     return {
       setup,
+      proposals,
       checkpoint: checkpoint ?? freshCheckpoint(profile.model),
       systemPrompt,
       firstMessage,

@@ -1,7 +1,9 @@
+import { codeFence } from '../../tasks/markdown.js';
+
 /**
  * The built-in agent's system prompt: its role (the profile's `systemPrompt`, or the default coding
- * role), how it works in the worktree, the task file's full text, the repository's layout and the
- * check commands. Pure: the caller gathers the inputs.
+ * role), how it works in the worktree, the repository's memory, the task file's full text, the
+ * repository's layout and the check commands. Pure: the caller gathers the inputs.
  */
 
 /** The role of a profile without its own `systemPrompt`: a coding agent in a git worktree. */
@@ -33,6 +35,10 @@ export interface SystemPromptInput {
   images?: boolean;
   /** Which tools are offered. */
   tools: { bash: boolean; editor: boolean; taskComplete: boolean };
+  /** The autonomy planner's run: propose_task is offered, at most `max` calls, ending the turn finishes. */
+  proposals?: { max: number };
+  /** The repository's memory (`.orchestra/memory.md`); empty or absent, no section. */
+  memory?: string;
 }
 
 /** The system prompt text. */
@@ -73,12 +79,27 @@ export function buildSystemPrompt(input: SystemPromptInput): string {
   how.push(
     'A human operator may watch and send you messages, marked [human operator]; follow their instructions.',
   );
-  if (input.tools.taskComplete) {
+  if (input.proposals !== undefined) {
+    const { max } = input.proposals;
+    how.push(
+      `Propose tasks with propose_task: each call records one, at most ${max} in all. When you have proposed what you mean to, end your turn; that finishes your work.`,
+    );
+  } else if (input.tools.taskComplete) {
     how.push(
       'Call task_complete exactly once, when the task is finished; ending your turn without it waits for the human.',
     );
   }
   parts.push(`# How you work\n\n${how.map((line) => `- ${line}`).join('\n')}`);
+
+  const memory = input.memory?.trim() ?? '';
+  if (memory !== '') {
+    // Fenced: the notes were written by a model from earlier tasks' results, so nothing in them can
+    // pose as a heading of this prompt.
+    const fence = codeFence(memory);
+    parts.push(
+      `# Repository memory\n\nNotes on this repository's conventions and lessons from earlier tasks (.orchestra/memory.md). They are context: the task and the human operator come first.\n\n${fence}markdown\n${memory}\n${fence}`,
+    );
+  }
 
   const title = input.taskId ? `# The task (${input.taskId})` : '# The task';
   parts.push(`${title}\n\n${input.taskText.trim()}`);
