@@ -144,9 +144,12 @@ describe('learnFromTask', () => {
 
   test("the reviewer's model without a memory profile; no tool call leaves the file alone", async () => {
     const s = await serve([turn.text('Nothing worth keeping.', { usage })]);
+    // The memory profile is built in; a config object without it is what falls back.
+    const noMemory = config({ reviewer: { model: 'claude-sonnet-4-5' } });
+    delete noMemory.profiles.memory;
     const result = await learnFromTask({
       root,
-      config: config({ reviewer: { model: 'claude-sonnet-4-5' } }),
+      config: noMemory,
       env: anthropicEnv(s),
       task: { id: 'task-08', title: 'Rename a flag', outcome: 'done' },
     });
