@@ -169,20 +169,27 @@ export async function writeProposals(options: WriteProposalsOptions): Promise<Wr
   return result;
 }
 
-/** Where one proposal of the cycle already is. */
-interface ProposalFile {
+/** A file of an autonomy cycle: a proposal's task or rejection, or the cycle's plan task. */
+export interface CycleFile {
   state: 'queued' | 'archived' | 'rejected';
   taskId: string;
   file: string;
+  /** The proposal's number within the cycle; undefined for the plan task. */
+  proposal?: number;
+  /** `plan` for the cycle's planning task. */
+  kind?: string;
 }
 
 /**
- * The files of `cycle`'s proposals in the queue and its archives, by proposal index; the first
- * found counts (queue, then done/, failed/, rejected/).
+ * The files that carry `cycle` in their front matter (`origin: autonomy`), in the queue and its
+ * archives, in that order (queue, then done/, failed/, rejected/). The files are read without
+ * following links, and only their first {@link FRONT_MATTER_SCAN_BYTES}.
+ *
+ * @throws the fs error when a folder cannot be listed
  */
-async function proposalFiles(paths: OrchestraPaths, cycle: number): Promise<Map<number, ProposalFile>> {
-  const found = new Map<number, ProposalFile>();
-  const dirs: Array<[string, ProposalFile['state']]> = [
+export async function cycleFiles(paths: OrchestraPaths, cycle: number): Promise<CycleFile[]> {
+  const found: CycleFile[] = [];
+  const dirs: Array<[string, CycleFile['state']]> = [
     [paths.tasks, 'queued'],
     [paths.done, 'archived'],
     [paths.failed, 'archived'],
@@ -196,9 +203,23 @@ async function proposalFiles(paths: OrchestraPaths, cycle: number): Promise<Map<
       const data = readFrontMatter(head.toString('utf8'));
       if (data?.origin !== 'autonomy' || data.cycle !== cycle) continue;
       const index = data.proposal;
-      if (typeof index !== 'number' || !Number.isSafeInteger(index) || found.has(index)) continue;
-      found.set(index, { state, taskId: taskIdFromFileName(name) ?? name.replace(/\.md$/, ''), file });
+      found.push({
+        state,
+        taskId: taskIdFromFileName(name) ?? name.replace(/\.md$/, ''),
+        file,
+        ...(typeof index === 'number' && Number.isSafeInteger(index) ? { proposal: index } : {}),
+        ...(typeof data.kind === 'string' ? { kind: data.kind } : {}),
+      });
     }
+  }
+  return found;
+}
+
+/** The files of `cycle`'s proposals by proposal index; the first found counts. */
+async function proposalFiles(paths: OrchestraPaths, cycle: number): Promise<Map<number, CycleFile>> {
+  const found = new Map<number, CycleFile>();
+  for (const file of await cycleFiles(paths, cycle)) {
+    if (file.proposal !== undefined && !found.has(file.proposal)) found.set(file.proposal, file);
   }
   return found;
 }

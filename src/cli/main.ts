@@ -60,6 +60,10 @@ const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register[]> 
   { names: ['agent'], load: async () => [(await import('./commands/agent.js')).registerAgentCommand] },
   { names: ['merge'], load: async () => [(await import('./commands/merge.js')).registerMergeCommand] },
   {
+    names: ['autonomy'],
+    load: async () => [(await import('./commands/autonomy.js')).registerAutonomyCommands],
+  },
+  {
     names: ['service'],
     load: async () => [(await import('./commands/service.js')).registerServiceCommands],
   },

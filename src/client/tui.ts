@@ -1023,8 +1023,13 @@ export class Tui {
         )
         .join(' ');
       const marker = i === mode.selected ? '>' : ' ';
+      // Autonomous work says so, with its cycle: `[auto 2]`, `[plan 2]`.
+      const origin =
+        row.origin === 'autonomy'
+          ? `[${row.kind === 'plan' ? 'plan' : 'auto'}${row.cycle ? ` ${row.cycle}` : ''}] `
+          : '';
       return `${marker} ${printable(row.id).padEnd(9)} ${row.status.padEnd(9)} ${printable(row.strategy).padEnd(10)} ${usd(row.costUsd).padEnd(9)} ${printable(
-        row.title ?? '',
+        `${origin}${row.title ?? ''}`,
       )
         .slice(0, 40)
         .padEnd(40)} ${panes}${row.error ? `  (${printable(row.error)})` : ''}`;

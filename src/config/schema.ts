@@ -235,14 +235,43 @@ const budgetSchema = z.strictObject({
   perSessionUsd: positiveUsd.optional().describe('Spending cap for the whole session, in USD.'),
 });
 
+/** Minutes, fractions allowed (a test or a demo need not wait): 0 or more, at most a week. */
+const minutes = z
+  .number()
+  .min(0)
+  .max(7 * 24 * 60);
+
 const autonomySchema = z.strictObject({
   enabled: z
     .boolean()
     .default(false)
     .describe('Let orchestra write and queue its own tasks toward the goal.'),
   goal: z.string().optional().describe('What autonomous tasks should work toward.'),
+  idleMinutes: minutes
+    .default(30)
+    .describe('Minutes without a keystroke, an attempt or a queued task before a cycle starts.'),
+  cooldownMinutes: minutes.default(5).describe('Minutes of rest after a cycle before the next may start.'),
+  maxTasksPerCycle: z
+    .int()
+    .min(1)
+    .max(20)
+    .default(3)
+    .describe('Most tasks the planner may propose per cycle.'),
   maxTasksPerDay: z.int().min(1).optional().describe('Most tasks orchestra may queue by itself per day.'),
   budgetUsdPerDay: positiveUsd.optional().describe('Spending cap per day for autonomous work, in USD.'),
+  stopOnFirstFailure: z
+    .boolean()
+    .default(true)
+    .describe('End a cycle at its first failed task; its tasks not yet started are archived as not run.'),
+  planner: agentName.default('architect').describe('Profile the planner runs with (read-only).'),
+  executor: agentName.default('coder').describe("Profile of the planned tasks (a proposal's own wins)."),
+  selfImprove: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe("Plan from the session's own record now and then."),
+      everyCycles: z.int().min(1).default(3).describe('Every how many cycles the self-improve cycle comes.'),
+    })
+    .prefault({})
+    .describe("Every everyCycles cycles, plan from the session's own failures instead of the goal."),
 });
 
 /**
@@ -339,6 +368,16 @@ export const configSchema = z
         });
       }
     }
+    for (const key of ['planner', 'executor'] as const) {
+      const name = config.autonomy[key];
+      if (!Object.hasOwn(config.profiles, name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['autonomy', key],
+          message: `"${name}" names no profile; profiles: ${Object.keys(config.profiles).sort().join(', ')}`,
+        });
+      }
+    }
     // Unattended work must have a spending cap; a runaway loop would otherwise bill without limit.
     if (config.autonomy.enabled && config.autonomy.budgetUsdPerDay === undefined) {
       ctx.addIssue({
@@ -355,6 +394,8 @@ export type OrchestraConfig = z.output<typeof configSchema>;
 export type AgentConfig = OrchestraConfig['agents'][string];
 /** One profile entry of {@link OrchestraConfig}. */
 export type ProfileConfig = OrchestraConfig['profiles'][string];
+/** The `autonomy` section of {@link OrchestraConfig}. */
+export type AutonomyConfig = OrchestraConfig['autonomy'];
 /** The `worker` section of {@link OrchestraConfig}. */
 export type WorkerConfig = OrchestraConfig['worker'];
 

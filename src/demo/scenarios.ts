@@ -182,3 +182,76 @@ export function demoScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDel
     },
   };
 }
+
+/** The goal `orchestra demo --autonomy` gives the autonomous mode. */
+export const DEMO_AUTONOMY_GOAL =
+  'Round out calc: it should multiply and divide as well as add and subtract.';
+
+const propose = (title: string, goal: string, files: string[]) => ({
+  name: 'propose_task',
+  input: {
+    title,
+    goal,
+    before: 'src/calc.js exports add and subtract only.',
+    after: `src/calc.js also exports what "${title}" adds, with tests.`,
+    acceptance_criteria: ['npm test passes', 'the new function has a test'],
+    files_to_touch: files,
+    test_plan: ['npm test'],
+  },
+});
+
+/**
+ * The scripted model of `orchestra demo --autonomy`: the planner (task-01, the first cycle's plan
+ * task) reads the library and proposes three tasks — multiply, divide, and multiply once more,
+ * which orchestra rejects as a repeat — then ends its turn; the two tasks it queued (task-02,
+ * task-03) play the multiply and divide scripts of the plain demo; the memory keeps one lesson.
+ */
+export function demoAutonomyScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDelayMs: 40 }) {
+  const t = timings;
+  const plain = demoScenarioFile(t).scenarios;
+  return {
+    scenarios: {
+      memory: {
+        match: { system: 'You keep the memory' },
+        turns: [
+          {
+            toolUses: [
+              {
+                name: 'write_memory',
+                input: {
+                  memory:
+                    '# Memory\n\n- `npm test` is the check; run it before calling task_complete.\n- `multiply` is `a * b`: `**` is power, and the check caught it once.\n',
+                },
+              },
+            ],
+            usage: USAGE,
+          },
+          ...Array.from({ length: 6 }, () => ({ text: 'Nothing new to keep.', usage: USAGE })),
+        ],
+      },
+      planner: {
+        match: { system: 'worktrees/task-01-a1' },
+        turns: [
+          say('Reading the library to see what it lacks. ', t, [view('src/calc.js')]),
+          say('It adds and subtracts only. Two small tasks toward the goal. ', t, [
+            propose('Add multiply', 'Add a `multiply(a, b)` function to src/calc.js with a test.', [
+              'src/calc.js',
+              'test/calc.test.js',
+            ]),
+            propose(
+              'Add divide',
+              'Add a `divide(a, b)` function that throws a RangeError on division by zero, with tests.',
+              ['src/calc.js', 'test/divide.test.js'],
+            ),
+            propose('Add multiply', 'Add multiply again, in case the first one fails.', ['src/calc.js']),
+          ]),
+          say('Proposed multiply and divide. ', t, []),
+          // For a planner resumed after a restart: the request in flight is asked again.
+          say('Proposed multiply and divide. ', t, []),
+        ],
+      },
+      'task-02-a1': { ...plain['task-01-a1'], match: { system: 'worktrees/task-02-a1' } },
+      'task-03-a1': { ...plain['task-02-a1'], match: { system: 'worktrees/task-03-a1' } },
+    },
+  };
+}

@@ -128,6 +128,8 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   /** Merge a done task's result into the base branch (after the checks pass on the merge). */
   z.object({ cmd: z.literal('merge-task'), task: z.string().min(1) }),
   z.object({ cmd: z.literal('kill-server') }),
+  /** The autonomous mode (issue 11): its status, or pause, resume, or start a cycle now. */
+  z.object({ cmd: z.literal('autonomy'), action: z.enum(['status', 'pause', 'resume', 'run-now']) }),
   /** Hands the server a secret it lacks (one of SECRET_ENV, common/secret-env.ts); never logged. */
   z.object({ cmd: z.literal('set-env'), name: z.string().min(1), value: z.string().min(1).max(10_000) }),
 ]);

@@ -4,6 +4,7 @@ import { resolveAgent } from '../agents/adapters/registry.js';
 import type { AgentLaunch } from '../agents/adapters/types.js';
 import { INBOX_FILE } from '../agents/builtin/inbox.js';
 import { attemptCost } from '../agents/cost.js';
+import { readMemory } from '../autonomy/memory.js';
 import { writeFileAtomic } from '../common/atomic-write.js';
 import { waitingOutDiskFull } from '../common/disk-full.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
@@ -55,6 +56,8 @@ export interface AttemptHost {
   forwarders: LoopbackForwarderPool;
   /** Shown once per server when `sandbox: auto` falls back to local panes. */
   warn(message: string): void;
+  /** Most proposals a plan task's agent may make (the autonomy cycle's limit). */
+  proposalLimit(): number;
 }
 
 /** Environment variables an agent may need that are secrets or endpoints: passed through Env only. */
@@ -161,6 +164,26 @@ export class AttemptRunner {
     this.branch = attemptBranch(task.id, n);
     this.worktree = join(host.paths.worktrees, this.attemptId);
     this.runDir = join(host.paths.runs, this.attemptId);
+  }
+
+  /** An autonomy cycle's planning task: proposals, no change, no check gate. */
+  private get isPlan(): boolean {
+    return this.task.meta.kind === 'plan';
+  }
+
+  /**
+   * The profile this attempt runs with: the strategy's choice, the task's `profile:`, for an
+   * autonomy task the configured executor, the agent's own, else `coder`.
+   */
+  private get profileName(): string {
+    const resolved = resolveAgent(this.host.config, this.options.agent ?? this.task.meta.agent);
+    return (
+      this.options.profile ??
+      this.task.meta.profile ??
+      (this.task.meta.origin === 'autonomy' ? this.host.config.autonomy.executor : undefined) ??
+      resolved.agent.profile ??
+      'coder'
+    );
   }
 
   private get record(): AttemptRecord | undefined {
@@ -276,7 +299,11 @@ export class AttemptRunner {
   }
 
   private recordedOutcome(record: AttemptRecord): AttemptOutcome {
-    const passed = record.state !== 'failed' && record.checkPassed === true && record.commit !== undefined;
+    // A plan task's attempt passes without a commit: its work is its proposals, not a change.
+    const passed =
+      record.state !== 'failed' &&
+      record.checkPassed === true &&
+      (record.commit !== undefined || this.isPlan);
     const outcome: AttemptOutcome = {
       attemptId: this.attemptId,
       n: this.n,
@@ -401,7 +428,7 @@ export class AttemptRunner {
     await writeNoFollow(join(this.runDir, 'task.md'), this.task.raw);
     this.agentType = resolved.agent.type;
     this.exitState = (code) => resolved.adapter.stateFromExit(code);
-    const profileName = this.options.profile ?? this.task.meta.profile ?? resolved.agent.profile ?? 'coder';
+    const profileName = this.profileName;
     const profile = this.host.config.profiles[profileName];
     if (!profile) {
       throw new OrchestraError('TASK_INVALID', `no profile named "${profileName}"`, {
@@ -410,6 +437,11 @@ export class AttemptRunner {
     }
     const checks = this.checkCommands;
     const budgetUsd = this.task.meta.budgetUsd ?? this.host.config.budget?.perTaskUsd;
+    // The repository's memory reaches every agent; one that cannot be read (a planted link) is left out.
+    const memory = await readMemory(this.host.root).catch((error: unknown) => {
+      this.host.warn(`memory not given to agents: ${errorMessage(error)}`);
+      return '';
+    });
     await writeFileAtomic(
       join(this.runDir, 'agent.json'),
       `${JSON.stringify(
@@ -420,6 +452,8 @@ export class AttemptRunner {
           stayAfterComplete: true,
           stallSeconds: this.host.config.model.stallSeconds,
           ...(budgetUsd ? { budgetUsd } : {}),
+          ...(this.isPlan ? { proposals: { max: this.host.proposalLimit() } } : {}),
+          ...(memory ? { memory } : {}),
         },
         null,
         2,
@@ -453,9 +487,7 @@ export class AttemptRunner {
       resume,
       ...(record?.sessionId ? { sessionId: record.sessionId } : {}),
       agent: resolved.agent,
-      ...((this.options.profile ?? this.task.meta.profile)
-        ? { profile: this.options.profile ?? this.task.meta.profile }
-        : {}),
+      profile: this.profileName,
       hostEnv: this.host.env,
     });
     // A resumed agent has its files already; writing into folders its live container can swap
@@ -568,6 +600,9 @@ export class AttemptRunner {
       runDir: this.runDir,
       config: this.host.config.worker,
       user: this.workerUser,
+      // A read-only profile (the planner, the reviewer) gets the worktree mounted read-only: its
+      // tools refuse writes, and the mount holds when a command slips past them.
+      ...(this.host.config.profiles[this.profileName]?.readOnly ? { readOnlyWorktree: true } : {}),
       ...size,
       forwarders: this.host.forwarders,
     });
@@ -627,6 +662,7 @@ export class AttemptRunner {
       }
       const failure = this.agentFailure();
       if (failure) return this.keepWorkAndFail(failure);
+      if (this.isPlan) return this.end(() => this.recordPlanned());
       this.checkRound++;
       await this.transition('checking', { checkRounds: this.checkRound });
       const commands = this.checkCommands;
@@ -668,6 +704,31 @@ export class AttemptRunner {
         output,
       );
     }
+  }
+
+  /**
+   * The end of a plan task's attempt once its agent finished: it passes without a check round or a
+   * commit (its proposals are in its events file, which the autonomy loop reads).
+   */
+  private async recordPlanned(): Promise<AttemptOutcome> {
+    const costUsd = (await attemptCost(this.runDir)).usd;
+    await this.transition('succeeded', {
+      checkPassed: true,
+      checkOutput: '',
+      ...(costUsd !== undefined ? { costUsd } : {}),
+    });
+    this.print('✓ orchestra: planning finished\n');
+    const outcome: AttemptOutcome = {
+      attemptId: this.attemptId,
+      n: this.n,
+      branch: this.branch,
+      worktree: this.worktree,
+      passed: true,
+      checkOutput: '',
+      ...(costUsd !== undefined ? { costUsd } : {}),
+    };
+    this.lastOutcome = outcome;
+    return outcome;
   }
 
   /**

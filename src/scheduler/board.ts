@@ -104,5 +104,9 @@ export interface BoardTask {
   error?: string;
   resultBranch?: string;
   costUsd?: number;
+  /** `autonomy` for a task the autonomous mode wrote, with its cycle; `kind: plan` for its planning task. */
+  origin?: 'autonomy';
+  cycle?: number;
+  kind?: 'plan';
   attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
 }

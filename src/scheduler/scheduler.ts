@@ -10,6 +10,7 @@ import {
   summarizeCost,
   type UsageEvent,
 } from '../agents/cost.js';
+import { AutonomyLoop, type AutonomyStatus } from '../autonomy/loop.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { printable } from '../common/printable.js';
@@ -19,7 +20,7 @@ import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionServer } from '../server/session-server.js';
 import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
-import { FINISHED_ATTEMPT_STATES } from '../store/schema.js';
+import { type DeepReadonly, FINISHED_ATTEMPT_STATES, type TaskRecord } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
 import { judgeCandidates, pickWinner } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
@@ -52,6 +53,9 @@ const LOCAL_ATTEMPT_MEMORY_BYTES = 512 * 1024 * 1024;
 const RETRY_MS = 5000;
 /** How often `autoMerge` tries one task's merge (the base moving meanwhile, git failing). */
 const MERGE_TRIES = 3;
+
+/** The status bar's field for the autonomy loop's phase: `auto: planning`. */
+const AUTONOMY_STATUS_KEY = 'auto:';
 
 /** How often the config files are read again for a changed `maxParallel`, ms. */
 const CONFIG_POLL_MS = 2000;
@@ -96,6 +100,8 @@ export class Scheduler {
   private configLoading = false;
   /** Set once half-done archives are finished: no task may start before (see recoverArchives). */
   private recovered = false;
+  /** The autonomous mode, when `autonomy.enabled`. */
+  private readonly autonomy: AutonomyLoop | undefined;
 
   constructor(private readonly o: SchedulerOptions) {
     this.host = {
@@ -109,8 +115,78 @@ export class Scheduler {
       logger: o.logger.child({ component: 'attempt' }),
       forwarders: new LoopbackForwarderPool(() => dockerBridgeNetwork(dockerClient(o.env))),
       warn: (message) => this.warnOnce(message),
+      proposalLimit: () => o.store.read().autonomy?.proposalLimit ?? o.config.autonomy.maxTasksPerCycle,
     };
     o.server.costSource = () => formatCost(this.sessionCost());
+    if (o.config.autonomy.enabled) {
+      this.autonomy = new AutonomyLoop({
+        root: o.root,
+        paths: o.paths,
+        config: o.config,
+        store: o.store,
+        env: o.env,
+        logger: o.logger.child({ component: 'autonomy' }),
+        lastActivityAt: () => o.server.lastActivityAt,
+        work: () => this.work(),
+        archiveUnrun: (id, reason) => this.archiveUnrun(id, reason),
+        taskSpendUsd: (record) => this.taskSpendUsd(record),
+        showStatus: (text) => {
+          if (o.server.status[AUTONOMY_STATUS_KEY] === text) return;
+          if (text === undefined) delete o.server.status[AUTONOMY_STATUS_KEY];
+          else o.server.status[AUTONOMY_STATUS_KEY] = text;
+          o.server.changed();
+        },
+      });
+    }
+  }
+
+  /**
+   * What a task has spent, USD: an archived one as recorded; else its attempts (a live one as its
+   * pane's usage events say) and its judge and reviewer calls.
+   */
+  private taskSpendUsd(record: DeepReadonly<TaskRecord>): number {
+    if (record.state === 'archived' && record.costUsd !== undefined) return record.costUsd;
+    const attempts = this.o.store.read().attempts;
+    let usd = record.reviewUsd ?? 0;
+    for (const id of record.attempts) {
+      const attempt = attempts[id];
+      if (!attempt) continue;
+      const finished = FINISHED_ATTEMPT_STATES.includes(attempt.state);
+      usd += (finished ? attempt.costUsd : this.o.server.attemptCost(id)?.usd) ?? attempt.costUsd ?? 0;
+    }
+    return usd;
+  }
+
+  /** The session's work for the autonomy loop's idle clock (see AutonomyHost.work). */
+  private work(): { queued: number; personTasks: number; running: number } {
+    const state = this.o.store.read();
+    const open = (this.watcher?.tasks() ?? []).filter(
+      (t) => !['archived', 'dropped'].includes(state.tasks[t.id]?.state ?? ''),
+    );
+    const queued = open.filter((t) => !this.runningTasks.has(t.id)).length;
+    const personTasks = open.filter((t) => t.meta.origin !== 'autonomy').length;
+    return { queued, personTasks, running: this.runningTasks.size + this.activeAttempts };
+  }
+
+  /** `orchestra autonomy status|pause|resume|run-now`. */
+  autonomyCommand(
+    action: 'status' | 'pause' | 'resume' | 'run-now',
+  ): AutonomyStatus | Promise<AutonomyStatus> {
+    if (!this.autonomy) {
+      throw new OrchestraError('USAGE', 'autonomy is not enabled in this session', {
+        hint: 'set autonomy.enabled (and autonomy.budgetUsdPerDay) in .orchestra/orchestra.json, then restart the server',
+      });
+    }
+    switch (action) {
+      case 'status':
+        return this.autonomy.status();
+      case 'pause':
+        return this.autonomy.pause();
+      case 'resume':
+        return this.autonomy.resume();
+      case 'run-now':
+        return this.autonomy.runNow();
+    }
   }
 
   /**
@@ -184,6 +260,7 @@ export class Scheduler {
     this.recovered = true;
     this.timer = setInterval(() => this.tick(), SCHEDULER_TICK_MS);
     this.tick();
+    this.autonomy?.start();
   }
 
   /** The start's repairs: leftover containers, half-done archives and merges. */
@@ -206,6 +283,7 @@ export class Scheduler {
     this.stopped = true;
     clearInterval(this.timer);
     this.controller.abort();
+    await this.autonomy?.stop();
     for (const runner of this.runners.values()) runner.stop();
     await this.watcher?.close();
     await this.host.forwarders.closeAll().catch(() => {});
@@ -214,10 +292,20 @@ export class Scheduler {
   private async noteTask(task: TaskFile): Promise<void> {
     const known = this.o.store.read().tasks[task.id];
     if (known) return;
+    const { origin, cycle, kind } = task.meta;
     await this.o.store.update((draft) => {
       if (!draft.tasks[task.id])
-        upsertTask(draft, { id: task.id, state: 'queued', strategy: task.meta.strategy, title: task.title });
+        upsertTask(draft, {
+          id: task.id,
+          state: 'queued',
+          strategy: task.meta.strategy,
+          title: task.title,
+          ...(origin ? { origin } : {}),
+          ...(cycle !== undefined ? { cycle } : {}),
+          ...(kind ? { kind } : {}),
+        });
     });
+    this.autonomy?.taskAdded(task);
     this.tick();
   }
 
@@ -322,6 +410,8 @@ export class Scheduler {
       if (this.runningTasks.has(task.id)) continue;
       const record = state.tasks[task.id];
       if (record && ['archived', 'dropped'].includes(record.state)) continue;
+      // The autonomy loop holds its tasks back while paused, capped, or after its cycle stopped.
+      if (record?.state !== 'running' && this.autonomy?.holds(task)) continue;
       const deps = this.depsSatisfied(task);
       if (typeof deps === 'object' && 'blocked' in deps) {
         this.block(task.id, deps.blocked, `${task.id} blocked: ${deps.blocked}`);
@@ -354,14 +444,34 @@ export class Scheduler {
               reason: `dependency ${deps.failed} failed`,
             })
           : this.runTask(task);
-      this.runningTasks.set(task.id, run);
-      void run.finally(() => {
-        this.runningTasks.delete(task.id);
-        this.updateStatus();
-        this.tick();
-      });
+      this.track(task.id, run);
     }
     this.updateStatus();
+  }
+
+  /** Counts `run` as `id`'s until it settles; the queue is looked at again then. */
+  private track(id: string, run: Promise<void>): void {
+    this.runningTasks.set(id, run);
+    void run.finally(() => {
+      this.runningTasks.delete(id);
+      this.updateStatus();
+      this.tick();
+    });
+  }
+
+  /**
+   * Archives a queued task that has not started to failed/ with `reason`, its attempts none (the
+   * autonomy loop's "not run: cycle stopped").
+   *
+   * @returns false when the task runs already, is not in the queue, or has ended
+   */
+  private archiveUnrun(id: string, reason: string): boolean {
+    if (this.runningTasks.has(id) || this.starting.has(id)) return false;
+    const task = this.watcher?.tasks().find((t) => t.id === id);
+    const record = this.o.store.read().tasks[id];
+    if (!task || (record && record.state !== 'queued')) return false;
+    this.track(id, this.archive(task, { outcome: 'failed', attempts: [], reason }));
+    return true;
   }
 
   /** Holds a queued task back with `reason` (the board's), telling the person once per reason. */
@@ -617,10 +727,12 @@ export class Scheduler {
     const reason = outcome === 'failed' ? (result.reason ?? 'failed') : undefined;
     const lastOutput = (result.winner ?? result.attempts.at(-1))?.checkOutput;
     const startedAt = record?.startedAt ? Date.parse(record.startedAt) : Date.now();
+    // A winner without a commit (a plan task's) has nothing on its branch to merge or show.
+    const kept = result.winner?.commit ? result.winner : undefined;
     const taskResult: TaskResult = {
       attempts: result.attempts.length,
       durationMs: Math.max(0, Date.now() - startedAt),
-      ...(result.winner ? { branch: result.winner.branch } : {}),
+      ...(kept ? { branch: kept.branch } : {}),
       ...(result.winner?.commit ? { commit: result.winner.commit } : {}),
       ...(costUsd !== undefined ? { costUsd } : {}),
       ...(agentsUsd !== undefined ? { costParts: { agentsUsd, reviewUsd } } : {}),
@@ -646,18 +758,18 @@ export class Scheduler {
     const fields = {
       outcome,
       archivedAs,
-      ...(result.winner ? { resultBranch: result.winner.branch } : {}),
-      ...(result.winner?.commit ? { resultCommit: result.winner.commit } : {}),
+      ...(kept ? { resultBranch: kept.branch, resultCommit: kept.commit } : {}),
       ...(costUsd !== undefined ? { costUsd } : {}),
       ...(reason ? { error: reason } : {}),
-      ...(outcome === 'done' && result.winner && this.o.config.autoMerge ? { mergePending: true } : {}),
+      ...(outcome === 'done' && kept && this.o.config.autoMerge ? { mergePending: true } : {}),
     };
     // The archive is written: only its record is retried, and a restart finishes it from the file.
     if (!(await this.untilDone(`recording ${task.id}'s archive`, () => this.recordArchived(task.id, fields))))
       return;
     this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
     if (reason) this.say(`${task.id} failed: ${reason}`);
-    if (outcome === 'done' && result.winner) await this.autoMerge(task.id);
+    this.autonomy?.taskArchived(task.id, outcome, task);
+    if (outcome === 'done' && kept) await this.autoMerge(task.id);
     this.updateStatus();
   }
 
@@ -895,13 +1007,20 @@ export class Scheduler {
       const blocked = this.blocked.get(id);
       const view = blocked ? { status: 'blocked', reason: blocked } : recordStatus(record);
       const status = view.status;
-      const title = this.watcher?.tasks().find((t) => t.id === id)?.title ?? record?.title;
+      const file = this.watcher?.tasks().find((t) => t.id === id);
+      const title = file?.title ?? record?.title;
+      const origin = record?.origin ?? file?.meta.origin;
+      const cycle = record?.cycle ?? file?.meta.cycle;
+      const kind = record?.kind ?? file?.meta.kind;
       const cost = combineCosts(attempts.map((a) => costOfUsd(a.costUsd)));
       rows.push({
         id,
         status,
         ...(title ? { title } : {}),
         strategy: record?.strategy ?? 'single',
+        ...(origin ? { origin } : {}),
+        ...(cycle !== undefined ? { cycle } : {}),
+        ...(kind ? { kind } : {}),
         ...(view.reason ? { error: view.reason } : {}),
         ...(record?.resultBranch ? { resultBranch: record.resultBranch } : {}),
         // An archived task's total includes what its judge or reviewer spent, as its Result says.

@@ -46,6 +46,17 @@ const HELLO_TIMEOUT_MS = 5_000;
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
 /** What the scheduler offers to clients through the server. */
+/** Commands that do not count as a person's activity (the autonomy loop's idle clock). */
+const QUIET_COMMANDS: ReadonlySet<string> = new Set([
+  'list-panes',
+  'capture-pane',
+  'history',
+  'list-clients',
+  'task-board',
+  'resize',
+  'autonomy',
+]);
+
 export interface SessionTasks {
   board(): unknown;
   retry(task: string): Promise<unknown>;
@@ -54,6 +65,8 @@ export interface SessionTasks {
   missingEnv(): string[];
   /** The server's environment gained a secret: tasks waiting for it may start. */
   envChanged(): void;
+  /** `orchestra autonomy status|pause|resume|run-now`; throws USAGE when autonomy is off. */
+  autonomyCommand(action: 'status' | 'pause' | 'resume' | 'run-now'): unknown;
 }
 
 export interface SessionServerOptions {
@@ -112,6 +125,11 @@ export class SessionServer {
   private shuttingDown = false;
   /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
   readonly status: Record<string, string> = {};
+  /**
+   * When a person last acted, ms since the epoch: typed into a pane, or sent a command from an
+   * attached client (a key binding); the server's start before that. The autonomy loop's idle clock.
+   */
+  lastActivityAt = Date.now();
   /** Task commands, served by the scheduler when the session has one (a repository's session). */
   tasks: SessionTasks | undefined;
   private readonly shutdownHooks: Array<() => Promise<void>> = [];
@@ -546,6 +564,7 @@ export class SessionServer {
         if (client.readOnly) return;
         const target = this.panes.find((p) => p.id === pane);
         if (!target) return;
+        this.lastActivityAt = Date.now();
         target.input(payload);
         this.makeLatest(client);
         return;
@@ -627,6 +646,11 @@ export class SessionServer {
     try {
       if (!client.withinBudget()) return;
       const command = commandSchema.parse(raw);
+      // A key binding of an attached client that changes something is a person at the keyboard,
+      // as typing is; a query or a terminal's resize is not.
+      // `send-keys` types into a pane from wherever it is sent.
+      const typed = command.cmd === 'send-keys' || (client.attached && !QUIET_COMMANDS.has(command.cmd));
+      if (typed && !client.readOnly) this.lastActivityAt = Date.now();
       const result = await this.execute(client, command);
       client.sendControl({ kind: 'response', id, ok: true, result });
       if (command.cmd === 'kill-server') await this.shutdown('kill-server');
@@ -737,6 +761,8 @@ export class SessionServer {
         return this.requireTasks().merge(command.task);
       case 'kill-server':
         return { session: this.session };
+      case 'autonomy':
+        return this.requireTasks().autonomyCommand(command.action);
       case 'set-env': {
         if (!isSecretEnv(command.name)) {
           throw new OrchestraError('USAGE', `${command.name} cannot be handed to the server`, {

@@ -108,6 +108,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       merge: (task) => mergeTask(ctx, task),
       missingEnv: () => scheduler.missingEnv(),
       envChanged: () => scheduler.envChanged(),
+      autonomyCommand: (action) => scheduler.autonomyCommand(action),
     };
     server.onShutdown(() => scheduler.stop());
     try {

@@ -72,6 +72,12 @@ export const taskRecordSchema = z.object({
   reviewUsd: z.number().nonnegative().optional(),
   /** the reviews of its current run (refine), oldest first */
   reviews: z.array(z.object({ attempt: z.string(), approved: z.boolean(), comments: z.string() })).optional(),
+  /** `autonomy` for a task the autonomous mode wrote (its front matter's `origin`) */
+  origin: z.literal('autonomy').optional(),
+  /** the autonomous cycle that wrote it */
+  cycle: z.number().int().positive().optional(),
+  /** `plan` for a cycle's planning task */
+  kind: z.literal('plan').optional(),
   createdAt: timestamp,
   updatedAt: timestamp,
   error: z.string().optional(),
@@ -146,6 +152,51 @@ export const checkpointRecordSchema = z.object({
   sessionId: z.string().optional(),
 });
 
+/**
+ * Phases of the autonomous mode: `off` (not enabled), `idle` (waiting for the session to be idle),
+ * `planning`, `executing`, `cooldown`, `paused` (a person is at work, or `autonomy pause`) and
+ * `capped` (a daily cap is reached: nothing more until the next UTC day).
+ */
+export const AUTONOMY_PHASES = [
+  'off',
+  'idle',
+  'planning',
+  'executing',
+  'cooldown',
+  'paused',
+  'capped',
+] as const;
+export type AutonomyPhase = (typeof AUTONOMY_PHASES)[number];
+
+export const autonomyRecordSchema = z.object({
+  /** the latest cycle started, 0 before the first */
+  cycle: z.number().int().nonnegative(),
+  phase: z.enum(AUTONOMY_PHASES),
+  /** when the phase began (a cooldown ends `cooldownMinutes` after it) */
+  since: timestamp,
+  /** the phase a pause interrupted, to go on with */
+  pausedFrom: z.enum(AUTONOMY_PHASES).optional(),
+  /** `orchestra autonomy pause`: held until `resume`, whatever the idle clock says */
+  pausedByUser: z.boolean().optional(),
+  /** the current cycle's planning task */
+  planTask: z.string().optional(),
+  /** the current cycle's tasks, from its proposals */
+  cycleTasks: z.array(z.string()).optional(),
+  /** why the last cycle ended early or autonomy stopped (a failed task, a cap) */
+  reason: z.string().optional(),
+  /** most proposals of the current cycle: maxTasksPerCycle, fewer when the daily cap is near */
+  proposalLimit: z.number().int().positive().optional(),
+  /** the current cycle plans from the session's own record (selfImprove) */
+  selfImprove: z.boolean().optional(),
+  /** the failure that stopped the current cycle (stopOnFirstFailure) */
+  stoppedBy: z.string().optional(),
+  /** the UTC day (`YYYY-MM-DD`) `memoryUsd` counts */
+  day: z.string().optional(),
+  /** USD the memory calls spent on `day` */
+  memoryUsd: z.number().nonnegative().optional(),
+});
+export type AutonomyRecord = z.infer<typeof autonomyRecordSchema>;
+
 /** The whole state file. Record keys must equal the record's `id`. */
 export const stateSchema = z
   .object({
@@ -155,6 +206,8 @@ export const stateSchema = z
     attempts: z.record(z.string(), attemptRecordSchema),
     /** keyed by attempt id */
     checkpoints: z.record(z.string(), checkpointRecordSchema),
+    /** The autonomous mode's progress (issue 11); absent until it first runs. */
+    autonomy: autonomyRecordSchema.optional(),
   })
   .superRefine((state, ctx) => {
     // A key that disagrees with its record's id is always a bug in the code that wrote it, and

@@ -46,7 +46,16 @@ describe('defaults', () => {
     assert.equal(config.theme, 'default');
     assert.equal(config.scrollback, 10_000);
     assert.deepEqual(config.budget, {});
-    assert.deepEqual(config.autonomy, { enabled: false });
+    assert.deepEqual(config.autonomy, {
+      enabled: false,
+      idleMinutes: 30,
+      cooldownMinutes: 5,
+      maxTasksPerCycle: 3,
+      stopOnFirstFailure: true,
+      planner: 'architect',
+      executor: 'coder',
+      selfImprove: { enabled: false, everyCycles: 3 },
+    });
     assert.equal(config.keys.prefix, undefined);
     assert.deepEqual(config.keys.bindings, DEFAULT_KEY_BINDINGS);
   });
@@ -352,6 +361,18 @@ describe('keys', () => {
 });
 
 describe('other cross-field rules', () => {
+  test('autonomy takes fractions of a minute, and its planner and executor must be profiles', () => {
+    const config = validateConfig({ autonomy: { idleMinutes: 0.02, cooldownMinutes: 0.5 } }, 'f');
+    assert.deepEqual([config.autonomy.idleMinutes, config.autonomy.cooldownMinutes], [0.02, 0.5]);
+    assert.deepEqual(problemsOf({ autonomy: { planner: 'planer' } }), [
+      'orchestra.json: autonomy.planner: "planer" names no profile; profiles: architect, coder, docs, memory, research, reviewer, vision',
+    ]);
+    assert.match(
+      problemsOf({ autonomy: { idleMinutes: -1 } })[0]!,
+      /^orchestra\.json: autonomy\.idleMinutes: /,
+    );
+  });
+
   test('autonomy needs a daily budget when enabled', () => {
     assert.deepEqual(problemsOf({ autonomy: { enabled: true } }), [
       'orchestra.json: autonomy.budgetUsdPerDay: required when autonomy.enabled is true, so unattended work has a daily spending cap',

@@ -41,9 +41,10 @@ export class DemoWorld {
    * Creates the demo repository with `setUpDemo` (fast scripted timings: answers after 50 ms,
    * 2 ms between streamed chunks) and sets `"sandbox": "local"` in its orchestra.json, so the
    * agents run as local processes whether or not Docker is there (Docker workers have their own
-   * tests in test/workers).
+   * tests in test/workers). With `autonomy`, the repository of `orchestra demo --autonomy`: no
+   * queued tasks, the autonomous mode on.
    */
-  static async create(): Promise<DemoWorld> {
+  static async create(options: { autonomy?: boolean } = {}): Promise<DemoWorld> {
     const base = await tempDir();
     const root = join(base, 'calc');
     const env = await isolatedEnv(base, {
@@ -69,6 +70,7 @@ export class DemoWorld {
           readStdin: async () => '',
         },
         { delayMs: 50, chunkDelayMs: 2 },
+        options.autonomy === true,
       );
     } catch (error) {
       // No world to dispose of yet: end a model server that may have started, then remove the dir.

@@ -9,7 +9,7 @@ import { applyEdits, modify } from 'jsonc-parser';
 import { ORCHESTRA_BIN } from '../../agents/adapters/orchestra.js';
 import { OrchestraError } from '../../common/errors.js';
 import { createSampleRepo, SAMPLE_TASKS } from '../../demo/sample-repo.js';
-import { demoScenarioFile } from '../../demo/scenarios.js';
+import { DEMO_AUTONOMY_GOAL, demoAutonomyScenarioFile, demoScenarioFile } from '../../demo/scenarios.js';
 import { addTask, listTasks } from '../../tasks/queue.js';
 import { repoContext } from '../context.js';
 import type { CommandEnv } from '../main.js';
@@ -49,13 +49,31 @@ async function waitForHealth(url: string, timeoutMs = 10_000): Promise<void> {
 }
 
 /**
+ * The autonomous mode of `orchestra demo --autonomy`: a cycle starts after 6 s without a keystroke,
+ * rests 30 s, and the daily budget ($0.05, about what one cycle of the scripted model costs)
+ * refuses the second cycle.
+ */
+export const DEMO_AUTONOMY = {
+  enabled: true,
+  goal: DEMO_AUTONOMY_GOAL,
+  idleMinutes: 0.1,
+  cooldownMinutes: 0.5,
+  maxTasksPerCycle: 3,
+  maxTasksPerDay: 6,
+  budgetUsdPerDay: 0.05,
+} as const;
+
+/**
  * Sets up the demo repository and starts its scripted model server (detached, so agents keep
  * working after you detach). Returns the environment the session must run with.
+ *
+ * @param autonomy no queued tasks; the autonomous mode ({@link DEMO_AUTONOMY}) plans them
  */
 export async function setUpDemo(
   target: string,
   env: CommandEnv,
   timings?: { delayMs: number; chunkDelayMs: number },
+  autonomy = false,
 ): Promise<{ env: NodeJS.ProcessEnv; modelPid: number; modelUrl: string }> {
   await createSampleRepo(target);
   await runInit({ ...env, cwd: target });
@@ -63,11 +81,13 @@ export async function setUpDemo(
   let text = await readFile(paths.config, 'utf8');
   // The sample's own test suite is the check every attempt must pass; 3 at once shows best-of-3.
   text = applyEdits(text, modify(text, ['check'], ['npm test'], {}));
-  text = applyEdits(text, modify(text, ['maxParallel'], 3, {}));
+  text = applyEdits(text, modify(text, ['maxParallel'], autonomy ? 2 : 3, {}));
+  if (autonomy) text = applyEdits(text, modify(text, ['autonomy'], DEMO_AUTONOMY, {}));
   await writeFile(paths.config, text);
-  for (const task of SAMPLE_TASKS) await addTask(paths, { text: task });
+  if (!autonomy) for (const task of SAMPLE_TASKS) await addTask(paths, { text: task });
   const scenario = join(paths.dir, 'demo-scenario.json');
-  await writeFile(scenario, JSON.stringify(demoScenarioFile(timings), null, 1));
+  const scenarios = autonomy ? demoAutonomyScenarioFile(timings) : demoScenarioFile(timings);
+  await writeFile(scenario, JSON.stringify(scenarios, null, 1));
   const port = await freePort();
   const log = openSync(join(paths.logs, 'model-server.log'), 'a');
   const child = spawn(
@@ -122,7 +142,11 @@ export function registerDemoCommand(program: Command, env: CommandEnv): void {
     )
     .argument('[dir]', 'where to create it (default: a new temporary directory)')
     .option('--no-tui', 'set it up and start nothing but the scripted model server')
-    .action(async (dir: string | undefined, opts: { tui: boolean }) => {
+    .option(
+      '--autonomy',
+      'queue nothing: the autonomous mode plans the tasks toward a goal, runs them, rests',
+    )
+    .action(async (dir: string | undefined, opts: { tui: boolean; autonomy?: boolean }) => {
       const target = dir ? resolve(env.cwd, dir) : await mkdtemp(join(tmpdir(), 'orchestra-demo-'));
       const existing = await readdir(target).catch(() => []);
       if (existing.length > 0) {
@@ -131,13 +155,20 @@ export function registerDemoCommand(program: Command, env: CommandEnv): void {
         });
       }
       await ensureDemoImage(env);
-      const demo = await setUpDemo(target, env);
+      const demo = await setUpDemo(target, env, undefined, opts.autonomy === true);
       const { paths } = await repoContext(target);
       env.output.out(`demo repository: ${target}`);
       env.output.out(`scripted model (not a real one) at ${demo.modelUrl}, pid ${demo.modelPid}`);
-      const rows = [['ID', 'STRATEGY', 'TITLE']];
-      for (const t of await listTasks(paths)) rows.push([t.id, t.strategy ?? '-', t.title ?? '']);
-      for (const line of formatTable(rows)) env.output.out(line);
+      if (opts.autonomy) {
+        env.output.out(`autonomous mode, goal: ${DEMO_AUTONOMY_GOAL}`);
+        env.output.out(
+          `a cycle starts after ${DEMO_AUTONOMY.idleMinutes * 60} s without a keystroke; the status bar shows its phase (auto: …)`,
+        );
+      } else {
+        const rows = [['ID', 'STRATEGY', 'TITLE']];
+        for (const t of await listTasks(paths)) rows.push([t.id, t.strategy ?? '-', t.title ?? '']);
+        for (const line of formatTable(rows)) env.output.out(line);
+      }
       if (!opts.tui || !process.stdout.isTTY || !process.stdin.isTTY) {
         env.output.out(
           `open it with: cd ${target} && ANTHROPIC_BASE_URL=${demo.modelUrl} ANTHROPIC_API_KEY=${DEMO_API_KEY} orchestra tui`,
