@@ -5,7 +5,10 @@ import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors
 import type { OrchestraPaths } from '../common/paths.js';
 import { printable } from '../common/printable.js';
 import type { AutonomyConfig, OrchestraConfig } from '../config/schema.js';
+import { type GateResult, revertTipMerge } from '../git/merge.js';
+import { git } from '../git/run-git.js';
 import type { Logger } from '../log/logger.js';
+import { upsertTask } from '../store/records.js';
 import type {
   AutonomyPhase,
   AutonomyRecord,
@@ -15,8 +18,8 @@ import type {
   TaskRecord,
 } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
-import { compareTaskIds } from '../tasks/naming.js';
-import { addTask } from '../tasks/queue.js';
+import { compareTaskIds, formatTaskId } from '../tasks/naming.js';
+import { addTask, archiveTask, nextTaskNumber } from '../tasks/queue.js';
 import { renderTaskFile, type TaskFile } from '../tasks/task-file.js';
 import { learnFromTask } from './memory.js';
 import { cycleFiles, readProposals, writeProposals } from './proposals.js';
@@ -79,6 +82,11 @@ export interface AutonomyHost {
   archiveUnrun(id: string, reason: string): boolean;
   /** What a task has spent so far, USD: its attempts (live ones too), judge and reviewer calls. */
   taskSpendUsd(record: DeepReadonly<TaskRecord>): number;
+  /**
+   * Runs the setup and check commands on `commit` as the merge gate does (a worker without
+   * secrets); used on the base branch's tip before a cycle.
+   */
+  gate(commit: string): Promise<GateResult>;
   /** Shows the phase on the status bar (`auto: planning`); undefined removes it. */
   showStatus(text: string | undefined): void;
   /** The clock, ms since the epoch (tests). */
@@ -260,6 +268,7 @@ export class AutonomyLoop {
         await this.setPhase(resumePhase(record), { pausedByUser: false }, 'resumed by the user');
         return;
       }
+      if (!(await this.baseStillGreen())) return;
       const cap = this.capReason();
       if (cap) {
         throw new OrchestraError('USAGE', `no cycle today: ${cap}`, {
@@ -307,6 +316,8 @@ export class AutonomyLoop {
       case 'off':
       case 'idle': {
         if (!this.sessionIdle()) return;
+        // A base an autonomy merge broke is repaired first, whatever the caps say.
+        if (!(await this.baseStillGreen())) return;
         const cap = this.capReason();
         if (cap) return this.setPhase('capped', { reason: cap }, cap);
         return this.startCycle('the session is idle');
@@ -428,6 +439,99 @@ export class AutonomyLoop {
     );
     this.stoppedCycle = undefined;
     await this.checkPlan();
+  }
+
+  /**
+   * Before a cycle: when the base branch's tip is an autonomy task's merge not yet checked, runs the
+   * checks on it; when they fail there (something outside the merge gate's run changed: a flaky
+   * check, the machine, a dependency), the merge is reverted with a revert commit, the task's record
+   * says so, and a task in failed/ records why. The revert lands before its record: a server killed
+   * between the two leaves the revert without its record, never a record without a revert.
+   *
+   * @returns false when it reverted (the next step starts the cycle on the repaired base)
+   */
+  private async baseStillGreen(): Promise<boolean> {
+    if (!this.host.config.autoMerge) return true;
+    const base = this.host.config.baseBranch;
+    const tip = (
+      await git(this.host.root)
+        .raw(['rev-parse', '--verify', '--quiet', `refs/heads/${base}^{commit}`])
+        .catch(() => '')
+    ).trim();
+    const record = this.record();
+    if (tip === '' || record.verifiedTip === tip) return true;
+    const merged = Object.values(this.host.store.read().tasks).find(
+      (t) => t.origin === 'autonomy' && t.mergedCommit === tip && t.revertedBy === undefined,
+    );
+    if (!merged) return true;
+    const gate = await this.host.gate(tip);
+    if (gate.ok) {
+      await this.update({ verifiedTip: tip });
+      return true;
+    }
+    const why = `${gate.detail ?? 'the checks failed'} on ${base} after ${merged.id} merged`;
+    const revert = await revertTipMerge({
+      root: this.host.root,
+      baseBranch: base,
+      merge: tip,
+      message: `orchestra: revert ${merged.id}: ${why}`,
+    });
+    if (!revert.reverted) {
+      this.host.logger.warn({ task: merged.id, reason: revert.reason }, `not reverted: ${revert.detail}`);
+      await this.update({ verifiedTip: tip });
+      return true;
+    }
+    this.host.logger.warn({ task: merged.id, commit: revert.commit, reason: why }, 'merge reverted');
+    await this.recordRevert(merged.id, merged.title ?? merged.id, revert.commit, why, gate.output);
+    return false;
+  }
+
+  /** The record of a revert: on the reverted task, and as a task archived in failed/ saying why. */
+  private async recordRevert(
+    id: string,
+    title: string,
+    commit: string,
+    why: string,
+    output: string,
+  ): Promise<void> {
+    const record = this.record();
+    const recordId = formatTaskId(await nextTaskNumber(this.host.paths));
+    const text = renderTaskFile(
+      {
+        title: `Reverted ${id}: ${oneLine(title)}`,
+        goal: `Make ${id}'s change again so that the checks pass on the base branch; its merge was reverted by ${commit.slice(0, 12)} because ${oneLine(why)}.`,
+        origin: 'autonomy',
+        ...(record.cycle > 0 ? { cycle: record.cycle } : {}),
+      },
+      recordId,
+    );
+    const tail = output.trimEnd().split('\n').slice(-20).join('\n');
+    const { path } = await archiveTask(
+      this.host.paths,
+      recordId,
+      'failed',
+      {
+        attempts: 0,
+        durationMs: 0,
+        reason: `reverted ${id}: ${why}`,
+        ...(tail ? { checkOutput: tail } : {}),
+      },
+      new Date(this.now()),
+      { text },
+    );
+    await this.host.store.update((draft) => {
+      const task = draft.tasks[id];
+      if (task) task.revertedBy = commit;
+      upsertTask(draft, {
+        id: recordId,
+        state: 'archived',
+        outcome: 'failed',
+        title: `Reverted ${id}`,
+        // No origin in the store: it is a record, not a task the loop queued (the daily cap counts those).
+        error: `reverted ${id}: ${why}`,
+        archivedAs: `failed/${path.split('/').pop()}`,
+      });
+    });
   }
 
   /** Planning: queues the plan task if it is not there; once it is archived, queues its proposals. */

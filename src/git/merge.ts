@@ -370,3 +370,70 @@ async function repoRealpath(root: string): Promise<string> {
     });
   }
 }
+
+/** The outcome of {@link revertTipMerge}. */
+export type RevertOutcome =
+  | { reverted: true /** The revert commit the base branch now points at. */; commit: string }
+  | { reverted: false; reason: 'not-tip' | MergeRefusal; detail: string };
+
+/**
+ * Undoes merge commit `merge` while it is still the tip of `baseBranch` (autonomy's "a merged
+ * change whose checks fail on the base branch afterwards is reverted"): a new commit on top of it
+ * whose tree is its first parent's, so the base returns to the files it had before the merge and
+ * the history keeps both. Made without a working tree (`commit-tree`), landed as a merge is (the
+ * checkout fast-forwarded, or `update-ref` with a compare-and-swap). A base that moved past the
+ * merge is left alone (`not-tip`): a revert onto other work needs a person.
+ *
+ * @throws OrchestraError BASE_BRANCH_MISSING or GIT_FAILED as {@link mergeResult} does
+ */
+export async function revertTipMerge(options: {
+  root: string;
+  baseBranch: string;
+  merge: string;
+  message: string;
+}): Promise<RevertOutcome> {
+  const { baseBranch, merge } = options;
+  assertNotOption(baseBranch, 'base branch');
+  const root = await repoRealpath(options.root);
+  const repo = git(root);
+  const tip = await branchTip(repo, baseBranch);
+  if (tip === undefined) {
+    throw new OrchestraError('BASE_BRANCH_MISSING', `base branch "${baseBranch}" does not exist`, {
+      hint: 'set "baseBranch" in .orchestra/orchestra.json to an existing local branch',
+    });
+  }
+  if (tip !== merge) {
+    return {
+      reverted: false,
+      reason: 'not-tip',
+      detail: `${baseBranch} moved past ${merge.slice(0, 12)}; revert it by hand (git revert -m 1 ${merge.slice(0, 12)})`,
+    };
+  }
+  let tree: string;
+  try {
+    tree = (await repo.raw(['rev-parse', '--verify', `${merge}^1^{tree}`])).trim();
+  } catch (error) {
+    throw gitFailed('rev-parse', error);
+  }
+  const identity = await hostIdentity(root);
+  const made = await gitExec(root, ['commit-tree', tree, '-p', tip, '-m', options.message], {
+    env: {
+      GIT_AUTHOR_NAME: identity.name,
+      GIT_AUTHOR_EMAIL: identity.email,
+      GIT_COMMITTER_NAME: identity.name,
+      GIT_COMMITTER_EMAIL: identity.email,
+    },
+  });
+  const commit = made.stdout.trim();
+  const touched = await changedFiles(repo, tip, commit);
+  const landed = await land(
+    root,
+    baseBranch,
+    tip,
+    commit,
+    touched,
+    `orchestra: revert ${merge.slice(0, 12)}`,
+  );
+  if (landed !== undefined) return { reverted: false, reason: landed.reason, detail: landed.detail };
+  return { reverted: true, commit };
+}

@@ -130,6 +130,17 @@ export class Scheduler {
         work: () => this.work(),
         archiveUnrun: (id, reason) => this.archiveUnrun(id, reason),
         taskSpendUsd: (record) => this.taskSpendUsd(record),
+        gate: async (commit) => {
+          const { mergeGate } = await import('./merge-gate.js');
+          const gate = mergeGate({
+            root: o.root,
+            paths: o.paths,
+            config: o.config,
+            env: o.env,
+            session: o.session,
+          });
+          return gate(commit);
+        },
         showStatus: (text) => {
           if (o.server.status[AUTONOMY_STATUS_KEY] === text) return;
           if (text === undefined) delete o.server.status[AUTONOMY_STATUS_KEY];

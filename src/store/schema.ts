@@ -60,6 +60,8 @@ export const taskRecordSchema = z.object({
   attemptOffset: z.number().int().nonnegative().optional(),
   /** the merge commit on the base branch, once merged */
   mergedCommit: z.string().optional(),
+  /** the commit that reverted `mergedCommit` because the checks failed on the base branch afterwards */
+  revertedBy: z.string().optional(),
   /** `autoMerge` is to merge it and has not yet come to an end (a restart merges it) */
   mergePending: z.boolean().optional(),
   /** why its last merge was refused (a conflict, failing checks on the merged result...) */
@@ -194,6 +196,8 @@ export const autonomyRecordSchema = z.object({
   day: z.string().optional(),
   /** USD the memory calls spent on `day` */
   memoryUsd: z.number().nonnegative().optional(),
+  /** the base branch's tip whose checks last passed before a cycle (an autonomy merge) */
+  verifiedTip: z.string().optional(),
 });
 export type AutonomyRecord = z.infer<typeof autonomyRecordSchema>;
 
