@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { formatUsd, summarizeCost } from '../agents/cost.js';
+import { formatUsd } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { printable } from '../common/printable.js';
@@ -18,7 +19,7 @@ import type {
   TaskRecord,
 } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
-import { compareTaskIds, formatTaskId } from '../tasks/naming.js';
+import { compareTaskIds, formatTaskId, queueFileName } from '../tasks/naming.js';
 import { addTask, archiveTask, nextTaskNumber } from '../tasks/queue.js';
 import { renderTaskFile, type TaskFile } from '../tasks/task-file.js';
 import { learnFromTask } from './memory.js';
@@ -51,8 +52,14 @@ import { selfImproveBrief } from './self-improve.js';
 /** How often the loop looks at the session, ms: the idle clock and the cooldown tick by it. */
 export const AUTONOMY_TICK_MS = 1000;
 
-/** The reason a cycle's tasks that never started are archived with. */
-export const NOT_RUN_REASON = 'not run: cycle stopped';
+/** How the reason of a cycle's task archived without running begins. */
+export const NOT_RUN_PREFIX = 'not run: ';
+
+/** The reason a stopped cycle's tasks that never started are archived with. */
+export const NOT_RUN_REASON = `${NOT_RUN_PREFIX}cycle stopped`;
+
+/** How long a computed cap holds before it is worked out again, ms (holds() asks once per queued task per tick). */
+const CAP_CACHE_MS = 1000;
 
 /** Most archived tasks shown to the planner, newest first. */
 const RECENT_TASKS = 10;
@@ -80,8 +87,14 @@ export interface AutonomyHost {
    * @returns false when it had started (it runs on) or is not queued
    */
   archiveUnrun(id: string, reason: string): boolean;
-  /** What a task has spent so far, USD: its attempts (live ones too), judge and reviewer calls. */
-  taskSpendUsd(record: DeepReadonly<TaskRecord>): number;
+  /**
+   * What a task has spent so far, USD: its attempts (live ones too), judge and reviewer calls;
+   * `unknown` counts its ended attempts whose cost nobody knows (an adapter without usage, an
+   * events file the worker emptied).
+   */
+  taskSpend(record: DeepReadonly<TaskRecord>): { usd: number; unknown: number };
+  /** Why the scheduler holds a queued task back (a missing API key), or undefined. */
+  blockedReason(id: string): string | undefined;
   /**
    * Runs the setup and check commands on `commit` as the merge gate does (a worker without
    * secrets); used on the base branch's tip before a cycle.
@@ -127,8 +140,9 @@ export class AutonomyLoop {
   private seenActivity: number;
   /** When a person last added a task by hand, ms. */
   private handTaskAt = 0;
-  /** The cycle whose first failure was seen this run: none of its queued tasks may start. */
-  private stoppedCycle: number | undefined;
+  /** A task was added by hand and the pause it asks for has not been recorded yet. */
+  private pausePending = false;
+  private capCache: { at: number; reason: string | undefined } | undefined;
   /** Memory updates, one at a time: each rewrites the whole file. */
   private memoryChain: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -169,17 +183,43 @@ export class AutonomyLoop {
   // ---- what the scheduler asks -------------------------------------------------------------------
 
   /**
-   * Whether the scheduler must not start `task` now: a task of the loop's (front matter `origin:
-   * autonomy`) while the loop is paused or capped, or one of a cycle stopped by its first failure.
-   * A task already running is never held (the scheduler does not ask for it).
+   * Whether the scheduler must not start `task` now. One rule, worked out from the store each time
+   * (so it holds across a restart, and before any step of the loop ran), for a task of the loop's
+   * (front matter `origin: autonomy`) that has not started:
+   * - the loop is paused or capped, or about to pause (a keystroke or a hand-added task it has not
+   *   recorded yet);
+   * - the daily budget is spent (a cycle under way starts nothing more; the task cap only keeps
+   *   new cycles from starting: the tasks it counts are these);
+   * - its cycle, the one executing, is stopping: with `stopOnFirstFailure` a task of it failed, or
+   *   may be about to (every attempt of a running task ended, none passed) — the slot the failed
+   *   attempt frees must not go to the next task before its task is archived.
+   * A task a person retried is theirs and is never held.
    */
   holds(task: TaskFile): boolean {
     if (task.meta.origin !== 'autonomy') return false;
-    const record = this.record();
+    const state = this.host.store.read();
+    // A person's retry (it sets attemptOffset) makes the task theirs: nothing of the loop's holds it.
+    if (state.tasks[task.id]?.attemptOffset !== undefined) return false;
+    const record = this.record(state);
     if (record.phase === 'paused' || record.phase === 'capped') return true;
-    if (task.meta.cycle !== undefined && task.meta.kind !== 'plan') {
-      if (task.meta.cycle === this.stoppedCycle) return true;
-      if (task.meta.cycle === record.cycle && record.stoppedBy !== undefined) return true;
+    const midCycle = record.phase === 'planning' || record.phase === 'executing';
+    if (midCycle && (this.pausePending || this.host.lastActivityAt() > this.seenActivity)) return true;
+    if (this.cachedBudgetReason() !== undefined) return true;
+    if (task.meta.kind === 'plan' || record.phase !== 'executing' || task.meta.cycle !== record.cycle)
+      return false;
+    return this.settings.stopOnFirstFailure && this.cycleStopping(state, record.cycle);
+  }
+
+  /** Whether a task of `cycle` failed (not one archived unrun), or is about to. */
+  private cycleStopping(state: ReadonlyState, cycle: number): boolean {
+    for (const task of Object.values(state.tasks)) {
+      if (task.origin !== 'autonomy' || task.kind === 'plan' || task.cycle !== cycle) continue;
+      if (task.outcome === 'failed' && !task.error?.startsWith(NOT_RUN_PREFIX)) return true;
+      if (task.state !== 'running') continue;
+      const attempts = task.attempts.map((id) => state.attempts[id]).filter((a) => a !== undefined);
+      const ended =
+        attempts.length > 0 && attempts.every((a) => a.state === 'failed' || a.state === 'succeeded');
+      if (ended && !attempts.some((a) => a.state === 'succeeded')) return true;
     }
     return false;
   }
@@ -187,23 +227,31 @@ export class AutonomyLoop {
   /** A task file appeared in the queue: one a person added pauses the cycle. */
   taskAdded(task: TaskFile): void {
     if (task.meta.origin === 'autonomy') return;
+    this.personActed(`${task.id} was added by hand`);
+  }
+
+  /** A person acted on the queue (added or retried a task): the cycle pauses, the idle clock restarts. */
+  personActed(why: string): void {
     this.handTaskAt = this.now();
-    void this.serial(() => this.personActive(`${task.id} was added by hand`));
+    this.pausePending = true;
+    void this.serial(async () => {
+      this.pausePending = false;
+      await this.personActive(why);
+    });
   }
 
   /**
-   * A task was archived. A failed task of the running cycle stops it at once (before the
-   * scheduler's next admission) when `stopOnFirstFailure`; every task teaches the memory.
+   * A task was archived. A failed task of the running cycle stops it when `stopOnFirstFailure`
+   * (its queued tasks are archived unrun); a task that ran teaches the memory.
    */
   taskArchived(id: string, outcome: 'done' | 'failed', task: TaskFile): void {
+    this.capCache = undefined;
     const record = this.record();
     const inCycle =
       task.meta.origin === 'autonomy' && task.meta.kind !== 'plan' && task.meta.cycle === record.cycle;
-    if (inCycle && outcome === 'failed' && this.settings.stopOnFirstFailure) {
-      this.stoppedCycle = record.cycle;
-      void this.serial(() => this.checkExecution());
-    }
-    if (task.meta.kind !== 'plan') this.learn(id, outcome, task);
+    if (inCycle && outcome === 'failed') void this.serial(() => this.checkExecution());
+    const ran = (this.host.store.read().tasks[id]?.attempts.length ?? 0) > 0;
+    if (task.meta.kind !== 'plan' && ran) this.learn(id, outcome, task);
   }
 
   // ---- commands -------------------------------------------------------------------------------
@@ -226,9 +274,16 @@ export class AutonomyLoop {
         ? { budgetUsdPerDay: this.settings.budgetUsdPerDay }
         : {}),
       ...(next !== undefined ? { nextStartAt: new Date(next).toISOString() } : {}),
-      ...(record.reason ? { reason: record.reason } : {}),
+      ...(this.reasonNow(record) ? { reason: this.reasonNow(record) } : {}),
       tasks: [...(record.planTask ? [record.planTask] : []), ...(record.cycleTasks ?? [])],
     };
+  }
+
+  /** Why the loop waits: the scheduler's hold on the plan task (a missing key), else the record's reason. */
+  private reasonNow(record: DeepReadonly<AutonomyRecord>): string | undefined {
+    const blocked =
+      record.phase === 'planning' && record.planTask ? this.host.blockedReason(record.planTask) : undefined;
+    return blocked ? `plan task ${record.planTask} blocked: ${blocked}` : record.reason;
   }
 
   /** `orchestra autonomy pause`: nothing more starts until `resume`, whatever the idle clock says. */
@@ -244,6 +299,7 @@ export class AutonomyLoop {
   /** `orchestra autonomy resume`: a cycle paused goes on now; otherwise the idle clock decides. */
   resume(): Promise<AutonomyStatus> {
     return this.serial(async () => {
+      this.ignoreActivitySoFar();
       const record = this.record();
       if (record.phase !== 'paused') return;
       await this.setPhase(resumePhase(record), { pausedByUser: false }, 'resumed by the user');
@@ -258,6 +314,7 @@ export class AutonomyLoop {
    */
   runNow(): Promise<AutonomyStatus> {
     return this.serial(async () => {
+      this.ignoreActivitySoFar();
       const record = this.record();
       if (record.phase === 'planning' || record.phase === 'executing') {
         throw new OrchestraError('USAGE', `cycle ${record.cycle} is ${record.phase} already`, {
@@ -277,6 +334,14 @@ export class AutonomyLoop {
       }
       await this.startCycle('started by the user');
     }).then(() => this.status());
+  }
+
+  /**
+   * The keys that typed a command (`orchestra autonomy run-now` in a pane, then Enter) are not a
+   * person's activity against it: the cycle it starts must not pause at the next step.
+   */
+  private ignoreActivitySoFar(): void {
+    this.seenActivity = Math.max(this.seenActivity, this.host.lastActivityAt());
   }
 
   // ---- the clock --------------------------------------------------------------------------------
@@ -379,19 +444,44 @@ export class AutonomyLoop {
     for (const record of Object.values(state.tasks)) {
       if (record.origin !== 'autonomy' || utcDay(Date.parse(record.createdAt)) !== day) continue;
       if (record.kind !== 'plan') tasks++;
-      usd += this.host.taskSpendUsd(record);
+      const spend = this.host.taskSpend(record);
+      // An attempt of unknown cost counts as its whole budget: an unknown must never read as free.
+      usd +=
+        spend.usd +
+        spend.unknown *
+          this.profileBudget(record.kind === 'plan' ? this.settings.planner : this.settings.executor);
     }
     const auto = state.autonomy;
     if (auto?.day === day) usd += auto.memoryUsd ?? 0;
     return { tasks, usd };
   }
 
-  /** Why no cycle may start today, or undefined. */
+  /** A profile's per-attempt budget, USD; 0 for a name the config does not have. */
+  private profileBudget(name: string): number {
+    return this.host.config.profiles[name]?.budgetUsd ?? 0;
+  }
+
+  /** {@link budgetReason}, worked out at most every {@link CAP_CACHE_MS} (and again after an archive). */
+  private cachedBudgetReason(): string | undefined {
+    const now = this.now();
+    if (!this.capCache || now - this.capCache.at > CAP_CACHE_MS)
+      this.capCache = { at: now, reason: this.budgetReason() };
+    return this.capCache.reason;
+  }
+
+  /** Why no cycle may start today (either cap), or undefined. */
   private capReason(): string | undefined {
-    const { tasks, usd } = this.today();
-    const { maxTasksPerDay, budgetUsdPerDay } = this.settings;
+    const { maxTasksPerDay } = this.settings;
+    const { tasks } = this.today();
     if (maxTasksPerDay !== undefined && tasks >= maxTasksPerDay)
       return `daily task cap reached: ${tasks} of ${maxTasksPerDay} tasks today`;
+    return this.budgetReason();
+  }
+
+  /** Why autonomous work may spend nothing more today, or undefined. */
+  private budgetReason(): string | undefined {
+    const { budgetUsdPerDay } = this.settings;
+    const { usd } = this.today();
     if (budgetUsdPerDay !== undefined && usd >= budgetUsdPerDay)
       return `daily budget reached: ${formatUsd(usd)} of ${formatUsd(budgetUsdPerDay)} today`;
     return undefined;
@@ -437,7 +527,6 @@ export class AutonomyLoop {
       },
       why,
     );
-    this.stoppedCycle = undefined;
     await this.checkPlan();
   }
 
@@ -557,23 +646,32 @@ export class AutonomyLoop {
       this.host.logger.info({ cycle: record.cycle, task: planTask }, 'plan task queued');
     }
     const task = this.host.store.read().tasks[planTask];
+    if (task === undefined && this.gone(planTask)) {
+      return this.setPhase(
+        'cooldown',
+        { reason: `planning failed: ${planTask} was removed` },
+        'plan task removed',
+      );
+    }
     if (task?.state !== 'archived' && task?.state !== 'dropped') return;
     if (task.state === 'dropped' || task.outcome !== 'done') {
       const reason = `planning failed: ${task.error ?? 'the plan task was removed'}`;
       return this.setPhase('cooldown', { reason }, reason);
     }
     const attempt = this.host.store.read().attempts[task.attempts.at(-1) ?? ''];
+    // The tool takes up to maxTasksPerCycle; what the day has room for is queued, the rest rejected.
     const proposals = attempt
-      ? await readProposals(
-          join(attempt.runDir, 'events.jsonl'),
-          record.proposalLimit ?? this.settings.maxTasksPerCycle,
-        )
+      ? await readProposals(join(attempt.runDir, 'events.jsonl'), this.settings.maxTasksPerCycle)
       : [];
     const result = await writeProposals({
       paths: this.host.paths,
       cycle: record.cycle,
       proposals,
       check: this.duplicateCheck(),
+      limit: {
+        tasks: record.proposalLimit ?? this.settings.maxTasksPerCycle,
+        reason: "over the cycle's share of autonomy.maxTasksPerDay",
+      },
     });
     for (const r of result.rejected)
       this.host.logger.warn(
@@ -618,7 +716,18 @@ export class AutonomyLoop {
     };
   }
 
-  /** Executing: stops the cycle at its first failure, and rests once every task is archived. */
+  /**
+   * A task id the store never got and whose queue file is gone (removed before the watcher saw
+   * it): it will never run, and counts as dropped.
+   */
+  private gone(id: string): boolean {
+    return !existsSync(join(this.host.paths.tasks, queueFileName(id)));
+  }
+
+  /**
+   * Executing: stops the cycle at its first failure (`stopOnFirstFailure`) or at a daily cap — its
+   * queued tasks are archived unrun, running ones finish — and rests once every task has ended.
+   */
   private async checkExecution(): Promise<void> {
     const record = this.record();
     if (record.phase !== 'executing' && record.phase !== 'paused') return;
@@ -626,23 +735,28 @@ export class AutonomyLoop {
     const ids = record.cycleTasks ?? [];
     let stoppedBy = record.stoppedBy;
     if (stoppedBy === undefined && this.settings.stopOnFirstFailure) {
-      const failed = ids.find((id) => tasks[id]?.outcome === 'failed' && tasks[id]?.error !== NOT_RUN_REASON);
-      if (failed) {
-        stoppedBy = `${failed} failed: ${tasks[failed]?.error ?? 'failed'}`;
-        this.stoppedCycle = record.cycle;
-        await this.update({ stoppedBy });
-        this.host.logger.warn({ cycle: record.cycle, task: failed }, 'cycle stopped');
-      }
+      const failed = ids.find(
+        (id) => tasks[id]?.outcome === 'failed' && !tasks[id]?.error?.startsWith(NOT_RUN_PREFIX),
+      );
+      if (failed) stoppedBy = `${failed} failed: ${tasks[failed]?.error ?? 'failed'}`;
+    }
+    const cap = stoppedBy === undefined ? this.budgetReason() : undefined;
+    if (cap !== undefined) stoppedBy = cap;
+    if (stoppedBy !== record.stoppedBy) {
+      await this.update({ stoppedBy });
+      this.host.logger.warn({ cycle: record.cycle, reason: stoppedBy }, 'cycle stopped');
     }
     if (stoppedBy !== undefined) {
+      const reason = cap !== undefined ? `${NOT_RUN_PREFIX}${cap}` : NOT_RUN_REASON;
       for (const id of ids) {
         const state = tasks[id]?.state;
-        if (state === undefined || state === 'queued') this.host.archiveUnrun(id, NOT_RUN_REASON);
+        if (state === undefined || state === 'queued') this.host.archiveUnrun(id, reason);
       }
     }
     if (record.phase !== 'executing') return;
     const open = ids.filter((id) => {
       const state = this.host.store.read().tasks[id]?.state;
+      if (state === undefined) return !this.gone(id);
       return state !== 'archived' && state !== 'dropped';
     });
     if (open.length > 0) return;
@@ -701,6 +815,8 @@ export class AutonomyLoop {
   private learn(id: string, outcome: 'done' | 'failed', task: TaskFile): void {
     this.memoryChain = this.memoryChain.then(async () => {
       if (this.stopped) return;
+      // A capped day makes no more model calls, memory's included.
+      if (this.budgetReason() !== undefined) return;
       const record = this.host.store.read().tasks[id];
       const archived = record?.archivedAs
         ? await readFile(join(this.host.paths.dir, record.archivedAs), 'utf8').catch(() => '')
@@ -719,7 +835,8 @@ export class AutonomyLoop {
             ...(result ? { result } : {}),
           },
         });
-        const usd = learned.usd ?? (learned.usage.length ? (summarizeCost(learned.usage).usd ?? 0) : 0);
+        // A call of unknown price counts as the memory profile's whole budget.
+        const usd = learned.usd ?? this.profileBudget('memory');
         const day = utcDay(this.now());
         await this.host.store.update((draft) => {
           const auto = draft.autonomy ?? this.record(draft);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { errorMessage, isOrchestraError } from '../common/errors.js';
+import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
 import { readJsonLines } from '../common/json-lines.js';
 import { readNoFollow } from '../common/no-follow.js';
 import type { OrchestraPaths } from '../common/paths.js';
@@ -105,6 +105,11 @@ export interface WriteProposalsOptions {
   check?: (task: TaskFile) => void | Promise<void>;
   /** The time written in rejection notes. */
   now?: Date;
+  /**
+   * Most proposals queued (those found from an earlier call count); a valid one past it is
+   * rejected with `reason` (a daily task cap).
+   */
+  limit?: { tasks: number; reason: string };
 }
 
 /**
@@ -146,10 +151,19 @@ export async function writeProposals(options: WriteProposalsOptions): Promise<Wr
     }
     const place = { cycle, index };
     try {
+      const { check, limit } = options;
       const added = await addTask(
         paths,
         { render: (id) => renderProposal(proposal, place, id) },
-        options.check === undefined ? {} : { check: options.check },
+        {
+          check: async (task) => {
+            await check?.(task);
+            if (limit !== undefined && result.written.length >= limit.tasks)
+              throw new OrchestraError('TASK_INVALID', `${limit.reason} (${limit.tasks})`, {
+                hint: 'it may be proposed again on another day',
+              });
+          },
+        },
       );
       result.written.push({ index, taskId: added.id, file: added.path });
     } catch (error) {

@@ -378,6 +378,14 @@ export const configSchema = z
         });
       }
     }
+    const planner = config.profiles[config.autonomy.planner];
+    if (planner && !planner.readOnly) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['autonomy', 'planner'],
+        message: `"${config.autonomy.planner}" may edit files; the planner must be a read-only profile (architect)`,
+      });
+    }
     // Unattended work must have a spending cap; a runaway loop would otherwise bill without limit.
     if (config.autonomy.enabled && config.autonomy.budgetUsdPerDay === undefined) {
       ctx.addIssue({

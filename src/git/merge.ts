@@ -233,6 +233,16 @@ async function isAncestor(repo: SimpleGit, ancestor: string, descendant: string)
   }
 }
 
+/**
+ * Files that differ between two commits of the repository at `root`, `/`-separated and relative to
+ * it; a rename counts as both its paths.
+ *
+ * @throws OrchestraError GIT_FAILED when git fails (an unknown commit)
+ */
+export function changedPaths(root: string, from: string, to: string): Promise<string[]> {
+  return changedFiles(git(root), from, to);
+}
+
 /** Files that differ between two commits; a rename counts as both its paths. */
 async function changedFiles(repo: SimpleGit, from: string, to: string): Promise<string[]> {
   try {

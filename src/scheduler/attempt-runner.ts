@@ -10,11 +10,13 @@ import { waitingOutDiskFull } from '../common/disk-full.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { attemptBranch, attemptId as makeAttemptId } from '../common/ids.js';
 import { appendNoFollow, readNoFollow, writeNoFollow } from '../common/no-follow.js';
+import { matchesAnyGlob } from '../common/path-glob.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { printable } from '../common/printable.js';
 import { SECRET_ENV } from '../common/secret-env.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { diffStat, hostIdentity, hostObjectsDir, importBundle } from '../git/attempt-repo.js';
+import { changedPaths } from '../git/merge.js';
 import { headCommit } from '../git/repo.js';
 import { DEFAULT_SETUP_TIMEOUT_MS } from '../git/run-setup.js';
 import { createWorktree } from '../git/worktree.js';
@@ -56,8 +58,6 @@ export interface AttemptHost {
   forwarders: LoopbackForwarderPool;
   /** Shown once per server when `sandbox: auto` falls back to local panes. */
   warn(message: string): void;
-  /** Most proposals a plan task's agent may make (the autonomy cycle's limit). */
-  proposalLimit(): number;
 }
 
 /** Environment variables an agent may need that are secrets or endpoints: passed through Env only. */
@@ -166,9 +166,14 @@ export class AttemptRunner {
     this.runDir = join(host.paths.runs, this.attemptId);
   }
 
-  /** An autonomy cycle's planning task: proposals, no change, no check gate. */
+  /**
+   * An autonomy cycle's planning task: proposals, no change, no check gate. Only the loop's own
+   * (origin autonomy, of the cycle the store says is current): a `kind: plan` anywhere else is an
+   * ordinary task and goes through the gate.
+   */
   private get isPlan(): boolean {
-    return this.task.meta.kind === 'plan';
+    const { kind, origin, cycle } = this.task.meta;
+    return kind === 'plan' && origin === 'autonomy' && cycle === this.host.store.read().autonomy?.cycle;
   }
 
   /**
@@ -452,7 +457,7 @@ export class AttemptRunner {
           stayAfterComplete: true,
           stallSeconds: this.host.config.model.stallSeconds,
           ...(budgetUsd ? { budgetUsd } : {}),
-          ...(this.isPlan ? { proposals: { max: this.host.proposalLimit() } } : {}),
+          ...(this.isPlan ? { proposals: { max: this.host.config.autonomy.maxTasksPerCycle } } : {}),
           ...(memory ? { memory } : {}),
         },
         null,
@@ -739,6 +744,22 @@ export class AttemptRunner {
     const work = await this.importWork(bundle, base);
     if (!work.changed) return this.recordFailure('the agent made no change', output);
     const head = work.commit;
+    // The editor keeps to the profile's `editable` globs inside the worker, but bash does not: what
+    // counts is the imported commit, checked here on the host.
+    const editable = this.host.config.profiles[this.profileName]?.editable;
+    if (editable !== undefined) {
+      const outside = (await changedPaths(this.host.root, base, head)).filter(
+        (p) => !matchesAnyGlob(p, editable),
+      );
+      if (outside.length > 0) {
+        const named =
+          outside.slice(0, 5).join(', ') + (outside.length > 5 ? ` and ${outside.length - 5} more` : '');
+        return this.recordFailure(
+          `it changed files its profile "${this.profileName}" may not edit: ${named} (editable: ${editable.join(', ')})`,
+          output,
+        );
+      }
+    }
     const stat = await diffStat(this.host.root, base, head);
     const costUsd = (await attemptCost(this.runDir)).usd;
     const diff = { files: stat.files, insertions: stat.insertions, deletions: stat.deletions };

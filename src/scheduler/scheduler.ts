@@ -20,7 +20,12 @@ import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
 import type { SessionServer } from '../server/session-server.js';
 import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
-import { type DeepReadonly, FINISHED_ATTEMPT_STATES, type TaskRecord } from '../store/schema.js';
+import {
+  type AttemptRecord,
+  type DeepReadonly,
+  FINISHED_ATTEMPT_STATES,
+  type TaskRecord,
+} from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
 import { judgeCandidates, pickWinner } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
@@ -115,7 +120,6 @@ export class Scheduler {
       logger: o.logger.child({ component: 'attempt' }),
       forwarders: new LoopbackForwarderPool(() => dockerBridgeNetwork(dockerClient(o.env))),
       warn: (message) => this.warnOnce(message),
-      proposalLimit: () => o.store.read().autonomy?.proposalLimit ?? o.config.autonomy.maxTasksPerCycle,
     };
     o.server.costSource = () => formatCost(this.sessionCost());
     if (o.config.autonomy.enabled) {
@@ -129,7 +133,8 @@ export class Scheduler {
         lastActivityAt: () => o.server.lastActivityAt,
         work: () => this.work(),
         archiveUnrun: (id, reason) => this.archiveUnrun(id, reason),
-        taskSpendUsd: (record) => this.taskSpendUsd(record),
+        taskSpend: (record) => this.taskSpend(record),
+        blockedReason: (id) => this.blocked.get(id),
         gate: async (commit) => {
           const { mergeGate } = await import('./merge-gate.js');
           const gate = mergeGate({
@@ -153,19 +158,33 @@ export class Scheduler {
 
   /**
    * What a task has spent, USD: an archived one as recorded; else its attempts (a live one as its
-   * pane's usage events say) and its judge and reviewer calls.
+   * pane's usage events say) and its judge and reviewer calls. `unknown` counts ended attempts
+   * whose cost is unknown (see AutonomyHost.taskSpend).
    */
-  private taskSpendUsd(record: DeepReadonly<TaskRecord>): number {
-    if (record.state === 'archived' && record.costUsd !== undefined) return record.costUsd;
+  private taskSpend(record: DeepReadonly<TaskRecord>): { usd: number; unknown: number } {
+    if (record.state === 'archived' && record.costUsd !== undefined)
+      return { usd: record.costUsd, unknown: 0 };
     const attempts = this.o.store.read().attempts;
     let usd = record.reviewUsd ?? 0;
+    let unknown = 0;
     for (const id of record.attempts) {
       const attempt = attempts[id];
       if (!attempt) continue;
-      const finished = FINISHED_ATTEMPT_STATES.includes(attempt.state);
-      usd += (finished ? attempt.costUsd : this.o.server.attemptCost(id)?.usd) ?? attempt.costUsd ?? 0;
+      const spent = this.attemptSpend(attempt).usd;
+      if (spent === undefined) unknown++;
+      else usd += spent;
     }
-    return usd;
+    return { usd, unknown };
+  }
+
+  /**
+   * One attempt's spend: a live one as its pane's usage events say (nothing yet when its pane has
+   * seen none), an ended one as recorded (unknown when nothing was recorded).
+   */
+  private attemptSpend(attempt: DeepReadonly<AttemptRecord>): CostSummary {
+    const finished = FINISHED_ATTEMPT_STATES.includes(attempt.state);
+    const live = finished ? undefined : this.o.server.attemptCost(attempt.id);
+    return live ?? costOfUsd(attempt.costUsd ?? (finished ? undefined : 0));
   }
 
   /** The session's work for the autonomy loop's idle clock (see AutonomyHost.work). */
@@ -208,12 +227,7 @@ export class Scheduler {
   private sessionCost(): CostSummary {
     const state = this.o.store.read();
     const parts: CostSummary[] = [];
-    for (const attempt of Object.values(state.attempts)) {
-      const finished = FINISHED_ATTEMPT_STATES.includes(attempt.state);
-      const live = finished ? undefined : this.o.server.attemptCost(attempt.id);
-      // A live attempt whose pane has seen no usage yet has spent nothing that anyone knows of.
-      parts.push(live ?? costOfUsd(attempt.costUsd ?? (finished ? undefined : 0)));
-    }
+    for (const attempt of Object.values(state.attempts)) parts.push(this.attemptSpend(attempt));
     for (const task of Object.values(state.tasks)) if (task.reviewUsd) parts.push(costOfUsd(task.reviewUsd));
     return combineCosts(parts);
   }
@@ -421,8 +435,19 @@ export class Scheduler {
       if (this.runningTasks.has(task.id)) continue;
       const record = state.tasks[task.id];
       if (record && ['archived', 'dropped'].includes(record.state)) continue;
-      // The autonomy loop holds its tasks back while paused, capped, or after its cycle stopped.
-      if (record?.state !== 'running' && this.autonomy?.holds(task)) continue;
+      // The autonomy loop holds its tasks back while paused, capped, or after its cycle stopped;
+      // with autonomy turned off, nothing it queued starts by itself.
+      if ((record === undefined || record.state === 'queued') && task.meta.origin === 'autonomy') {
+        if (!this.autonomy) {
+          this.block(
+            task.id,
+            'autonomy is off',
+            `${task.id} waits: autonomy is off (turn it on, or \`orchestra task rm\` it)`,
+          );
+          continue;
+        }
+        if (this.autonomy.holds(task)) continue;
+      }
       const deps = this.depsSatisfied(task);
       if (typeof deps === 'object' && 'blocked' in deps) {
         this.block(task.id, deps.blocked, `${task.id} blocked: ${deps.blocked}`);
@@ -744,7 +769,7 @@ export class Scheduler {
       attempts: result.attempts.length,
       durationMs: Math.max(0, Date.now() - startedAt),
       ...(kept ? { branch: kept.branch } : {}),
-      ...(result.winner?.commit ? { commit: result.winner.commit } : {}),
+      ...(kept ? { commit: kept.commit } : {}),
       ...(costUsd !== undefined ? { costUsd } : {}),
       ...(agentsUsd !== undefined ? { costParts: { agentsUsd, reviewUsd } } : {}),
       ...(reason ? { reason } : {}),
@@ -978,6 +1003,7 @@ export class Scheduler {
       delete task.resultCommit;
       task.updatedAt = new Date().toISOString();
     });
+    this.autonomy?.personActed(`${record.id} was retried`);
     this.tick();
     return { task: record.id };
   }

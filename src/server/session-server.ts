@@ -45,7 +45,6 @@ const HELLO_TIMEOUT_MS = 5_000;
 /** Size used for panes before any client has attached (tmux's default-size is 80x24). */
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
-/** What the scheduler offers to clients through the server. */
 /** Commands that do not count as a person's activity (the autonomy loop's idle clock). */
 const QUIET_COMMANDS: ReadonlySet<string> = new Set([
   'list-panes',
@@ -57,6 +56,7 @@ const QUIET_COMMANDS: ReadonlySet<string> = new Set([
   'autonomy',
 ]);
 
+/** What the scheduler offers to clients through the server. */
 export interface SessionTasks {
   board(): unknown;
   retry(task: string): Promise<unknown>;
@@ -647,8 +647,8 @@ export class SessionServer {
       if (!client.withinBudget()) return;
       const command = commandSchema.parse(raw);
       // A key binding of an attached client that changes something is a person at the keyboard,
-      // as typing is; a query or a terminal's resize is not.
-      // `send-keys` types into a pane from wherever it is sent.
+      // as typing is; a query or a terminal's resize is not. `send-keys` types into a pane from
+      // wherever it is sent.
       const typed = command.cmd === 'send-keys' || (client.attached && !QUIET_COMMANDS.has(command.cmd));
       if (typed && !client.readOnly) this.lastActivityAt = Date.now();
       const result = await this.execute(client, command);

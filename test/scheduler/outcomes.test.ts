@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -146,7 +147,13 @@ describe('every attempt ends once with its true result', { concurrency: 4 }, () 
       'task-01-a1 running',
       30_000,
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // Killed once the agent's first command has run (a fixed wait lost that race on a busy machine,
+    // and the resumed agent then completed without one.txt).
+    await waitFor(
+      () => existsSync(join(w.paths.worktrees, 'task-01-a1', 'one.txt')),
+      'one.txt written by the agent',
+      30_000,
+    );
     const killed = await runCli(['kill-server', '-t', w.session], { cwd: w.root, env: w.env });
     assert.equal(killed.code, 0, killed.stderr);
     await first.exited;

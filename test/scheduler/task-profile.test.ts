@@ -15,8 +15,10 @@ import { ResumeWorld, waitFor } from './resume-world.js';
 
 const EDITOR = 'str_replace_based_edit_tool';
 let world: ResumeWorld | undefined;
+const worlds: ResumeWorld[] = [];
 after(async () => {
   await world?.dispose();
+  for (const w of worlds) await w.dispose();
 });
 
 test('a task with "profile: docs" runs under the docs profile', { timeout: 120_000 }, async () => {
@@ -81,4 +83,63 @@ test('a task with "profile: docs" runs under the docs profile', { timeout: 120_0
   );
   const request = w.model.requests.find((r) => r.scenario === 'task-01-a1' && r.turnIndex === 1);
   assert.match(JSON.stringify(request?.body), /\\"src\/x\.ts\\" is not editable by this profile/);
+});
+
+test('a "profile: docs" task that changes a source file by other means fails on the host', {
+  timeout: 120_000,
+}, async () => {
+  // The editor and the read-only bash are the built-in agent's guards; any other agent (here the
+  // shell adapter, typed into as a person or a CLI agent would) writes what it likes. The profile's
+  // editable globs hold on the host, on the commit taken back.
+  const w = await ResumeWorld.custom({
+    name: 'task-profile-shell',
+    files: { 'README.md': 'hello\n' },
+    config: { sandbox: 'local', maxParallel: 1, maxAttempts: 1 },
+    tasks: {
+      'task-01':
+        '---\nagent: shell\nprofile: docs\n---\n# Document it\n\n## Goal\nSay "documented" in README.md.\n\n## Test plan\n1. Run `grep -q documented README.md`\n',
+    },
+    scenario: { scenarios: { unused: { turns: [{ text: 'unused' }] } } },
+  });
+  worlds.push(w);
+  w.startServer();
+  await waitFor(
+    async () => {
+      const panes = await w
+        .request<Array<{ name: string; command: string[] }>>({ cmd: 'list-panes' })
+        .catch(() => []);
+      return panes.find((p) => p.name === 'task-01/a1' && p.command[0] !== '(preparing)');
+    },
+    'the pane running the shell',
+    60_000,
+    100,
+  );
+  await w.request({
+    cmd: 'send-keys',
+    pane: 'task-01/a1',
+    // The protocol's send-keys carries base64 of the bytes.
+    data: Buffer.from('echo documented > README.md; mkdir -p src; echo x > src/x.ts; exit\r').toString(
+      'base64',
+    ),
+  });
+  const state = await waitFor(
+    async () => {
+      const s = await w.state();
+      return s?.tasks['task-01']?.state === 'archived' ? s : undefined;
+    },
+    'task-01 archived',
+    30_000,
+    200,
+  ).catch(async (error: Error) => {
+    const screen = await w
+      .request({ cmd: 'capture-pane', pane: 'task-01/a1' })
+      .catch((e: Error) => e.message);
+    throw new Error(`${error.message}\n${JSON.stringify(screen)}\n${await w.serverLogs()}`);
+  });
+  assert.match(state.tasks['task-01']?.archivedAs ?? '', /^failed\//);
+  assert.match(
+    state.tasks['task-01']?.error ?? '',
+    /^it changed files its profile "docs" may not edit: src\/x\.ts \(editable: \*\*\/\*\.md, /,
+  );
+  assert.equal(state.tasks['task-01']?.resultBranch, undefined, 'nothing to merge');
 });

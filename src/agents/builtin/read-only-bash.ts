@@ -168,6 +168,8 @@ function commandViolation(argv: string[]): string | undefined {
       return bad === undefined ? undefined : `find ${bad} is not allowed`;
     }
     case 'sort':
+      if (args.some((arg) => arg.startsWith('--compress-program')))
+        return 'sort --compress-program runs a program';
       return args.some((arg) => arg === '-o' || arg.startsWith('--output') || /^-[a-zA-Z]*o/.test(arg))
         ? 'sort -o writes a file'
         : undefined;
@@ -214,6 +216,15 @@ function gitViolation(args: string[]): string | undefined {
   if (subArgs.some((arg) => arg === '--output' || arg.startsWith('--output=') || arg === '-o')) {
     return `git ${sub} may not write an output file`;
   }
+  // `git grep -O<cmd>` runs <cmd> on the files it found; an external diff or textconv driver runs
+  // what the repository's config names.
+  const runs = subArgs.find(
+    (arg) =>
+      (sub === 'grep' && (arg.startsWith('-O') || arg.startsWith('--open-files-in-pager'))) ||
+      arg === '--ext-diff' ||
+      arg === '--textconv',
+  );
+  if (runs !== undefined) return `git ${sub} ${runs} runs a program`;
   const positional = subArgs.filter((arg) => !arg.startsWith('-'));
   if (sub === 'branch' || sub === 'tag') {
     const options = subArgs.filter((arg) => arg.startsWith('-'));

@@ -50,8 +50,7 @@ async function waitForHealth(url: string, timeoutMs = 10_000): Promise<void> {
 
 /**
  * The autonomous mode of `orchestra demo --autonomy`: a cycle starts after 6 s without a keystroke,
- * rests 30 s, and the daily budget ($0.05, about what one cycle of the scripted model costs)
- * refuses the second cycle.
+ * rests 30 s, and the daily task cap (the two tasks of the first cycle) refuses the second.
  */
 export const DEMO_AUTONOMY = {
   enabled: true,
@@ -59,8 +58,8 @@ export const DEMO_AUTONOMY = {
   idleMinutes: 0.1,
   cooldownMinutes: 0.5,
   maxTasksPerCycle: 3,
-  maxTasksPerDay: 6,
-  budgetUsdPerDay: 0.05,
+  maxTasksPerDay: 2,
+  budgetUsdPerDay: 5,
 } as const;
 
 /**

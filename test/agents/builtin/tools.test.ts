@@ -65,6 +65,10 @@ describe('read-only bash policy', () => {
     ['FOO=1 ls', /variable assignments/],
     ['npm test', /"npm"/],
     ["sed 's/a/b/w out.txt' f", /w or e commands/],
+    ['git grep --no-index -Osh mkdir notes.md', /git grep -Osh runs a program/],
+    ['git grep --open-files-in-pager=sh x', /runs a program/],
+    ['git diff --ext-diff', /git diff --ext-diff runs a program/],
+    ['sort --compress-program=sh big.txt', /sort --compress-program runs a program/],
   ] as const) {
     test(`refuses: ${command}`, () => assert.match(readOnlyViolation(command) ?? '', reason));
   }
