@@ -10,6 +10,11 @@ export interface CommandEnv {
   output: Output;
   /** Reads all of standard input (for `task add -`). */
   readStdin(): Promise<string>;
+  /**
+   * Runs another orchestra command in this process (the TUI's `:` prompt), `argv` without
+   * `node orchestra`. @returns its exit code
+   */
+  run?(argv: string[], env: Partial<CommandEnv>): Promise<number>;
 }
 
 async function readAllStdin(): Promise<string> {
@@ -109,6 +114,7 @@ export async function main(argv: string[], env: Partial<CommandEnv> = {}): Promi
     env: env.env ?? process.env,
     output: env.output ?? processOutput,
     readStdin: env.readStdin ?? readAllStdin,
+    run: (args, inner) => main(['node', 'orchestra', ...args], inner),
   };
   const debug = argv.includes('--debug');
   const program = buildProgram(fullEnv, await registersFor(argv));

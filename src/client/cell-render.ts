@@ -1,8 +1,3 @@
-import type xtermHeadless from '@xterm/headless';
-
-type HeadlessTerminal = InstanceType<typeof xtermHeadless.Terminal>;
-type BufferCell = NonNullable<ReturnType<HeadlessTerminal['buffer']['active']['getNullCell']>>;
-
 /**
  * A blessed screen line: cells of `[attr, ch]` plus a dirty flag. blessed packs attributes as
  * `flags << 18 | fg << 9 | bg` with 0x1ff meaning the default colour (blessed/lib/widgets/screen.js).
@@ -60,74 +55,43 @@ export function rgbTo256(rgb: number): number {
     : cube;
 }
 
-function fgOf(cell: BufferCell): number {
-  if (cell.isFgDefault()) return DEFAULT_COLOR;
-  if (cell.isFgRGB()) return rgbTo256(cell.getFgColor());
-  return cell.getFgColor();
-}
-
-function bgOf(cell: BufferCell): number {
-  if (cell.isBgDefault()) return DEFAULT_COLOR;
-  if (cell.isBgRGB()) return rgbTo256(cell.getBgColor());
-  return cell.getBgColor();
-}
-
-/** The blessed attribute for one emulator cell. */
-export function cellAttr(cell: BufferCell): number {
-  let flags = 0;
-  if (cell.isBold()) flags |= FLAG_BOLD;
-  if (cell.isUnderline()) flags |= FLAG_UNDERLINE;
-  if (cell.isBlink()) flags |= FLAG_BLINK;
-  if (cell.isInverse()) flags |= FLAG_INVERSE;
-  if (cell.isInvisible()) flags |= FLAG_INVISIBLE;
-  return packAttr(flags, fgOf(cell), bgOf(cell));
-}
-
-/** Where to copy a terminal's viewport: a `width` × `height` window at (`x`, `y`) on the screen. */
+/** Where to copy a pane's cells: a `width` × `height` window at (`x`, `y`) on the screen. */
 export interface CopyTarget {
   lines: ScreenLine[];
   x: number;
   y: number;
   width: number;
   height: number;
-  /** Attribute for cells outside the terminal (when the window is larger than the pane). */
+  /** Attribute for cells outside the pane (when the window is larger than the pane). */
   fillAttr: number;
-  /** Absolute buffer line shown on the window's first row; default the viewport's top. */
-  topLine?: number;
 }
 
 /**
- * Copies a terminal's cells into blessed's screen lines: characters (wide ones as a character
- * followed by a blank that blessed's fullUnicode drawing skips), 256 colours, truecolour mapped
- * down, bold, underline, blink, inverse, invisible. Marks changed lines dirty.
+ * Copies a pane's cells (pane-view.ts: what the server sent, attributes in blessed's form) into
+ * blessed's screen lines, `rows[0]` onto the window's first row. A wide character's right half
+ * (`''`) becomes the blank blessed skips; one that would be cut at the window's edge is shown as a
+ * blank instead of spilling into the next pane; cells outside the pane get `fillAttr`. Marks
+ * changed lines dirty.
  */
-export function copyTerminalCells(
-  terminal: HeadlessTerminal,
+export function copyCells(
+  rows: ReadonlyArray<ReadonlyArray<readonly [number, string]>>,
   target: CopyTarget,
-  scratch?: BufferCell,
 ): void {
-  const buffer = terminal.buffer.active;
-  const top = target.topLine ?? buffer.viewportY;
-  const cell = scratch ?? buffer.getNullCell();
   for (let row = 0; row < target.height; row++) {
     const line = target.lines[target.y + row];
     if (!line) continue;
-    const source = row < terminal.rows ? buffer.getLine(top + row) : undefined;
+    const source = rows[row];
     for (let col = 0; col < target.width; col++) {
       const out = line[target.x + col];
       if (!out) continue;
       let attr = target.fillAttr;
       let ch = ' ';
-      if (source && col < terminal.cols) {
-        const c = source.getCell(col, cell);
-        if (c) {
-          attr = cellAttr(c);
-          const width = c.getWidth();
-          const chars = c.getChars();
-          // Width 0 is the right half of a wide character; a wide character that would be cut at
-          // the window's edge is shown as a blank instead of spilling into the next pane.
-          ch = width === 0 ? ' ' : chars === '' ? ' ' : width === 2 && col === target.width - 1 ? ' ' : chars;
-        }
+      const c = source?.[col];
+      if (c) {
+        attr = c[0];
+        // '' is a wide character's right half: blessed's fullUnicode drawing skips the blank put
+        // there. A wide character whose right half the window would cut is drawn as a blank.
+        ch = c[1] === '' || (col === target.width - 1 && source![col + 1]?.[1] === '') ? ' ' : c[1];
       }
       if (out[0] !== attr || out[1] !== ch) {
         out[0] = attr;
@@ -166,13 +130,4 @@ export function writeText(
       line.dirty = true;
     }
   }
-}
-
-/**
- * Whether the program in the terminal has hidden its cursor (DECTCEM). xterm.js keeps this in its
- * core service without a public getter, so it is read from there; a missing field means visible.
- */
-export function isCursorHidden(terminal: HeadlessTerminal): boolean {
-  const core = (terminal as unknown as { _core?: { coreService?: { isCursorHidden?: boolean } } })._core;
-  return core?.coreService?.isCursorHidden === true;
 }

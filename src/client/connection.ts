@@ -18,6 +18,7 @@ import {
   type Welcome,
   welcomeSchema,
 } from '../protocol/messages.js';
+import type { ScreenUpdate } from '../protocol/screen.js';
 import { ensureSocketDir, socketPath } from '../server/socket-dir.js';
 import { probeSocket, withSessionLock } from '../server/socket-lock.js';
 
@@ -28,6 +29,8 @@ export interface ConnectionHandlers {
   onLayout?: (layout: LayoutState) => void;
   onSnapshot?: (pane: number, snapshot: Snapshot) => void;
   onOutput?: (pane: number, data: Buffer) => void;
+  /** A SCREEN frame (HELLO `screen: 'cells'`); `bytes` is its payload size, for {@link ServerConnection.ackScreen}. */
+  onScreen?: (pane: number, update: ScreenUpdate, bytes: number) => void;
   /** The connection ended; `reason` says why (server-exit reason, or the socket closing). */
   onClose?: (reason: string) => void;
 }
@@ -137,6 +140,16 @@ export class ServerConnection {
       case FrameType.Output:
         this.handlers.onOutput?.(pane, payload);
         return;
+      case FrameType.Screen: {
+        let update: ScreenUpdate;
+        try {
+          update = JSON.parse(payload.toString('utf8')) as ScreenUpdate;
+        } catch {
+          throw new Error('SCREEN: payload is not JSON');
+        }
+        this.handlers.onScreen?.(pane, update, payload.length);
+        return;
+      }
       case FrameType.Snapshot:
         this.handlers.onSnapshot?.(pane, parsePayload(snapshotSchema, payload, 'SNAPSHOT'));
         return;
@@ -201,6 +214,14 @@ export class ServerConnection {
     const payload = Buffer.allocUnsafe(4);
     payload.writeUInt32BE(chars >>> 0, 0);
     this.socket.write(encodeFrame(FrameType.Ack, pane, payload));
+  }
+
+  /** Says that `bytes` of SCREEN payload have been painted (flow control of a cells client). */
+  ackScreen(bytes: number): void {
+    if (this.socket.destroyed || bytes <= 0) return;
+    const payload = Buffer.allocUnsafe(4);
+    payload.writeUInt32BE(bytes >>> 0, 0);
+    this.socket.write(encodeFrame(FrameType.Ack, NO_PANE, payload));
   }
 
   /** The underlying socket (tests use it to stop reading, as a stuck client would). */

@@ -1,5 +1,4 @@
 import { PassThrough } from 'node:stream';
-import xtermHeadless from '@xterm/headless';
 import blessed from 'blessed';
 import { errorMessage } from '../common/errors.js';
 import { printable } from '../common/printable.js';
@@ -8,29 +7,32 @@ import type { KeyAction } from '../config/key-bindings.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
-import type { LayoutState, PaneInfo, Snapshot } from '../protocol/messages.js';
+import type { LayoutState, PaneInfo } from '../protocol/messages.js';
+import type { HistoryRows, ScreenUpdate } from '../protocol/screen.js';
 import type { BoardTask } from '../scheduler/board.js';
 import { STATUS_ROWS } from '../server/session-server.js';
 import {
-  copyTerminalCells,
+  copyCells,
   DEFAULT_COLOR,
   FLAG_BOLD,
   FLAG_INVERSE,
-  isCursorHidden,
   packAttr,
   type ScreenLine,
   writeText,
 } from './cell-render.js';
 import { connectSession, type ServerConnection } from './connection.js';
-import { MirrorPane } from './mirror.js';
 import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON, parseSgrMouse } from './mouse.js';
+import { PaneView, runsToCells, type ViewCell } from './pane-view.js';
 import { loadTheme, type Theme } from './theme.js';
 
-const { Terminal } = xtermHeadless;
-type HeadlessTerminal = InstanceType<typeof Terminal>;
+/**
+ * Bytes the client's own terminal may hold unwritten before it stops acknowledging screens: a
+ * slow terminal (an SSH link) then gets fewer, newer frames instead of a growing queue.
+ */
+const STDOUT_BACKLOG_BYTES = 256 * 1024;
 
-/** At most one frame per this many ms (60 fps), never one per chunk of output. */
-export const FRAME_INTERVAL_MS = 16;
+/** History lines fetched per request in scroll mode (the server caps a request at 1000). */
+const HISTORY_PAGE = 200;
 
 /** How long `prefix q` shows pane numbers, ms (tmux's display-panes-time default). */
 const SHOW_NUMBERS_MS = 1000;
@@ -53,6 +55,12 @@ export interface TuiOptions {
   env: NodeJS.ProcessEnv;
   /** When the session has no panes, start one running this command (tmux's new-session does). */
   initialCommand?: string[];
+  /**
+   * Runs a line typed at the `:` prompt (already split into words) as an orchestra command
+   * against this session; given by the CLI, so that the client does not import it.
+   * @returns the exit code and the lines it printed
+   */
+  runCommand?: (argv: string[], env: NodeJS.ProcessEnv) => Promise<{ code: number; lines: string[] }>;
 }
 
 type Mode =
@@ -65,24 +73,20 @@ type Mode =
   | {
       kind: 'scroll';
       pane: number;
-      history: HeadlessTerminal;
+      /** Absolute buffer line on the view's first row. */
       top: number;
+      /** Lines in the pane's buffer, and the first line of its live screen (the bottom `top`). */
+      total: number;
+      base: number;
+      /** Rows shown (the pane's height) and their width. */
+      height: number;
+      cols: number;
+      /** History lines fetched so far, by absolute line. */
+      lines: Map<number, ViewCell[]>;
+      loading: boolean;
       search?: string;
       searching?: string;
     };
-
-/** Arrow and Home/End keys in normal cursor mode, and what they become in application mode (DECCKM). */
-const APP_CURSOR: Record<string, string> = {
-  '\x1b[A': '\x1bOA',
-  '\x1b[B': '\x1bOB',
-  '\x1b[C': '\x1bOC',
-  '\x1b[D': '\x1bOD',
-  '\x1b[H': '\x1bOH',
-  '\x1b[F': '\x1bOF',
-};
-const NORMAL_CURSOR: Record<string, string> = Object.fromEntries(
-  Object.entries(APP_CURSOR).map(([k, v]) => [v, k]),
-);
 
 /** The prefix key in effect: the config's, else C-b, or C-a when running inside tmux (DESIGN.md, "Keys"). */
 export function effectivePrefix(config: OrchestraConfig, env: NodeJS.ProcessEnv): string {
@@ -91,23 +95,23 @@ export function effectivePrefix(config: OrchestraConfig, env: NodeJS.ProcessEnv)
 }
 
 /**
- * The full-screen client (`orchestra tui`, `orchestra attach`): draws the session's panes from
- * mirror terminals, sends keys to the focused pane, and handles the prefix key table.
+ * The full-screen client (`orchestra tui`, `orchestra attach`): draws the session's panes from the
+ * cells the server sends (it keeps no terminal emulator of its own), sends keys to the focused
+ * pane, and handles the prefix key table.
  */
 export class Tui {
   private connection!: ServerConnection;
   private screen!: blessed.Widgets.Screen;
   private theme!: Theme;
   private layout: LayoutState | undefined;
-  private readonly mirrors = new Map<number, MirrorPane>();
+  private readonly views = new Map<number, PaneView>();
+  /** SCREEN payload bytes painted and not yet acknowledged. */
+  private unackedScreen = 0;
   private mode: Mode = { kind: 'normal' };
   private prefixPending = false;
   private message: { text: string; until: number } | undefined;
-  private renderTimer: NodeJS.Timeout | undefined;
+  private renderPending: NodeJS.Immediate | undefined;
   private clockTimer: NodeJS.Timeout | undefined;
-  private lastRender = 0;
-  private replaysPending = 0;
-  private queuedInput: Buffer[] = [];
   private overlay: blessed.Widgets.BoxElement | undefined;
   private finished: ((code: number) => void) | undefined;
   private exitLine = '';
@@ -144,11 +148,11 @@ export class Tui {
         rows,
         term: this.options.env.TERM ?? 'xterm-256color',
         readOnly: this.options.readOnly,
+        screen: 'cells',
       },
       handlers: {
         onLayout: (layout) => this.onLayout(layout),
-        onSnapshot: (pane, snapshot) => this.onSnapshot(pane, snapshot),
-        onOutput: (pane, data) => this.mirrors.get(pane)?.write(data),
+        onScreen: (pane, update, bytes) => this.onScreen(pane, update, bytes),
         onClose: (reason) => this.onClose(reason),
       },
       ...(this.options.autostart ? { autostart: this.options.root ? { root: this.options.root } : {} } : {}),
@@ -251,9 +255,9 @@ export class Tui {
     if (!this.finished) return;
     const done = this.finished;
     this.finished = undefined;
-    clearTimeout(this.renderTimer);
-    clearImmediate(this.renderTimer as unknown as NodeJS.Immediate);
+    if (this.renderPending) clearImmediate(this.renderPending);
     clearInterval(this.clockTimer);
+    process.stdout.off('drain', this.onStdoutDrain);
     process.stdin.off('data', this.onStdin);
     process.off('SIGHUP', this.onHangup);
     process.off('SIGTERM', this.onHangup);
@@ -261,7 +265,6 @@ export class Tui {
     this.screen?.destroy();
     if (process.stdin.isTTY) process.stdin.setRawMode(false);
     process.stdin.pause();
-    for (const mirror of this.mirrors.values()) mirror.dispose();
     this.exitLine = line;
     if (line) process.stdout.write(`${line}\n`);
     this.connection?.close();
@@ -279,19 +282,34 @@ export class Tui {
     else this.finish(1, `[lost server: ${reason}]`);
   }
 
+  /**
+   * Draws on the next turn of the event loop, once for everything that arrived in this one. There
+   * is no frame clock here: the server paces SCREEN frames (server/screen-frames.ts), so a typed
+   * key's echo is drawn the moment it arrives.
+   */
   private requestRender(): void {
-    if (this.renderTimer || !this.screen) return;
-    const wait = Math.max(0, FRAME_INTERVAL_MS - (Date.now() - this.lastRender));
-    const render = () => {
-      this.renderTimer = undefined;
-      this.lastRender = Date.now();
+    if (this.renderPending || !this.screen) return;
+    this.renderPending = setImmediate(() => {
+      this.renderPending = undefined;
       this.screen.render();
-    };
-    // No frame for 16 ms: draw on the next turn of the loop (a typed key's echo shows at once);
-    // otherwise wait for the frame slot, so output never draws more than 60 frames a second.
-    this.renderTimer =
-      wait === 0 ? (setImmediate(render) as unknown as NodeJS.Timeout) : setTimeout(render, wait);
+      this.ackPainted();
+    });
   }
+
+  /** Acknowledges painted screens, unless this client's own terminal is behind (then on 'drain'). */
+  private ackPainted(): void {
+    if (this.unackedScreen === 0) return;
+    if (process.stdout.writableLength > STDOUT_BACKLOG_BYTES) {
+      process.stdout.once('drain', this.onStdoutDrain);
+      return;
+    }
+    this.connection.ackScreen(this.unackedScreen);
+    this.unackedScreen = 0;
+  }
+
+  private readonly onStdoutDrain = (): void => {
+    this.ackPainted();
+  };
 
   private flash(text: string): void {
     this.message = { text, until: Date.now() + MESSAGE_MS };
@@ -303,42 +321,21 @@ export class Tui {
 
   private onLayout(layout: LayoutState): void {
     const known = new Set(layout.panes.map((p) => p.id));
-    for (const [id, mirror] of this.mirrors) {
-      if (!known.has(id)) {
-        mirror.dispose();
-        this.mirrors.delete(id);
-      }
-    }
-    for (const pane of layout.panes) this.mirrors.get(pane.id)?.resize(pane.cols, pane.rows);
+    for (const id of this.views.keys()) if (!known.has(id)) this.views.delete(id);
     if (this.mode.kind === 'scroll' && !known.has(this.mode.pane)) this.mode = { kind: 'normal' };
     this.layout = layout;
     this.requestRender();
   }
 
-  private onSnapshot(paneId: number, snapshot: Snapshot): void {
-    let mirror = this.mirrors.get(paneId);
-    if (!mirror) {
-      mirror = new MirrorPane(
-        paneId,
-        snapshot.cols,
-        snapshot.rows,
-        (chars) => this.connection.ack(paneId, chars),
-        () => this.requestRender(),
-      );
-      this.mirrors.set(paneId, mirror);
+  private onScreen(paneId: number, update: ScreenUpdate, bytes: number): void {
+    let view = this.views.get(paneId);
+    if (!view) {
+      view = new PaneView();
+      this.views.set(paneId, view);
     }
-    this.replaysPending++;
-    mirror.applySnapshot(snapshot, () => {
-      // The snapshot is applied at the size it was taken; follow the pane's current size after.
-      const info = this.layout?.panes.find((p) => p.id === paneId);
-      if (info) mirror.resize(info.cols, info.rows);
-      this.replaysPending--;
-      if (this.replaysPending === 0 && this.queuedInput.length > 0) {
-        const queued = this.queuedInput;
-        this.queuedInput = [];
-        for (const data of queued) this.handleInput(data);
-      }
-    });
+    view.apply(update);
+    this.unackedScreen += bytes;
+    this.requestRender();
   }
 
   // ---- geometry ----------------------------------------------------------------------------
@@ -428,27 +425,20 @@ export class Tui {
     if (pane.exited) title += pane.exitCode === null ? ' (killed)' : ` (exit ${pane.exitCode})`;
     if (pane.detail) title += `  ${printable(pane.detail)}`;
     if (scroll) {
-      const total = scroll.history.buffer.active.length;
-      title += `  [scroll ${scroll.top + 1}-${Math.min(total, scroll.top + scroll.history.rows)}/${total}]`;
+      title += `  [scroll ${scroll.top + 1}-${Math.min(scroll.total, scroll.top + scroll.height)}/${scroll.total}]`;
     }
     writeText(lines[rect.y], rect.x, w, title, focused ? this.theme.titleFocused : this.theme.title);
     const bodyRows = Math.min(rect.h - 1, areaRows - rect.y - 1);
     if (bodyRows <= 0) return;
     const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
-    const source = scroll ? scroll.history : this.mirrors.get(pane.id)?.terminal;
-    if (!source) {
+    const rows = scroll
+      ? Array.from({ length: bodyRows }, (_, i) => scroll.lines.get(scroll.top + i) ?? [])
+      : this.views.get(pane.id)?.lines;
+    if (!rows) {
       for (let y = 0; y < bodyRows; y++) writeText(lines[rect.y + 1 + y], rect.x, w, '', blank);
       return;
     }
-    copyTerminalCells(source, {
-      lines,
-      x: rect.x,
-      y: rect.y + 1,
-      width: w,
-      height: bodyRows,
-      fillAttr: blank,
-      ...(scroll ? { topLine: scroll.top } : {}),
-    });
+    copyCells(rows, { lines, x: rect.x, y: rect.y + 1, width: w, height: bodyRows, fillAttr: blank });
   }
 
   private drawNumbers(lines: ScreenLine[], rects: Rect[], width: number, areaRows: number): void {
@@ -534,19 +524,18 @@ export class Tui {
       program.hideCursor();
       return;
     }
-    const mirror = this.mirrors.get(layout.panes[focus]!.id);
+    const view = this.views.get(layout.panes[focus]!.id);
     const rect = this.rects()[focus];
-    if (!mirror || !rect || isCursorHidden(mirror.terminal)) {
+    if (!view || !rect || !view.cursor.visible) {
       program.hideCursor();
       return;
     }
-    const buffer = mirror.terminal.buffer.active;
-    const x = rect.x + buffer.cursorX;
-    const y = rect.y + 1 + buffer.cursorY;
+    const x = rect.x + view.cursor.x;
+    const y = rect.y + 1 + view.cursor.y;
     if (
       x >= (this.screen.width as number) ||
       y >= (this.screen.height as number) - STATUS_ROWS ||
-      buffer.cursorX >= rect.w
+      view.cursor.x >= rect.w
     ) {
       program.hideCursor();
       return;
@@ -558,11 +547,6 @@ export class Tui {
   // ---- input -------------------------------------------------------------------------------
 
   private handleInput(data: Buffer): void {
-    if (this.replaysPending > 0) {
-      // Keys wait until every snapshot is replayed, so they act on the screen the person sees.
-      this.queuedInput.push(data);
-      return;
-    }
     let forward = '';
     const flush = () => {
       if (forward) this.sendToFocused(forward);
@@ -600,26 +584,10 @@ export class Tui {
         this.requestRender();
         continue;
       }
-      forward += this.translateForPane(token);
+      // Cursor keys and pastes go as typed: the pane adapts them to its program's modes.
+      forward += token;
     }
     flush();
-  }
-
-  /** Adapts a key to the focused pane's terminal modes (cursor keys, bracketed paste), as tmux does. */
-  private translateForPane(token: string): string {
-    const mirror = this.focusedMirror();
-    if (!mirror) return token;
-    const modes = mirror.terminal.modes;
-    if (token.startsWith('\x1b[200~') && !modes.bracketedPasteMode) {
-      return token.slice(6).replace(/\x1b\[201~$/, '');
-    }
-    if (modes.applicationCursorKeysMode) return APP_CURSOR[token] ?? token;
-    return NORMAL_CURSOR[token] ?? token;
-  }
-
-  private focusedMirror(): MirrorPane | undefined {
-    const layout = this.layout;
-    return layout && layout.focus !== null ? this.mirrors.get(layout.focus) : undefined;
   }
 
   private sendToFocused(data: string): void {
@@ -801,13 +769,13 @@ export class Tui {
       this.flash(`"${argv[0]}" cannot run inside the TUI`);
       return;
     }
-    const out: string[] = [];
-    const { main } = await import('../cli/main.js');
-    const code = await main(['node', 'orchestra', ...argv], {
-      cwd: this.options.root ?? process.cwd(),
-      env: { ...this.options.env, ORCHESTRA_SESSION: this.options.session },
-      output: { out: (l) => out.push(l), err: (l) => out.push(l) },
-      readStdin: async () => '',
+    if (!this.options.runCommand) {
+      this.flash('commands cannot run from this client');
+      return;
+    }
+    const { code, lines: out } = await this.options.runCommand(argv, {
+      ...this.options.env,
+      ORCHESTRA_SESSION: this.options.session,
     });
     if (out.length > 1) this.showOverlay(`:${line}`, out.join('\n'));
     else this.flash(out[0] ?? (code === 0 ? 'ok' : `exit ${code}`));
@@ -819,34 +787,82 @@ export class Tui {
     const layout = this.layout;
     if (!layout || layout.focus === null) return;
     const paneId = layout.focus;
+    const info = layout.panes.find((p) => p.id === paneId);
+    if (!info) return;
     try {
-      const { snapshot } = await this.connection.request<{ snapshot: Snapshot }>({
-        cmd: 'history',
+      const first = await this.connection.request<HistoryRows>({
+        cmd: 'history-rows',
         pane: `%${paneId}`,
+        count: HISTORY_PAGE,
       });
-      const history = new Terminal({
-        cols: snapshot.cols,
-        rows: snapshot.rows,
-        scrollback: this.options.config.scrollback,
-        allowProposedApi: true,
-      });
-      await new Promise<void>((resolve) => history.write(snapshot.data, resolve));
-      const bottom = history.buffer.active.baseY;
-      this.mode = { kind: 'scroll', pane: paneId, history, top: Math.max(0, bottom - linesUp) };
+      const mode: Extract<Mode, { kind: 'scroll' }> = {
+        kind: 'scroll',
+        pane: paneId,
+        top: Math.max(0, first.base - linesUp),
+        total: first.total,
+        base: first.base,
+        height: info.rows,
+        cols: first.cols,
+        lines: new Map(),
+        loading: false,
+      };
+      this.keepRows(mode, first);
+      this.mode = mode;
+      await this.loadScrollRows(mode);
       this.requestRender();
     } catch (error) {
       this.flash(errorMessage(error));
     }
   }
 
+  private keepRows(mode: Extract<Mode, { kind: 'scroll' }>, rows: HistoryRows): void {
+    for (const [i, runs] of rows.lines.entries())
+      mode.lines.set(rows.start + i, runsToCells(runs, rows.cols));
+  }
+
+  /** Fetches the lines the scroll view shows that it does not have yet, then draws. */
+  private async loadScrollRows(mode: Extract<Mode, { kind: 'scroll' }>): Promise<void> {
+    if (mode.loading) return;
+    const missing: number[] = [];
+    for (let y = mode.top; y < Math.min(mode.total, mode.top + mode.height); y++)
+      if (!mode.lines.has(y)) missing.push(y);
+    if (missing.length === 0) return;
+    mode.loading = true;
+    try {
+      // A page around what is missing, so that scrolling on rarely waits for the server.
+      const start = Math.max(
+        0,
+        Math.min(missing[0]!, missing[missing.length - 1]! - HISTORY_PAGE + mode.height),
+      );
+      const rows = await this.connection.request<HistoryRows>({
+        cmd: 'history-rows',
+        pane: `%${mode.pane}`,
+        start,
+        count: HISTORY_PAGE,
+      });
+      this.keepRows(mode, rows);
+    } catch (error) {
+      this.flash(errorMessage(error));
+    } finally {
+      mode.loading = false;
+    }
+    if (this.mode === mode) {
+      this.requestRender();
+      void this.loadScrollRows(mode);
+    }
+  }
+
   private leaveScrollMode(): void {
-    if (this.mode.kind === 'scroll') this.mode.history.dispose();
     this.mode = { kind: 'normal' };
   }
 
   private scrollBy(mode: Extract<Mode, { kind: 'scroll' }>, delta: number): void {
-    const bottom = mode.history.buffer.active.baseY;
-    mode.top = Math.max(0, Math.min(bottom, mode.top + delta));
+    this.scrollTo(mode, mode.top + delta);
+  }
+
+  private scrollTo(mode: Extract<Mode, { kind: 'scroll' }>, top: number): void {
+    mode.top = Math.max(0, Math.min(mode.base, top));
+    void this.loadScrollRows(mode);
   }
 
   private scrollKey(mode: Extract<Mode, { kind: 'scroll' }>, token: string): void {
@@ -854,13 +870,13 @@ export class Tui {
       if (token === '\r') {
         mode.search = mode.searching;
         mode.searching = undefined;
-        this.searchFrom(mode, mode.top - 1, -1);
+        void this.searchFrom(mode, mode.top - 1, -1);
       } else if (token === '\x1b') mode.searching = undefined;
       else if (token === '\x7f') mode.searching = [...mode.searching].slice(0, -1).join('');
       else if (!token.startsWith('\x1b') && token >= ' ') mode.searching += token;
       return;
     }
-    const page = Math.max(1, mode.history.rows - 1);
+    const page = Math.max(1, mode.height - 1);
     switch (token) {
       case 'q':
       case '\x1b':
@@ -887,39 +903,51 @@ export class Tui {
         this.scrollBy(mode, page);
         return;
       case 'g':
-        mode.top = 0;
+        this.scrollTo(mode, 0);
         return;
       case 'G':
-        mode.top = mode.history.buffer.active.baseY;
+        this.scrollTo(mode, mode.base);
         return;
       case '/':
       case '?':
         mode.searching = '';
         return;
       case 'n':
-        this.searchFrom(mode, mode.top - 1, -1);
+        void this.searchFrom(mode, mode.top - 1, -1);
         return;
       case 'N':
-        this.searchFrom(mode, mode.top + 1, 1);
+        void this.searchFrom(mode, mode.top + 1, 1);
         return;
       default:
     }
   }
 
   /** Moves the view to the next line containing the search text, upwards (-1) or downwards (1). */
-  private searchFrom(mode: Extract<Mode, { kind: 'scroll' }>, start: number, step: -1 | 1): void {
-    const needle = mode.search?.toLowerCase();
-    if (!needle) return;
-    const buffer = mode.history.buffer.active;
-    for (let y = start; y >= 0 && y < buffer.length; y += step) {
-      if (buffer.getLine(y)?.translateToString(true).toLowerCase().includes(needle)) {
-        mode.top = Math.min(y, buffer.baseY);
-        if (y > buffer.baseY) mode.top = buffer.baseY;
-        this.flash(`found "${mode.search}" at line ${y + 1}`);
+  private async searchFrom(
+    mode: Extract<Mode, { kind: 'scroll' }>,
+    start: number,
+    step: -1 | 1,
+  ): Promise<void> {
+    const text = mode.search;
+    if (!text) return;
+    try {
+      const { line } = await this.connection.request<{ line: number | null }>({
+        cmd: 'search-history',
+        pane: `%${mode.pane}`,
+        text,
+        from: start,
+        direction: step,
+      });
+      if (this.mode !== mode) return;
+      if (line === null) {
+        this.flash(`"${text}" not found`);
         return;
       }
+      this.scrollTo(mode, line);
+      this.flash(`found "${text}" at line ${line + 1}`);
+    } catch (error) {
+      this.flash(errorMessage(error));
     }
-    this.flash(`"${mode.search}" not found`);
   }
 
   // ---- mouse -------------------------------------------------------------------------------
@@ -937,8 +965,7 @@ export class Tui {
       const mode = this.mode;
       if (mode.kind === 'scroll') {
         this.scrollBy(mode, event.kind === 'wheel-up' ? -WHEEL_LINES : WHEEL_LINES);
-        if (event.kind === 'wheel-down' && mode.top >= mode.history.buffer.active.baseY)
-          this.leaveScrollMode();
+        if (event.kind === 'wheel-down' && mode.top >= mode.base) this.leaveScrollMode();
         this.requestRender();
       } else if (event.kind === 'wheel-up' && pane && pane.id === this.layout?.focus) {
         void this.enterScrollMode(WHEEL_LINES);

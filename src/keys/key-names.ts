@@ -184,3 +184,43 @@ export function normalizeKeyName(name: string): string {
   if (bytes === undefined) return name;
   return keyTokenName(bytes) ?? name;
 }
+
+/** Arrow and Home/End keys in normal cursor mode, and what they become in application mode (DECCKM). */
+const APP_CURSOR: Record<string, string> = {
+  '\x1b[A': '\x1bOA',
+  '\x1b[B': '\x1bOB',
+  '\x1b[C': '\x1bOC',
+  '\x1b[D': '\x1bOD',
+  '\x1b[H': '\x1bOH',
+  '\x1b[F': '\x1bOF',
+};
+const NORMAL_CURSOR: Record<string, string> = Object.fromEntries(
+  Object.entries(APP_CURSOR).map(([k, v]) => [v, k]),
+);
+
+/** The terminal modes of a pane that change what a key sends (xterm's `terminal.modes`). */
+export interface KeyModes {
+  applicationCursorKeysMode: boolean;
+  bracketedPasteMode: boolean;
+}
+
+/**
+ * Adapts keys to the modes the pane's program set, as tmux does in its input-keys.c: cursor keys
+ * in the program's cursor mode (DECCKM: `ESC [ A` ↔ `ESC O A`), and a bracketed paste unwrapped
+ * when the program did not ask for bracketed paste (mode 2004). Typed keys and `send-keys` both
+ * pass through here, in the pane, so they agree.
+ *
+ * @param data keys as a client sent them (typed or from key names)
+ * @returns the bytes for the program, unchanged when nothing applies
+ */
+export function adaptKeysToModes(data: string, modes: KeyModes): string {
+  if (!data.includes('\x1b')) return data;
+  let out = '';
+  for (const token of tokenizeInput(data)) {
+    if (token.startsWith('\x1b[200~')) {
+      out += modes.bracketedPasteMode ? token : token.slice(6).replace(/\x1b\[201~$/, '');
+    } else if (modes.applicationCursorKeysMode) out += APP_CURSOR[token] ?? token;
+    else out += NORMAL_CURSOR[token] ?? token;
+  }
+  return out;
+}

@@ -1,7 +1,9 @@
 import serializeAddon from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
+import { adaptKeysToModes } from '../keys/key-names.js';
 import type { PaneInfo, Snapshot } from '../protocol/messages.js';
 import type { Disposable, PaneExit, PaneProcess } from './pane-process.js';
+import { PaneScreen } from './pane-screen.js';
 
 const { Terminal } = xtermHeadless;
 type HeadlessTerminal = InstanceType<typeof Terminal>;
@@ -47,6 +49,8 @@ export type PaneCloseReason = 'killed' | 'shutdown' | 'removed';
  */
 export class Pane {
   readonly terminal: HeadlessTerminal;
+  /** The screen as attached clients receive it: changed rows as cells. */
+  readonly screen: PaneScreen;
   private readonly serializer: Serializer;
   private readonly outputListeners = new Set<(data: string) => void>();
   private readonly exitListeners = new Set<(exit: PaneExit) => void>();
@@ -77,6 +81,7 @@ export class Pane {
     this.terminal = new Terminal({ cols: size.cols, rows: size.rows, scrollback, allowProposedApi: true });
     this.serializer = new SerializeAddon();
     this.terminal.loadAddon(this.serializer as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
+    this.screen = new PaneScreen(this.terminal);
     // Only the server's emulator answers terminal queries (device attributes, cursor position):
     // its replies go to the process; client mirrors never write back.
     this.disposables.push(this.terminal.onData((reply) => this.current.write(reply)));
@@ -203,9 +208,11 @@ export class Pane {
   }
 
   /**
-   * Input from a client (keys, paste). It goes through the emulator's `input` (whose onData hands
-   * it to the process) marked as user input: xterm then parses the echo that follows at once,
-   * instead of after a timer (measured: 1.2 ms → 0.01 ms per echo, bench/ "echo").
+   * Input from a client (keys, paste, `send-keys`). Cursor keys and bracketed paste are adapted to
+   * the program's modes here, in the pane, as tmux does (keys/key-names.ts `adaptKeysToModes`).
+   * It then goes through the emulator's `input` (whose onData hands it to the process) marked as
+   * user input: xterm then parses the echo that follows at once, instead of after a timer
+   * (measured: 1.2 ms → 0.01 ms per echo, bench/ "echo").
    */
   input(data: string | Buffer): void {
     const text = typeof data === 'string' ? data : data.toString('utf8');
@@ -214,7 +221,7 @@ export class Pane {
       this.process.write(data);
       return;
     }
-    this.terminal.input(text, true);
+    this.terminal.input(adaptKeysToModes(text, this.terminal.modes), true);
   }
 
   /** Resizes the emulator and the process's terminal; a no-op when the size is unchanged. */

@@ -22,6 +22,12 @@ export const FrameType = {
   Ack: 7,
   /** server → client, JSON {code, message, hint}; the server closes after a fatal one. */
   Error: 8,
+  /**
+   * server → client, JSON `ScreenUpdate` (screen.ts): a pane's changed rows as cells, for a
+   * client that said `screen: 'cells'` in HELLO. Such a client acknowledges with ACK frames on
+   * pane 0 whose u32 counts the SCREEN payload bytes it has painted.
+   */
+  Screen: 9,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
  */
 
 /** Version spoken by this build. HELLO carries it; a mismatch ends the connection with a clear message. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export const helloSchema = z.object({
   protocol: z.number().int(),
@@ -17,6 +17,12 @@ export const helloSchema = z.object({
   rows: z.number().int().min(1).max(10_000),
   term: z.string().max(200),
   readOnly: z.boolean(),
+  /**
+   * How an attached client gets pane screens: `bytes` (OUTPUT frames after a SNAPSHOT, for a client
+   * with its own emulator) or `cells` (SCREEN frames: changed rows, the server's emulator the only
+   * one; the TUI). Default bytes.
+   */
+  screen: z.enum(['bytes', 'cells']).optional(),
 });
 export type Hello = z.infer<typeof helloSchema>;
 
@@ -120,6 +126,27 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('resize'), cols: z.number().int().min(1), rows: z.number().int().min(1) }),
   /** Pane history for scroll mode, as escape-sequence text. */
   z.object({ cmd: z.literal('history'), pane: target }),
+  /**
+   * Rows of a pane's buffer as cells (screen.ts HistoryRows), for scroll mode: `count` lines from
+   * absolute line `start` (0 the oldest); without `start`, the `count` lines ending at the screen's top.
+   */
+  z.object({
+    cmd: z.literal('history-rows'),
+    pane: target,
+    start: z.number().int().min(0).optional(),
+    count: z.number().int().min(1).max(1000),
+  }),
+  /**
+   * Searches a pane's buffer for `text` (case-insensitive) from absolute line `from` upwards
+   * (`direction` -1) or downwards (1). Answers `{ line }`, null when not found.
+   */
+  z.object({
+    cmd: z.literal('search-history'),
+    pane: target,
+    text: z.string().min(1).max(1000),
+    from: z.number().int(),
+    direction: z.union([z.literal(-1), z.literal(1)]),
+  }),
   z.object({ cmd: z.literal('list-clients') }),
   /** The task board: queue, running attempts with their panes, done, failed, costs. */
   z.object({ cmd: z.literal('task-board') }),

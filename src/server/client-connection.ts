@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { encodeFrame, FrameType, NO_PANE } from '../protocol/frame.js';
 import type { Control, ErrorPayload, Hello, Snapshot } from '../protocol/messages.js';
+import type { ScreenStream } from './screen-frames.js';
 
 /**
  * How far a client may fall behind on one pane before the server stops sending it that pane's
@@ -40,6 +41,8 @@ export class ClientConnection {
   closed = false;
   /** Set once the client went over {@link CLIENT_OUTPUT_BUDGET_BYTES} and was dropped. */
   overBudget = false;
+  /** Set for a client that gets SCREEN frames (HELLO `screen: 'cells'`) instead of output bytes. */
+  screen: ScreenStream | undefined;
 
   /**
    * @param onOverBudget called once, with the bytes queued, when the client is dropped for going

@@ -26,6 +26,8 @@ import {
 import type { StateStore } from '../store/store.js';
 import { CLIENT_OUTPUT_BUDGET_BYTES, ClientConnection } from './client-connection.js';
 import { type AgentEvent, tailEvents } from './events-tail.js';
+import { historyRows, searchHistory } from './history-rows.js';
+import { ScreenFrames, ScreenStream } from './screen-frames.js';
 
 /** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
 const AGENT_STATES: ReadonlySet<string> = new Set(AGENT_STATUS_STATES);
@@ -45,16 +47,19 @@ const HELLO_TIMEOUT_MS = 5_000;
 /** Size used for panes before any client has attached (tmux's default-size is 80x24). */
 const DEFAULT_SIZE = { cols: 80, rows: 24 };
 
-/** Commands that do not count as a person's activity (the autonomy loop's idle clock). */
-const QUIET_COMMANDS: ReadonlySet<string> = new Set([
+/** Commands that change nothing a read-only client may not (queries, and its own terminal's size). */
+const READ_COMMANDS: ReadonlySet<string> = new Set([
   'list-panes',
   'capture-pane',
   'history',
+  'history-rows',
+  'search-history',
   'list-clients',
-  'task-board',
   'resize',
-  'autonomy',
 ]);
+
+/** Commands that do not count as a person's activity (the autonomy loop's idle clock). */
+const QUIET_COMMANDS: ReadonlySet<string> = new Set([...READ_COMMANDS, 'task-board', 'autonomy']);
 
 /** What the scheduler offers to clients through the server. */
 export interface SessionTasks {
@@ -111,6 +116,11 @@ export class SessionServer {
   private nextClientId = 1;
   private kind: LayoutKind = 'tiled';
   private zoomed = false;
+  /** Paces SCREEN frames to clients that draw cells (the TUI). */
+  private readonly frames = new ScreenFrames({
+    visiblePanes: () => this.visiblePanes(),
+    clients: () => this.clients.values(),
+  });
   private focus: number | null = null;
   private lastFocus: number | null = null;
   private size = { ...DEFAULT_SIZE };
@@ -166,6 +176,12 @@ export class SessionServer {
     return this.panes;
   }
 
+  /** Panes an attached client sees: all of them, or only the focused one while zoomed. */
+  private visiblePanes(): readonly Pane[] {
+    if (!this.zoomed) return this.panes;
+    return this.panes.filter((p) => p.id === this.focus);
+  }
+
   private paneRects(): Rect[] {
     const focusIndex = this.focus === null ? null : this.panes.findIndex((p) => p.id === this.focus);
     return computeLayout(
@@ -216,7 +232,9 @@ export class SessionServer {
     const pane = new Pane(id, spec, child, size, this.options.scrollback ?? DEFAULT_SCROLLBACK);
     this.panes.push(pane);
     pane.onOutput((data) => {
-      for (const client of this.clients.values()) if (client.attached) client.sendOutput(pane.id, data);
+      for (const client of this.clients.values())
+        if (client.attached && !client.screen) client.sendOutput(pane.id, data);
+      this.frames.schedule();
     });
     if (spec.runDir) this.followAgentEvents(pane, spec.runDir);
     pane.onExit((exit) => {
@@ -226,7 +244,7 @@ export class SessionServer {
     });
     this.setFocus(pane.id);
     for (const client of this.clients.values()) {
-      if (client.attached) client.sendSnapshot(pane.id, pane.snapshot());
+      if (client.attached && !client.screen) client.sendSnapshot(pane.id, pane.snapshot());
     }
     this.relayout();
     return pane;
@@ -425,6 +443,7 @@ export class SessionServer {
   changed(): void {
     const message: Control = { kind: 'event', event: { event: 'layout', layout: this.layoutState() } };
     for (const client of this.clients.values()) if (client.attached) client.sendControl(message);
+    this.frames.schedule();
     this.schedulePersist();
   }
 
@@ -528,7 +547,10 @@ export class SessionServer {
         }
       }
     });
-    socket.on('drain', () => this.redrawCaughtUp(client));
+    socket.on('drain', () => {
+      if (client.screen) this.frames.schedule();
+      else this.redrawCaughtUp(client);
+    });
     socket.on('error', () => {
       // A client that vanished mid-write; 'close' follows and cleans up.
     });
@@ -571,7 +593,10 @@ export class SessionServer {
       }
       case FrameType.Ack: {
         if (payload.length < 4) return;
-        if (client.ack(pane, payload.readUInt32BE(0))) this.redraw(client, pane);
+        if (client.screen) {
+          client.screen.ack(payload.readUInt32BE(0));
+          this.frames.schedule();
+        } else if (client.ack(pane, payload.readUInt32BE(0))) this.redraw(client, pane);
         return;
       }
       default:
@@ -615,10 +640,12 @@ export class SessionServer {
     // The newly attached client becomes the latest; its size decides the panes' size.
     this.latestClient = client.id;
     client.attached = true;
+    if (client.hello.screen === 'cells') client.screen = new ScreenStream(() => client.rows);
     this.setSize(client.cols, client.rows, false);
+    // Layout first (sent by relayout); a cells client then gets every visible screen in full
+    // (scheduled by the layout change), a bytes client one snapshot per pane and live output.
     this.relayout();
-    // Layout first (sent by relayout), then one snapshot per pane; live output follows.
-    for (const pane of this.panes) client.sendSnapshot(pane.id, pane.snapshot());
+    if (!client.screen) for (const pane of this.panes) client.sendSnapshot(pane.id, pane.snapshot());
   }
 
   private makeLatest(client: ClientConnection): void {
@@ -671,9 +698,7 @@ export class SessionServer {
    * @throws OrchestraError for a user's mistake (unknown pane, read-only client)
    */
   async execute(client: ClientConnection | undefined, command: Command): Promise<unknown> {
-    const mutating = !['list-panes', 'capture-pane', 'history', 'list-clients', 'resize'].includes(
-      command.cmd,
-    );
+    const mutating = !READ_COMMANDS.has(command.cmd);
     if (client?.readOnly && client.hello?.mode === 'attach' && mutating) {
       throw new OrchestraError('USAGE', 'this client is read-only', {
         hint: 'attach without --read-only to act',
@@ -711,6 +736,16 @@ export class SessionServer {
         // A client over its output budget is dropped before its history is built, not after.
         if (client && !client.withinBudget()) return {};
         return { snapshot: pane.snapshot(Number.MAX_SAFE_INTEGER) };
+      }
+      case 'history-rows': {
+        const pane = this.resolvePane(command.pane);
+        await new Promise<void>((resolve) => pane.terminal.write('', resolve));
+        if (client && !client.withinBudget()) return {};
+        return historyRows(pane.terminal, command.count, command.start);
+      }
+      case 'search-history': {
+        const pane = this.resolvePane(command.pane);
+        return { line: searchHistory(pane.terminal, command.text, command.from, command.direction) };
       }
       case 'kill-pane': {
         const pane = this.resolvePane(command.pane);
@@ -822,6 +857,7 @@ export class SessionServer {
     this.shuttingDown = true;
     clearTimeout(this.persistTimer);
     clearTimeout(this.changedTimer);
+    this.frames.dispose();
     for (const tail of this.paneDisposers.values()) tail.dispose();
     this.options.logger?.info({ reason }, 'server shutting down');
     for (const hook of this.shutdownHooks) {

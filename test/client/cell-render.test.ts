@@ -3,17 +3,21 @@ import { describe, test } from 'node:test';
 import xtermHeadless from '@xterm/headless';
 import blessed from 'blessed';
 import {
-  copyTerminalCells,
+  type CopyTarget,
+  copyCells,
   DEFAULT_COLOR,
   FLAG_BOLD,
   FLAG_INVERSE,
   FLAG_UNDERLINE,
-  isCursorHidden,
   packAttr,
   rgbTo256,
   type ScreenLine,
   writeText,
 } from '../../src/client/cell-render.js';
+import { PaneView, runsToCells } from '../../src/client/pane-view.js';
+import { PaneScreen } from '../../src/panes/pane-screen.js';
+import type { ScreenUpdate } from '../../src/protocol/screen.js';
+import { historyRows } from '../../src/server/history-rows.js';
 
 const { Terminal } = xtermHeadless;
 type HeadlessTerminal = InstanceType<typeof Terminal>;
@@ -38,6 +42,23 @@ function screen(cols: number, rows: number, attr = packAttr(0, 7, 0)): ScreenLin
   });
 }
 
+/** The whole screen of `terminal` as a client receives it (the server's SCREEN payload, parsed). */
+function screenOf(terminal: HeadlessTerminal): ScreenUpdate {
+  const screen = new PaneScreen(terminal);
+  screen.refresh();
+  return JSON.parse(screen.updateSince(0)!) as ScreenUpdate;
+}
+
+/**
+ * What the TUI does with a pane: the server encodes its screen, the client applies the update to
+ * its view and copies the view's cells into blessed's lines.
+ */
+function copyTerminalCells(terminal: HeadlessTerminal, target: CopyTarget): void {
+  const view = new PaneView();
+  view.apply(screenOf(terminal));
+  copyCells(view.lines, target);
+}
+
 /** A terminal with `data` written into it, copied whole into a fresh screen. */
 async function render(data: string, cols = 20, rows = 4): Promise<ScreenLine[]> {
   const terminal = new Terminal({ cols, rows, allowProposedApi: true });
@@ -57,7 +78,7 @@ function cell(lines: ScreenLine[], x: number, y: number): [number, string] {
   return c;
 }
 
-describe('copyTerminalCells', () => {
+describe('screen cells from the server emulator to blessed lines', () => {
   test('plain text keeps the default colours and no flags', async () => {
     const lines = await render('hi');
     assert.equal(cell(lines, 0, 0)[1], 'h');
@@ -182,12 +203,17 @@ describe('copyTerminalCells', () => {
     }
   });
 
-  test('topLine shows history above the viewport', async () => {
+  test('history rows show the lines above the screen', async () => {
     const terminal = new Terminal({ cols: 5, rows: 2, scrollback: 10, allowProposedApi: true });
     try {
       await write(terminal, '1\r\n2\r\n3\r\n4');
       const lines = screen(5, 2);
-      copyTerminalCells(terminal, { lines, x: 0, y: 0, width: 5, height: 2, fillAttr: 0, topLine: 0 });
+      const history = historyRows(terminal, 2, 0);
+      assert.deepEqual([history.total, history.base, history.start], [4, 2, 0]);
+      copyCells(
+        history.lines.map((runs) => runsToCells(runs, history.cols)),
+        { lines, x: 0, y: 0, width: 5, height: 2, fillAttr: 0 },
+      );
       assert.deepEqual(
         lines.map((line) => line[0]![1]),
         ['1', '2'],
@@ -203,7 +229,7 @@ describe('copyTerminalCells', () => {
   });
 });
 
-describe('writeText and isCursorHidden', () => {
+describe('writeText and the cursor', () => {
   test('writeText clips to the width and pads with blanks', () => {
     const [line] = screen(10, 1);
     writeText(line, 2, 4, 'status bar', 99);
@@ -219,14 +245,84 @@ describe('writeText and isCursorHidden', () => {
     );
   });
 
-  test('isCursorHidden follows DECTCEM', async () => {
+  test("the update's cursor follows DECTCEM and the cursor's cell", async () => {
     const terminal = new Terminal({ cols: 5, rows: 2, allowProposedApi: true });
     try {
-      assert.equal(isCursorHidden(terminal), false);
-      await write(terminal, '\x1b[?25l');
-      assert.equal(isCursorHidden(terminal), true);
-      await write(terminal, '\x1b[?25h');
-      assert.equal(isCursorHidden(terminal), false);
+      assert.deepEqual(screenOf(terminal).cursor, [0, 0, true]);
+      await write(terminal, 'ab\x1b[?25l');
+      assert.deepEqual(screenOf(terminal).cursor, [2, 0, false]);
+      await write(terminal, '\r\nc\x1b[?25h');
+      assert.deepEqual(screenOf(terminal).cursor, [1, 1, true]);
+    } finally {
+      terminal.dispose();
+    }
+  });
+});
+
+describe('PaneScreen: only what changed goes to a client', () => {
+  test('a client up to date gets nothing; after a keystroke echo, only that row', async () => {
+    const terminal = new Terminal({ cols: 10, rows: 5, allowProposedApi: true });
+    try {
+      await write(terminal, 'one\r\ntwo\r\n$ ');
+      const screen = new PaneScreen(terminal);
+      const v1 = screen.refresh();
+      const first = JSON.parse(screen.updateSince(0)!) as ScreenUpdate;
+      assert.equal(first.full, true);
+      assert.equal(first.lines.length, 5, 'a new client gets every row');
+      assert.equal(screen.updateSince(v1), undefined, 'nothing changed: no update');
+      await write(terminal, 'x');
+      const v2 = screen.refresh();
+      assert.ok(v2 > v1);
+      const echo = JSON.parse(screen.updateSince(v1)!) as ScreenUpdate;
+      assert.equal(echo.full, false);
+      assert.deepEqual(echo.lines, [[2, [[0, -1, -1, '$ x']]]]);
+      assert.deepEqual(echo.cursor, [3, 2, true]);
+      assert.equal(screen.rowsSince(v1), 1);
+    } finally {
+      terminal.dispose();
+    }
+  });
+
+  test('scrolling sends every row that moved; a resize sends a full screen', async () => {
+    const terminal = new Terminal({ cols: 10, rows: 3, scrollback: 10, allowProposedApi: true });
+    try {
+      await write(terminal, 'a\r\nb\r\nc');
+      const screen = new PaneScreen(terminal);
+      const v1 = screen.refresh();
+      await write(terminal, '\r\nd');
+      screen.refresh();
+      const scrolled = JSON.parse(screen.updateSince(v1)!) as ScreenUpdate;
+      assert.deepEqual(
+        scrolled.lines.map(([row, runs]) => [row, runs[0]?.[3]]),
+        [
+          [0, 'b'],
+          [1, 'c'],
+          [2, 'd'],
+        ],
+      );
+      const v2 = screen.version;
+      terminal.resize(12, 3);
+      screen.refresh();
+      const resized = JSON.parse(screen.updateSince(v2)!) as ScreenUpdate;
+      assert.equal(resized.full, true);
+      assert.equal(resized.cols, 12);
+    } finally {
+      terminal.dispose();
+    }
+  });
+
+  test('colours, wide and combining characters survive the trip in the right cells', async () => {
+    const terminal = new Terminal({ cols: 10, rows: 1, allowProposedApi: true });
+    try {
+      await write(terminal, '\x1b[38;2;1;2;3mé\x1b[0m漢e\u0301');
+      const update = screenOf(terminal);
+      const cells = new PaneView();
+      cells.apply(update);
+      assert.deepEqual(
+        cells.lines[0]!.slice(0, 5).map(([, ch]) => ch),
+        ['é', '漢', '', 'e\u0301', ' '],
+      );
+      assert.deepEqual(update.lines[0]![1][0]!.slice(0, 3), [0, 0x1000000 + 0x010203, -1]);
     } finally {
       terminal.dispose();
     }

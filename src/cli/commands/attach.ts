@@ -36,7 +36,24 @@ async function runTui(
 ): Promise<void> {
   requireTerminal();
   const { Tui } = await import('../../client/tui.js');
-  const tui = new Tui({ ...options, version: VERSION, env: env.env });
+  const tui = new Tui({
+    ...options,
+    version: VERSION,
+    env: env.env,
+    // The `:` prompt runs commands through the CLI in-process; handed in so the client does not
+    // import the CLI (which imports the client).
+    runCommand: async (argv, commandEnv) => {
+      const lines: string[] = [];
+      if (!env.run) return { code: 1, lines: ['commands cannot run from this TUI'] };
+      const code = await env.run(argv, {
+        cwd: options.root ?? env.cwd,
+        env: commandEnv,
+        output: { out: (l) => lines.push(l), err: (l) => lines.push(l) },
+        readStdin: async () => '',
+      });
+      return { code, lines };
+    },
+  });
   const code = await tui.run();
   if (code !== 0) throw new QuietExit(code);
 }
