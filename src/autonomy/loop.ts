@@ -867,6 +867,9 @@ export class AutonomyLoop {
     const since = new Date(this.now()).toISOString();
     await this.update({ ...patch, phase, since });
     const record = this.record();
+    // The status bar changes with the store, before any await, so no reader sees the new phase
+    // in the store and the old one on the bar.
+    this.render();
     const fields = { cycle: record.cycle, from, phase, reason: printable(why) };
     this.host.logger.info(fields, `autonomy: ${phase}`);
     const dir = join(this.host.paths.runs, 'autonomy');
@@ -875,7 +878,6 @@ export class AutonomyLoop {
         appendFile(join(dir, 'events.jsonl'), `${JSON.stringify({ ts: since, type: 'phase', ...fields })}\n`),
       )
       .catch((error: unknown) => this.host.logger.warn({ err: error }, 'autonomy event not written'));
-    this.render();
   }
 
   /** The status bar's `auto:` field. */

@@ -71,13 +71,15 @@ export interface CopyTarget {
  * blessed's screen lines, `rows[0]` onto the window's first row. A wide character's right half
  * (`''`) becomes the blank blessed skips; one that would be cut at the window's edge is shown as a
  * blank instead of spilling into the next pane; cells outside the pane get `fillAttr`. Marks
- * changed lines dirty.
+ * changed lines dirty. With `only`, just those rows are copied (the rest are unchanged).
  */
 export function copyCells(
   rows: ReadonlyArray<ReadonlyArray<readonly [number, string]>>,
   target: CopyTarget,
+  only?: ReadonlySet<number>,
 ): void {
   for (let row = 0; row < target.height; row++) {
+    if (only && !only.has(row)) continue;
     const line = target.lines[target.y + row];
     if (!line) continue;
     const source = rows[row];

@@ -10,6 +10,16 @@ import {
   rgbTo256,
 } from './cell-render.js';
 
+/** Below U+1100 no character takes two cells. */
+const WIDE_FROM = 0x1100;
+
+/**
+ * Characters the server's emulator drew two cells wide, and ones it drew one cell wide, from U+1100
+ * up: the widths of record (Unicode 11, the server's). The TUI makes blessed, whose own tables are
+ * older (✅ is one cell there), use these.
+ */
+export const serverWidths = { wide: new Set<string>(), narrow: new Set<string>() };
+
 /** One cell: blessed's packed attribute and the character (`''` for a wide one's right half). */
 export type ViewCell = [attr: number, ch: string];
 
@@ -30,22 +40,41 @@ function blessedFlags(flags: number): number {
 }
 
 /**
- * A row of runs as drawn cells, `width` of them: 256 colours, truecolour mapped down, bold,
- * underline, blink, inverse, invisible (what blessed draws; italic, dim and strikethrough are
- * dropped). A wide character is followed by `''`, its right half.
+ * A row of runs as cells, `width` of them: 256 colours, truecolour mapped down, bold, underline,
+ * blink, inverse, invisible (what blessed draws; italic, dim and strikethrough are dropped). A wide
+ * character is followed by `''`, its right half. Fills `into` in place when given (no allocation
+ * per cell on the hot path).
  */
-export function runsToCells(runs: readonly CellRun[], width: number): ViewCell[] {
-  const cells: ViewCell[] = new Array(width);
+export function runsToCells(runs: readonly CellRun[], width: number, into?: ViewCell[]): ViewCell[] {
+  const cells: ViewCell[] = into && into.length === width ? into : new Array(width);
   let col = 0;
+  const put = (attr: number, ch: string) => {
+    const cell = cells[col];
+    if (cell) {
+      cell[0] = attr;
+      cell[1] = ch;
+    } else cells[col] = [attr, ch];
+    col++;
+  };
   for (const [flags, fg, bg, text] of runs) {
     const attr = packAttr(blessedFlags(flags), blessedColor(fg), blessedColor(bg));
-    for (const ch of text) {
-      if (col >= width) break;
-      cells[col++] = [attr, ch];
+    if (typeof text === 'string') {
+      for (const ch of text) {
+        if (col >= width) break;
+        if (ch.charCodeAt(0) >= WIDE_FROM) serverWidths.narrow.add(ch);
+        put(attr, ch);
+      }
+    } else {
+      for (let i = 0; i < text.length && col < width; i++) {
+        const ch = text[i]!;
+        if (ch.charCodeAt(0) >= WIDE_FROM)
+          (text[i + 1] === '' ? serverWidths.wide : serverWidths.narrow).add(ch);
+        put(attr, ch);
+      }
     }
   }
   const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
-  for (; col < width; col++) cells[col] = [blank, ' '];
+  while (col < width) put(blank, ' ');
   return cells;
 }
 
@@ -59,20 +88,33 @@ export class PaneView {
   rows = 0;
   cursor = { x: 0, y: 0, visible: false };
   lines: ViewCell[][] = [];
+  /** Rows changed since the last {@link takeDirty}; every row when `allDirty`. */
+  private dirty = new Set<number>();
+  private allDirty = true;
 
   /** Applies a SCREEN update. */
   apply(update: ScreenUpdate): void {
     if (update.full || update.cols !== this.cols || update.rows !== this.rows) {
       this.cols = update.cols;
       this.rows = update.rows;
-      const blank = runsToCells([], this.cols);
-      this.lines = Array.from({ length: this.rows }, () => blank.slice());
+      this.lines = Array.from({ length: this.rows }, () => runsToCells([], this.cols));
+      this.allDirty = true;
     }
     for (const [row, runs] of update.lines) {
       if (row < 0 || row >= this.rows) continue;
-      this.lines[row] = runsToCells(runs, this.cols);
+      runsToCells(runs, this.cols, this.lines[row]);
+      this.dirty.add(row);
     }
     const [x, y, visible] = update.cursor;
     this.cursor = { x, y, visible };
+  }
+
+  /** The rows to draw again since the last call (`'all'`: every one), and forgets them. */
+  takeDirty(): ReadonlySet<number> | 'all' {
+    const dirty = this.allDirty ? 'all' : this.dirty;
+    this.allDirty = false;
+    if (dirty !== 'all') this.dirty = new Set();
+    else this.dirty.clear();
+    return dirty;
   }
 }

@@ -22,7 +22,7 @@ import {
 } from './cell-render.js';
 import { connectSession, type ServerConnection } from './connection.js';
 import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON, parseSgrMouse } from './mouse.js';
-import { PaneView, runsToCells, type ViewCell } from './pane-view.js';
+import { PaneView, runsToCells, serverWidths, type ViewCell } from './pane-view.js';
 import { loadTheme, type Theme } from './theme.js';
 
 /**
@@ -88,6 +88,35 @@ type Mode =
       searching?: string;
     };
 
+/**
+ * Makes blessed take the width of a character the server's emulator has drawn from the server
+ * (pane-view.ts `serverWidths`): blessed's tables predate Unicode 9, and a wide emoji it counted as
+ * one cell pushed the rest of its line one cell right.
+ */
+function useServerWidths(): void {
+  const unicode = (
+    blessed as unknown as { unicode: { charWidth: (s: string | number, i?: number) => number } }
+  ).unicode;
+  const own = unicode.charWidth;
+  if ((own as { serverWidths?: boolean }).serverWidths) return;
+  const charWidth = (str: string | number, i?: number): number => {
+    if (typeof str === 'string' && !i) {
+      if (serverWidths.wide.has(str)) return 2;
+      if (serverWidths.narrow.has(str)) return 1;
+    }
+    return own(str, i);
+  };
+  unicode.charWidth = Object.assign(charWidth, { serverWidths: true });
+}
+
+/**
+ * Whether the terminal draws 256 colours: TERM names a 256-colour or direct-colour terminal, or
+ * COLORTERM says truecolor/24bit (the convention terminals and tmux follow).
+ */
+export function terminalHas256Colours(env: NodeJS.ProcessEnv): boolean {
+  return /-(256colou?r|direct)$/.test(env.TERM ?? '') || /^(truecolor|24bit)$/i.test(env.COLORTERM ?? '');
+}
+
 /** The prefix key in effect: the config's, else C-b, or C-a when running inside tmux (DESIGN.md, "Keys"). */
 export function effectivePrefix(config: OrchestraConfig, env: NodeJS.ProcessEnv): string {
   if (config.keys.prefix) return normalizeKeyName(config.keys.prefix);
@@ -111,6 +140,10 @@ export class Tui {
   private prefixPending = false;
   private message: { text: string; until: number } | undefined;
   private renderPending: NodeJS.Immediate | undefined;
+  /** The window geometry the pane area was last cleared for (see `draw`). */
+  private paintedGeometry = '';
+  /** Set when the next frame must copy every pane's every row, not just the changed ones. */
+  private fullPaint = true;
   private clockTimer: NodeJS.Timeout | undefined;
   private overlay: blessed.Widgets.BoxElement | undefined;
   private finished: ((code: number) => void) | undefined;
@@ -197,6 +230,7 @@ export class Tui {
   // ---- screen ------------------------------------------------------------------------------
 
   private setupScreen(): void {
+    useServerWidths();
     // blessed only draws; keys and mouse are read raw from stdin below, so that every byte the
     // person types reaches the pane unchanged (blessed's key parser would lose some).
     const fakeInput = new PassThrough() as unknown as NodeJS.ReadStream;
@@ -215,8 +249,18 @@ export class Tui {
     } as blessed.Widgets.IScreenOptions);
     // Draw borders as UTF-8 box characters, not the terminal's line-drawing charset (ACS), so what
     // a person sees and what `tmux capture-pane` reads are the same characters.
-    const tput = (this.screen as unknown as { tput?: { brokenACS: boolean } }).tput;
+    const tput = (
+      this.screen as unknown as {
+        tput?: { brokenACS: boolean; colors: number; numbers?: { max_colors?: number } };
+      }
+    ).tput;
     if (tput) tput.brokenACS = true;
+    // blessed cannot read ncurses 6's terminfo format and falls back to `xterm`'s 8 colours for
+    // TERM=tmux-256color and the like; the terminal's name says what it can do.
+    if (tput && tput.colors < 256 && terminalHas256Colours(this.options.env)) {
+      tput.colors = 256;
+      if (tput.numbers) tput.numbers.max_colors = 256;
+    }
     // blessed installs handlers that exit the process on SIGTERM/SIGINT; the client cleans up itself.
     const view = blessed.box({ top: 0, left: 0, width: '100%', height: '100%' });
     (view as unknown as { render: () => unknown }).render = () => this.draw(view);
@@ -283,17 +327,27 @@ export class Tui {
   }
 
   /**
-   * Draws on the next turn of the event loop, once for everything that arrived in this one. There
-   * is no frame clock here: the server paces SCREEN frames (server/screen-frames.ts), so a typed
-   * key's echo is drawn the moment it arrives.
+   * Draws now after an idle moment, else once at the end of this turn of the event loop. There is
+   * no frame clock here: the server paces SCREEN frames (server/screen-frames.ts), so a typed key's
+   * echo is drawn the moment it arrives. `full` false: only panes' changed rows need drawing.
    */
-  private requestRender(): void {
-    if (this.renderPending || !this.screen) return;
+  private requestRender(full = true): void {
+    // Anything but new rows of a pane (a mode, an overlay, the layout) repaints every pane's body.
+    if (full) this.fullPaint = true;
+    if (!this.screen) return;
+    if (this.renderPending) return;
+    // After an idle moment draw now; the turn of the loop ends with one more draw, for whatever
+    // else changed in it (it sends nothing when nothing did: blessed writes only changed cells).
+    this.paint();
     this.renderPending = setImmediate(() => {
       this.renderPending = undefined;
-      this.screen.render();
-      this.ackPainted();
+      this.paint();
     });
+  }
+
+  private paint(): void {
+    this.screen.render();
+    this.ackPainted();
   }
 
   /** Acknowledges painted screens, unless this client's own terminal is behind (then on 'drain'). */
@@ -335,7 +389,7 @@ export class Tui {
     }
     view.apply(update);
     this.unackedScreen += bytes;
-    this.requestRender();
+    this.requestRender(false);
   }
 
   // ---- geometry ----------------------------------------------------------------------------
@@ -377,10 +431,20 @@ export class Tui {
       noleft: false,
     };
     const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
-    // Clear the pane area first; cells a pane covers are overwritten below (blessed only sends
-    // the cells that differ from what is on the terminal, so this costs nothing on the wire).
-    for (let y = 0; y < areaRows; y++) writeText(lines[y], 0, width, '', blank);
     const layout = this.layout;
+    // Panes and their borders cover the whole area; it is cleared only when the geometry changed,
+    // so that a frame marks dirty only the lines whose cells changed (blessed then compares and
+    // sends just those).
+    const geometry = `${width}x${height} ${layout?.panes.length ?? -1} ${this.rects()
+      .map((r) => `${r.x},${r.y},${r.w},${r.h}`)
+      .join(' ')}`;
+    if (geometry !== this.paintedGeometry) {
+      this.paintedGeometry = geometry;
+      this.fullPaint = true;
+      for (let y = 0; y < areaRows; y++) writeText(lines[y], 0, width, '', blank);
+    }
+    const full = this.fullPaint;
+    this.fullPaint = false;
     if (!layout || layout.panes.length === 0) {
       const hint = layout ? 'no panes — start one with `orchestra new-pane` or prefix :' : 'attaching…';
       writeText(
@@ -396,7 +460,7 @@ export class Tui {
       layout.panes.forEach((pane, i) => {
         const rect = rects[i];
         if (!rect || rect.w === 0 || rect.h === 0) return;
-        this.drawPane(lines, pane, rect, i === focus, width, areaRows);
+        this.drawPane(lines, pane, rect, i === focus, width, areaRows, full);
       });
       if (this.mode.kind === 'numbers') this.drawNumbers(lines, rects, width, areaRows);
     }
@@ -410,6 +474,7 @@ export class Tui {
     focused: boolean,
     width: number,
     areaRows: number,
+    full: boolean,
   ): void {
     if (rect.x >= width || rect.y >= areaRows) return;
     const w = Math.min(rect.w, width - rect.x);
@@ -431,14 +496,19 @@ export class Tui {
     const bodyRows = Math.min(rect.h - 1, areaRows - rect.y - 1);
     if (bodyRows <= 0) return;
     const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
-    const rows = scroll
-      ? Array.from({ length: bodyRows }, (_, i) => scroll.lines.get(scroll.top + i) ?? [])
-      : this.views.get(pane.id)?.lines;
-    if (!rows) {
+    const target = { lines, x: rect.x, y: rect.y + 1, width: w, height: bodyRows, fillAttr: blank };
+    const view = this.views.get(pane.id);
+    const dirty = view?.takeDirty();
+    if (scroll) {
+      copyCells(
+        Array.from({ length: bodyRows }, (_, i) => scroll.lines.get(scroll.top + i) ?? []),
+        target,
+      );
+    } else if (!view) {
       for (let y = 0; y < bodyRows; y++) writeText(lines[rect.y + 1 + y], rect.x, w, '', blank);
-      return;
+    } else {
+      copyCells(view.lines, target, full || dirty === 'all' ? undefined : dirty);
     }
-    copyCells(rows, { lines, x: rect.x, y: rect.y + 1, width: w, height: bodyRows, fillAttr: blank });
   }
 
   private drawNumbers(lines: ScreenLine[], rects: Rect[], width: number, areaRows: number): void {

@@ -1,4 +1,5 @@
 import serializeAddon from '@xterm/addon-serialize';
+import unicode11Addon from '@xterm/addon-unicode11';
 import xtermHeadless from '@xterm/headless';
 import { adaptKeysToModes } from '../keys/key-names.js';
 import type { PaneInfo, Snapshot } from '../protocol/messages.js';
@@ -17,6 +18,18 @@ type Serializer = InstanceType<typeof SerializeAddon>;
  */
 export const HIGH_WATERMARK_CHARS = 100_000;
 export const LOW_WATERMARK_CHARS = 5_000;
+
+/**
+ * Makes xterm parse its next write synchronously (its WriteBuffer's `handleUserInput`, internal:
+ * without it, writes are parsed on the next timer as before).
+ */
+function markParseNow(terminal: HeadlessTerminal): void {
+  const core = (terminal as unknown as { _core?: { _writeBuffer?: { handleUserInput?: () => void } } })._core;
+  core?._writeBuffer?.handleUserInput?.();
+}
+
+/** No output for this long counts as idle: the next output is parsed at once, ms. */
+const IDLE_MS = 2;
 
 /** Default lines of history per pane (config `scrollback`). */
 export const DEFAULT_SCROLLBACK = 10_000;
@@ -59,6 +72,8 @@ export class Pane {
   private readonly processDisposables: Disposable[] = [];
   private current: PaneProcess;
   private pendingChars = 0;
+  /** When output last came in (Date.now() ms). */
+  private lastIngestAt = 0;
   private paused = false;
   private exit: PaneExit | undefined;
   private closed = false;
@@ -81,6 +96,12 @@ export class Pane {
     this.terminal = new Terminal({ cols: size.cols, rows: size.rows, scrollback, allowProposedApi: true });
     this.serializer = new SerializeAddon();
     this.terminal.loadAddon(this.serializer as unknown as Parameters<HeadlessTerminal['loadAddon']>[0]);
+    // Character widths of Unicode 11 (emoji such as ✅ take two cells), as agents' UIs (Ink) and
+    // tmux count them; xterm's default is Unicode 6.
+    this.terminal.loadAddon(
+      new unicode11Addon.Unicode11Addon() as unknown as Parameters<HeadlessTerminal['loadAddon']>[0],
+    );
+    this.terminal.unicode.activeVersion = '11';
     this.screen = new PaneScreen(this.terminal);
     // Only the server's emulator answers terminal queries (device attributes, cursor position):
     // its replies go to the process; client mirrors never write back.
@@ -150,6 +171,13 @@ export class Pane {
   }
 
   private ingest(data: string): void {
+    // Output after an idle moment is parsed now, not on xterm's next timer (setTimeout, ≥ 1 ms in
+    // Node): xterm parses at once the first write after user input, and this marks such a write
+    // so. Under a flood writes queue up, xterm's time-sliced loop parses them and the watermarks
+    // above pause the process.
+    const now = Date.now();
+    if (this.pendingChars === 0 && now - this.lastIngestAt >= IDLE_MS) markParseNow(this.terminal);
+    this.lastIngestAt = now;
     this.pendingChars += data.length;
     if (!this.paused && this.pendingChars > HIGH_WATERMARK_CHARS) {
       this.paused = true;

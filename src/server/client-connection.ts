@@ -29,6 +29,12 @@ export const CLIENT_OUTPUT_BUDGET_BYTES = 2 * CLIENT_DISCARD_BYTES;
 /** A client caught up enough to be redrawn: at most this many characters unacknowledged. */
 export const CLIENT_RESUME_CHARS = 5_000;
 
+/**
+ * Pane output is coalesced per pane into one OUTPUT frame per turn of the event loop, or sooner
+ * once this many characters wait (issue 12: each ~2.5 KB PTY read was its own frame and write).
+ */
+export const OUTPUT_BATCH_CHARS = 64 * 1024;
+
 /** The server's side of one client connection: its HELLO, its flow-control counters, its socket. */
 export class ClientConnection {
   hello: Hello | undefined;
@@ -43,6 +49,10 @@ export class ClientConnection {
   overBudget = false;
   /** Set for a client that gets SCREEN frames (HELLO `screen: 'cells'`) instead of output bytes. */
   screen: ScreenStream | undefined;
+  /** Output parsed and not yet sent, per pane, in order; flushed once per loop turn. */
+  private readonly pendingOutput = new Map<number, string[]>();
+  private pendingChars = 0;
+  private flushPending: NodeJS.Immediate | undefined;
 
   /**
    * @param onOverBudget called once, with the bytes queued, when the client is dropped for going
@@ -76,6 +86,8 @@ export class ClientConnection {
    * budget gets no frame: its socket is destroyed (the queue freed) and `onOverBudget` told.
    */
   send(type: number, pane: number, payload?: Buffer | string): void {
+    // Output waiting for its batch goes first: frames reach the client in the order they were made.
+    if (type !== FrameType.Output && this.pendingOutput.size > 0) this.flushOutput();
     if (!this.withinBudget()) return;
     this.socket.write(encodeFrame(type, pane, payload));
   }
@@ -105,24 +117,58 @@ export class ClientConnection {
   }
 
   sendSnapshot(pane: number, snapshot: Snapshot): void {
+    // The snapshot already holds the output still waiting to be sent (it was parsed before).
+    this.dropPending(pane);
     this.unacked.set(pane, 0);
     this.stale.delete(pane);
     this.send(FrameType.Snapshot, pane, JSON.stringify(snapshot));
   }
 
   /**
-   * Sends pane output unless the client is too far behind, in which case it is marked stale and
-   * the output dropped for it.
+   * Queues pane output for this loop turn's OUTPUT frame, unless the client is too far behind, in
+   * which case it is marked stale and the output dropped for it.
    */
   sendOutput(pane: number, data: string): void {
     if (this.stale.has(pane)) return;
     const unacked = this.unacked.get(pane) ?? 0;
     if (unacked > CLIENT_DISCARD_CHARS || this.socket.writableLength > CLIENT_DISCARD_BYTES) {
       this.stale.add(pane);
+      this.dropPending(pane);
       return;
     }
     this.unacked.set(pane, unacked + data.length);
-    this.send(FrameType.Output, pane, data);
+    const chunks = this.pendingOutput.get(pane);
+    if (chunks) chunks.push(data);
+    else this.pendingOutput.set(pane, [data]);
+    this.pendingChars += data.length;
+    if (this.pendingChars >= OUTPUT_BATCH_CHARS) this.flushOutput();
+    else this.flushPending ??= setImmediate(() => this.flushOutput());
+  }
+
+  /** Sends the queued output, one OUTPUT frame per pane. */
+  private flushOutput(): void {
+    if (this.flushPending) clearImmediate(this.flushPending);
+    this.flushPending = undefined;
+    const batches = [...this.pendingOutput];
+    this.pendingOutput.clear();
+    this.pendingChars = 0;
+    if (!this.withinBudget()) return;
+    for (const [pane, chunks] of batches) {
+      this.socket.write(
+        encodeFrame(FrameType.Output, pane, chunks.length === 1 ? chunks[0] : chunks.join('')),
+      );
+    }
+  }
+
+  /** Forgets output queued for `pane` and not sent: the client will never acknowledge it. */
+  private dropPending(pane: number): void {
+    const chunks = this.pendingOutput.get(pane);
+    if (!chunks) return;
+    this.pendingOutput.delete(pane);
+    let chars = 0;
+    for (const chunk of chunks) chars += chunk.length;
+    this.pendingChars -= chars;
+    this.unacked.set(pane, Math.max(0, (this.unacked.get(pane) ?? 0) - chars));
   }
 
   /**
@@ -150,6 +196,7 @@ export class ClientConnection {
   }
 
   forgetPane(pane: number): void {
+    this.dropPending(pane);
     this.unacked.delete(pane);
     this.stale.delete(pane);
   }

@@ -63,8 +63,7 @@ export interface ScreenSource {
 
 /**
  * Sends attached clients their panes' changed rows, frames by need rather than by clock (issue 12):
- * output after an idle moment goes out on the next turn of the event loop, so a typed key's echo
- * never waits for a frame slot; under a flood each client's frames are paced by its row budget
+ * output after an idle moment goes out at once, so a typed key's echo never waits for a frame slot; under a flood each client's frames are paced by its row budget
  * ({@link FLOOD_FRAMES_PER_SECOND}); a client that has not painted what it got (over
  * {@link SCREEN_INFLIGHT_BYTES}, or its socket backed up) gets nothing until it catches up, then
  * the latest screen: nothing queues for it.
@@ -72,17 +71,28 @@ export interface ScreenSource {
 export class ScreenFrames {
   private immediate: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** A change came in while the turn's trailing flush was pending. */
+  private changedSinceFlush = false;
 
   constructor(private readonly source: ScreenSource) {}
 
   /**
    * Something a client can see changed (output parsed, layout, a client attached or caught up).
-   * While a client waits for its budget, the waiting timer sends the change with the rest.
+   * After an idle moment the change goes out now (leading edge); more changes in the same turn of
+   * the event loop go out together at its end (trailing edge). While a client waits for its
+   * budget, the waiting timer sends the change with the rest.
    */
   schedule(): void {
-    if (this.immediate || this.timer) return;
+    if (this.timer) return;
+    if (this.immediate) {
+      this.changedSinceFlush = true;
+      return;
+    }
+    this.flush();
     this.immediate = setImmediate(() => {
       this.immediate = undefined;
+      if (!this.changedSinceFlush || this.timer) return;
+      this.changedSinceFlush = false;
       this.flush();
     });
   }

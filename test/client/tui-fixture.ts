@@ -40,7 +40,7 @@ export class TuiWorld {
   }
 
   /** A new terminal (its own tmux server) with a plain shell in the repository. */
-  async terminal(options: { cols?: number; rows?: number } = {}): Promise<TmuxTerminal> {
+  async terminal(options: { cols?: number; rows?: number; term?: string } = {}): Promise<TmuxTerminal> {
     const terminal = await TmuxTerminal.start({ cwd: this.root, env: this.env, ...options });
     this.terminals.push(terminal);
     return terminal;
@@ -52,11 +52,12 @@ export class TuiWorld {
    */
   async client(
     args: string[],
-    options: { cols?: number; rows?: number; launcher?: string } = {},
+    options: { cols?: number; rows?: number; launcher?: string; term?: string } = {},
   ): Promise<TmuxTerminal> {
     const terminal = await this.terminal({
       ...(options.cols !== undefined ? { cols: options.cols } : {}),
       ...(options.rows !== undefined ? { rows: options.rows } : {}),
+      ...(options.term !== undefined ? { term: options.term } : {}),
     });
     await this.startClient(terminal, args, options.launcher);
     return terminal;

@@ -27,6 +27,11 @@ export interface TmuxStartOptions {
   rows?: number;
   /** Shell command the window runs (default: a bash without rc files, prompt {@link PROMPT}). */
   command?: string;
+  /**
+   * TERM inside the window (default tmux's `default-terminal`, "screen": 8 colours, so a client
+   * there draws 256-colour cells in the nearest of 8). Applies to the default shell.
+   */
+  term?: string;
 }
 
 /** The text of a capture split into lines (tmux ends a capture with one newline per row). */
@@ -133,7 +138,8 @@ export class TmuxTerminal {
       String(options.rows ?? 35),
       '-c',
       options.cwd,
-      options.command ?? `PS1='${PROMPT}' bash --norc --noprofile`,
+      options.command ??
+        `${options.term ? `TERM=${options.term} ` : ''}PS1='${PROMPT}' bash --norc --noprofile`,
       // A window whose command ends stays on screen, so a test can still read what it printed.
       ';',
       'set-option',
