@@ -11,22 +11,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { ESM_BANNER } from './esm-banner.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where the bundle goes, relative to the package root (image.ts reads the same path). */
 export const AGENT_BUNDLE = 'dist-worker/orchestra-agent.mjs';
-
-// ESM output has no `require`, `__filename` or `__dirname`; CommonJS packages bundled into it
-// (and their `require('node:...')` calls, which esbuild leaves as they are) need them.
-const BANNER = [
-  "import { createRequire as __orchestraCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __orchestraFileURLToPath } from 'node:url';",
-  "import { dirname as __orchestraDirname } from 'node:path';",
-  'const require = __orchestraCreateRequire(import.meta.url);',
-  'const __filename = __orchestraFileURLToPath(import.meta.url);',
-  'const __dirname = __orchestraDirname(__filename);',
-].join('\n');
 
 /**
  * Builds the bundle.
@@ -49,7 +39,7 @@ export async function bundleAgent(options = {}) {
     format: 'esm',
     // Prefer packages' ESM builds: UMD builds (jsonc-parser's) hide their requires from the bundler.
     mainFields: ['module', 'main'],
-    banner: { js: BANNER },
+    banner: { js: ESM_BANNER },
     tsconfig: path.join(root, 'tsconfig.json'),
     legalComments: 'none',
     sourcemap: false,

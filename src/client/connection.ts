@@ -4,23 +4,12 @@ import { connect, type Socket } from 'node:net';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraEntry } from '../common/paths.js';
 import { encodeFrame, FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
-import {
-  type Command,
-  controlSchema,
-  errorPayloadSchema,
-  type Hello,
-  type LayoutState,
-  PROTOCOL_VERSION,
-  parsePayload,
-  type Snapshot,
-  snapshotSchema,
-  versionMismatchMessage,
-  type Welcome,
-  welcomeSchema,
-} from '../protocol/messages.js';
+import type { Command, Hello, LayoutState, Snapshot, Welcome } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
+import { PROTOCOL_VERSION, versionMismatchMessage } from '../protocol/version.js';
 import { ensureSocketDir, socketPath } from '../server/socket-dir.js';
 import { probeSocket, withSessionLock } from '../server/socket-lock.js';
+import { parseErrorPayload, parseServerControl, parseSnapshot, parseWelcome } from './server-messages.js';
 
 /** How long a client waits for a server it started to accept connections, ms. */
 const SERVER_START_TIMEOUT_MS = 10_000;
@@ -98,7 +87,7 @@ export class ServerConnection {
                   new OrchestraError('PROTOCOL_MISMATCH', versionMismatchMessage(protocol, PROTOCOL_VERSION)),
                 );
               }
-              connection.welcome = parsePayload(welcomeSchema, frame.payload, 'WELCOME');
+              connection.welcome = parseWelcome(frame.payload);
               settled = true;
               socket.removeAllListeners('error');
               socket.on('error', () => {
@@ -106,7 +95,7 @@ export class ServerConnection {
               });
               resolve(connection);
             } else if (frame.type === FrameType.Error) {
-              const error = parsePayload(errorPayloadSchema, frame.payload, 'ERROR');
+              const error = parseErrorPayload(frame.payload);
               return fail(
                 new OrchestraError(
                   error.code === 'PROTOCOL_MISMATCH' ? 'PROTOCOL_MISMATCH' : 'SERVER_UNREACHABLE',
@@ -151,10 +140,10 @@ export class ServerConnection {
         return;
       }
       case FrameType.Snapshot:
-        this.handlers.onSnapshot?.(pane, parsePayload(snapshotSchema, payload, 'SNAPSHOT'));
+        this.handlers.onSnapshot?.(pane, parseSnapshot(payload));
         return;
       case FrameType.Control: {
-        const message = parsePayload(controlSchema, payload, 'control message');
+        const message = parseServerControl(payload);
         if (message.kind === 'response') {
           const waiter = this.pending.get(message.id);
           this.pending.delete(message.id);
@@ -172,7 +161,7 @@ export class ServerConnection {
         return;
       }
       case FrameType.Error: {
-        const error = parsePayload(errorPayloadSchema, payload, 'ERROR');
+        const error = parseErrorPayload(payload);
         this.closeReason = error.message;
         return;
       }

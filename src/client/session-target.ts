@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { findRepoRoot } from '../git/repo.js';
 import { sanitizeSessionName, socketPath } from '../server/socket-dir.js';
 
 /** A parsed `-t` target: a session, and optionally a pane in it (index, `%id` or name). */
@@ -29,6 +28,8 @@ export async function defaultSession(
 ): Promise<{ session: string; root?: string }> {
   if (env.ORCHESTRA_SESSION) return { session: sanitizeSessionName(env.ORCHESTRA_SESSION) };
   try {
+    // Loaded here, not at the top: a command that names its session (`-t`) never starts git.
+    const { findRepoRoot } = await import('../git/repo.js');
     const root = await findRepoRoot(cwd);
     return { session: sanitizeSessionName(basename(root)), root };
   } catch {
@@ -47,17 +48,18 @@ export async function parseTarget(
   env: NodeJS.ProcessEnv,
   wantPane: boolean,
 ): Promise<Target> {
-  const fallback = await defaultSession(cwd, env);
-  if (target === undefined || target === '') return { ...fallback };
+  // The current session is looked up (a `git rev-parse`) only when the target leaves it out.
+  const fallback = () => defaultSession(cwd, env);
+  if (target === undefined || target === '') return { ...(await fallback()) };
   const colon = target.indexOf(':');
   if (colon >= 0) {
     const session = target.slice(0, colon);
     const pane = target.slice(colon + 1);
-    const base = session === '' ? fallback : { session: sanitizeSessionName(session) };
+    const base = session === '' ? await fallback() : { session: sanitizeSessionName(session) };
     return pane === '' ? base : { ...base, pane };
   }
   if (!wantPane) return { session: sanitizeSessionName(target) };
   if (existsSync(socketPath(sanitizeSessionName(target), env)))
     return { session: sanitizeSessionName(target) };
-  return { ...fallback, pane: target };
+  return { ...(await fallback()), pane: target };
 }

@@ -1,6 +1,9 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { OrchestraError } from '../common/errors.js';
+import { packageRoot } from '../common/paths.js';
 import { blessedColors } from './blessed-colors.js';
 import { DEFAULT_COLOR, FLAG_BOLD, packAttr, rgbTo256 } from './cell-render.js';
 
@@ -60,7 +63,7 @@ function attr(style: Style): number {
 }
 
 /** The folder of the themes shipped with orchestra. */
-export const THEMES_DIR = new URL('../../themes/', import.meta.url);
+export const THEMES_DIR = pathToFileURL(join(packageRoot(), 'themes/'));
 
 /**
  * Loads `themes/<name>.json`.

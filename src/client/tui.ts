@@ -832,8 +832,9 @@ export class Tui {
    * with the same parser as the CLI (`new-pane -n logs -- tail -f x.log`, `select-layout tiled`...).
    */
   private async runCommandLine(line: string): Promise<void> {
-    const { parse } = await import('shell-quote');
-    const argv = parse(line).filter((a): a is string => typeof a === 'string');
+    // The default export: a bundled CommonJS package has no named exports on a dynamic import.
+    const { default: shellQuote } = await import('shell-quote');
+    const argv = shellQuote.parse(line).filter((a): a is string => typeof a === 'string');
     if (argv[0] === 'orchestra') argv.shift();
     if (['tui', 'attach', 'server'].includes(argv[0] ?? '')) {
       this.flash(`"${argv[0]}" cannot run inside the TUI`);

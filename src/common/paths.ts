@@ -1,5 +1,5 @@
-import { realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OrchestraError } from './errors.js';
 
@@ -24,13 +24,42 @@ export interface OrchestraPaths {
   strategies: string;
 }
 
+let packageRootCache: string | undefined;
+
+/**
+ * The directory of orchestra's own package.json (it holds bin/, themes/, Dockerfile.worker and
+ * dist-worker/): the nearest one above this module named `orchestra`. The module sits at
+ * different depths under src/ (tsx) and in the bundled CLI (dist/bundle/), so the directory is
+ * looked up rather than counted.
+ *
+ * @throws Error when no such package.json is above this module (a broken installation)
+ */
+export function packageRoot(): string {
+  if (packageRootCache) return packageRootCache;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (manifest.name === 'orchestra') {
+        packageRootCache = dir;
+        return dir;
+      }
+    } catch {
+      // No package.json here (or not JSON): look further up.
+    }
+    const parent = dirname(dir);
+    if (parent === dir)
+      throw new Error(`orchestra's package.json is not above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
 /**
  * orchestra's own entry script (`bin/orchestra` of this installation), absolute: what a server is
  * started with, by a client in the background or by a systemd unit.
  */
 export function orchestraEntry(): string {
-  // This module is `dist/common/paths.js` when built, `src/common/paths.ts` under tsx.
-  return fileURLToPath(new URL('../../bin/orchestra', import.meta.url));
+  return join(packageRoot(), 'bin', 'orchestra');
 }
 
 /** The `.orchestra/` layout for the repository whose top level is `root`. */

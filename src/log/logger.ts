@@ -115,24 +115,6 @@ export function createLogger(file: string, options: LoggerOptions = {}): Logger 
   return new FileLogger(root, { component: options.component ?? 'orchestra' }, shared);
 }
 
-/** A logger that drops everything, for code paths that run outside a repository. */
-export function nullLogger(): Logger {
-  const drop: LogFn = () => undefined;
-  const logger: Logger = {
-    trace: drop,
-    debug: drop,
-    info: drop,
-    warn: drop,
-    error: drop,
-    fatal: drop,
-    child: () => logger,
-    isLevelEnabled: () => false,
-    flush: () => undefined,
-    close: () => undefined,
-  };
-  return logger;
-}
-
 interface SharedState {
   closed: boolean;
   /** Set once a line failed in pino itself (noted on stderr once). */

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 
 /**
- * Control messages of the wire protocol, validated on both sides with these schemas
- * (DESIGN.md, "Wire protocol"). Bump {@link PROTOCOL_VERSION} on any incompatible change.
+ * Control messages of the wire protocol as schemas (DESIGN.md, "Wire protocol"): the server
+ * validates what clients send with them; clients read what the server sends with the zod-free
+ * checks of client/server-messages.ts. Bump PROTOCOL_VERSION (version.ts) on any incompatible change.
  */
 
-/** Version spoken by this build. HELLO carries it; a mismatch ends the connection with a clear message. */
-export const PROTOCOL_VERSION = 2;
+export { PROTOCOL_VERSION, versionMismatchMessage } from './version.js';
 
 export const helloSchema = z.object({
   protocol: z.number().int(),
@@ -148,6 +148,8 @@ export const commandSchema = z.discriminatedUnion('cmd', [
     direction: z.union([z.literal(-1), z.literal(1)]),
   }),
   z.object({ cmd: z.literal('list-clients') }),
+  /** What `orchestra ls` shows of a session, in one request: {@link SessionInfo}. */
+  z.object({ cmd: z.literal('session-info') }),
   /** The task board: queue, running attempts with their panes, done, failed, costs. */
   z.object({ cmd: z.literal('task-board') }),
   /** Put a failed task back in the queue. */
@@ -162,6 +164,13 @@ export const commandSchema = z.discriminatedUnion('cmd', [
 ]);
 export type Command = z.infer<typeof commandSchema>;
 export type CommandName = Command['cmd'];
+
+/** The answer to `session-info`: the session's name, its pane count and attached clients. */
+export interface SessionInfo {
+  session: string;
+  panes: number;
+  clients: number;
+}
 
 export const eventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('layout'), layout: layoutStateSchema }),
@@ -182,11 +191,6 @@ export const controlSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('event'), event: eventSchema }),
 ]);
 export type Control = z.infer<typeof controlSchema>;
-
-/** The one message both sides show on a version mismatch (DESIGN.md, "Wire protocol"). */
-export function versionMismatchMessage(server: number, client: number): string {
-  return `server speaks protocol ${server}, this client ${client}: run \`orchestra kill-server\` or use the matching version`;
-}
 
 /** Parses a JSON payload with a schema; throws a one-line error naming what was wrong. */
 export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer, what: string): T {

@@ -55,6 +55,7 @@ const READ_COMMANDS: ReadonlySet<string> = new Set([
   'history-rows',
   'search-history',
   'list-clients',
+  'session-info',
   'resize',
 ]);
 
@@ -784,6 +785,12 @@ export class SessionServer {
         else this.makeLatest(client);
         return { cols: this.size.cols, rows: this.size.rows };
       }
+      case 'session-info':
+        return {
+          session: this.session,
+          panes: this.panes.length,
+          clients: [...this.clients.values()].filter((c) => c.attached).length,
+        };
       case 'list-clients':
         return [...this.clients.values()]
           .filter((c) => c.attached)

@@ -1,6 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { lock } from 'proper-lockfile';
 
 /**
  * Tries to connect to a Unix socket.
@@ -31,7 +30,9 @@ export function probeSocket(path: string, timeoutMs = 1000): Promise<'live' | 's
  */
 export async function withSessionLock<T>(lockPath: string, task: () => Promise<T>): Promise<T> {
   await writeFile(lockPath, '', { flag: 'a', mode: 0o600 });
-  const release = await lock(lockPath, {
+  // Loaded on use: only a client that starts a server takes the lock, not every command.
+  const { default: lockfile } = await import('proper-lockfile');
+  const release = await lockfile.lock(lockPath, {
     realpath: false,
     stale: 10_000,
     retries: { retries: 200, minTimeout: 10, maxTimeout: 100 },

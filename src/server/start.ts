@@ -1,12 +1,10 @@
 import { access, unlink } from 'node:fs/promises';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
-import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
-import { createLogger, type Logger, nullLogger } from '../log/logger.js';
-import { mergeTask } from '../scheduler/merge-task.js';
-import { Scheduler } from '../scheduler/scheduler.js';
-import { StateStore } from '../store/store.js';
+import type { Logger } from '../log/logger.js';
+import { nullLogger } from '../log/null-logger.js';
+import type { StateStore } from '../store/store.js';
 import { SessionServer } from './session-server.js';
 import { ensureSocketDir, socketPath } from './socket-dir.js';
 import { probeSocket, withSessionLock } from './socket-lock.js';
@@ -42,6 +40,13 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       () => false,
     );
     if (initialised) {
+      // Config, log and store are loaded only for a repository's session: a plain session (panes,
+      // no tasks) starts without zod, pino, lowdb, the scheduler or Docker (issue 12).
+      const [{ loadConfig }, { createLogger }, { StateStore }] = await Promise.all([
+        import('../config/load.js'),
+        import('../log/logger.js'),
+        import('../store/store.js'),
+      ]);
       ({ config } = await loadConfig(options.root, { env }));
       scrollback = config.scrollback;
       logger = createLogger(paths.log, { component: 'server', bindings: { session: options.session } });
@@ -84,6 +89,10 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
   });
   await server.restore();
   if (options.root && store && config) {
+    const [{ Scheduler }, { mergeTask }] = await Promise.all([
+      import('../scheduler/scheduler.js'),
+      import('../scheduler/merge-task.js'),
+    ]);
     const scheduler = new Scheduler({
       root: options.root,
       paths: orchestraPaths(options.root),

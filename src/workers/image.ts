@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { errorMessage, OrchestraError, type OrchestraErrorCode } from '../common/errors.js';
+import { packageRoot } from '../common/paths.js';
 import { dockerClient } from './docker-engine.js';
 
 /** The worker image's Dockerfile, relative to the package root. */
@@ -19,14 +19,6 @@ const FILES_MISSING: OrchestraErrorCode = 'IMAGE_BUILD_FAILED';
 
 /** Lines of a failing step's output kept for the error: enough for a compiler or apt error. */
 const FAILED_STEP_TAIL_LINES = 30;
-
-/**
- * The directory holding Dockerfile.worker and dist-worker/: two levels above this module, both
- * from src/workers/ (tsx) and from dist/workers/ (the compiled CLI).
- */
-export function packageRoot(): string {
-  return fileURLToPath(new URL('../../', import.meta.url));
-}
 
 async function readRequired(file: string, what: string): Promise<Buffer> {
   try {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { defaultSession, parseTarget } from '../../src/client/session-target.js';
@@ -59,5 +60,34 @@ describe('session targets', () => {
     });
     // Where only a session makes sense, a bare word is always one.
     assert.deepEqual(await parseTarget('editor', repo, env, false), { session: 'editor' });
+  });
+});
+
+/** A target that names its session needs no repository: no git process starts (issue 12). */
+describe('a named session skips the repository lookup', () => {
+  let bin: string;
+  let marker: string;
+  let savedPath: string | undefined;
+  before(async () => {
+    bin = await tempDir();
+    marker = join(bin, 'git-ran');
+    // A `git` first on PATH that leaves a mark and fails, as if there were no repository.
+    await writeFile(join(bin, 'git'), `#!/bin/sh\necho "$@" >> ${marker}\nexit 128\n`, { mode: 0o755 });
+    savedPath = process.env.PATH;
+    process.env.PATH = `${bin}:${savedPath ?? ''}`;
+  });
+  after(async () => {
+    process.env.PATH = savedPath;
+    await rm(bin, { recursive: true, force: true });
+  });
+
+  test('session:pane, session: and a bare session name run no git; :pane does', async () => {
+    const env = { ORCHESTRA_TMPDIR: bin };
+    assert.deepEqual(await parseTarget('work:2', bin, env, true), { session: 'work', pane: '2' });
+    assert.deepEqual(await parseTarget('work:', bin, env, true), { session: 'work' });
+    assert.deepEqual(await parseTarget('work', bin, env, false), { session: 'work' });
+    assert.equal(existsSync(marker), false, 'no git process for a named session');
+    assert.deepEqual(await parseTarget(':1', bin, env, true), { session: 'default', pane: '1' });
+    assert.match(await readFile(marker, 'utf8'), /rev-parse/, 'the current session is looked up with git');
   });
 });

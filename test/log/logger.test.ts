@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isOrchestraError } from '../../src/common/errors.js';
 import { orchestraPaths } from '../../src/common/paths.js';
-import { createLogger, nullLogger } from '../../src/log/logger.js';
+import { createLogger } from '../../src/log/logger.js';
+import { nullLogger } from '../../src/log/null-logger.js';
 import { readLogLines } from '../support/log-lines.js';
 
 let tmp: string;

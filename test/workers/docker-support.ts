@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import lockfile from 'proper-lockfile';
+import { packageRoot } from '../../src/common/paths.js';
 import type { WorkerConfig } from '../../src/config/schema.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { seedAttemptRepo } from '../../src/git/attempt-repo.js';
@@ -15,7 +16,7 @@ import type { PaneExit, PaneProcess } from '../../src/panes/pane-process.js';
 import { workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient, probeDocker } from '../../src/workers/docker-engine.js';
 import { hostIds } from '../../src/workers/docker-worker.js';
-import { AGENT_BUNDLE, buildWorkerImage, packageRoot, workerImageStatus } from '../../src/workers/image.js';
+import { AGENT_BUNDLE, buildWorkerImage, workerImageStatus } from '../../src/workers/image.js';
 import { removeSessionContainers } from '../../src/workers/session-containers.js';
 import { handOver } from '../../src/workers/shells.js';
 

@@ -1,4 +1,4 @@
-import { fileURLToPath } from 'node:url';
+import { orchestraEntry } from '../../common/paths.js';
 import { commandFromTemplate } from './command-template.js';
 import { baseEnv, exitState } from './common.js';
 import type { AgentAdapter, AgentLaunch, AgentLaunchContext } from './types.js';
@@ -11,8 +11,8 @@ import type { AgentAdapter, AgentLaunch, AgentLaunchContext } from './types.js';
  * `bin/orchestra`; in a container, `orchestra` on the worker image's PATH (Dockerfile.worker).
  */
 
-/** This package's CLI entry: the same path from `src/agents/adapters/` (tsx) and `dist/agents/adapters/`. */
-export const ORCHESTRA_BIN = fileURLToPath(new URL('../../../bin/orchestra', import.meta.url));
+/** This package's CLI entry, `bin/orchestra` (common/paths.ts). */
+export const ORCHESTRA_BIN = orchestraEntry();
 
 export const orchestraAdapter: AgentAdapter = {
   type: 'orchestra',

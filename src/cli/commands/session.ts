@@ -6,9 +6,8 @@ import { parseTarget, type Target } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
 import { printable } from '../../common/printable.js';
 import { keyNameToBytes } from '../../keys/key-names.js';
-import type { PaneInfo, Command as ServerCommand } from '../../protocol/messages.js';
+import type { PaneInfo, Command as ServerCommand, SessionInfo } from '../../protocol/messages.js';
 import { checkSocketDir, socketDir } from '../../server/socket-dir.js';
-import { probeSocket } from '../../server/socket-lock.js';
 import type { CommandEnv } from '../main.js';
 import { formatTable, printJson } from '../output.js';
 import { VERSION } from '../version.js';
@@ -61,9 +60,7 @@ function integer(value: string): number {
  *
  * @throws OrchestraError SOCKET_DIR_UNSAFE as {@link checkSocketDir}
  */
-async function listSessions(
-  env: CommandEnv,
-): Promise<Array<{ session: string; panes: number; clients: number }>> {
+async function listSessions(env: CommandEnv): Promise<SessionInfo[]> {
   const dir = socketDir(env.env);
   try {
     await checkSocketDir(dir);
@@ -73,18 +70,17 @@ async function listSessions(
     throw error;
   }
   const names = await readdir(dir);
-  const sessions = [];
+  const sessions: SessionInfo[] = [];
   for (const name of names.sort()) {
     const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
-    if (!info?.isSocket() || (await probeSocket(path)) !== 'live') continue;
+    if (!info?.isSocket()) continue;
     try {
-      const target = { session: name };
-      const panes = await run<PaneInfo[]>(env, target, { cmd: 'list-panes' });
-      const clients = await run<unknown[]>(env, target, { cmd: 'list-clients' });
-      sessions.push({ session: name, panes: panes.length, clients: clients.length });
+      // One connection and one request per session; a socket nobody answers is not listed.
+      const answer = await run<SessionInfo>(env, { session: name }, { cmd: 'session-info' });
+      sessions.push({ session: name, panes: answer.panes, clients: answer.clients });
     } catch {
-      // A server that dies while we ask is simply not listed.
+      // A stale socket, or a server that dies while we ask, is simply not listed.
     }
   }
   return sessions;
