@@ -436,7 +436,7 @@ function withUnit(value: number | null, unit: string): string {
 
 function summarySection(rows: SummaryRow[], rounds: number): string[] {
   return [
-    `Summary (issue 12): orchestra against tmux, ${rounds} alternating rounds per scenario`,
+    `Summary (issue 12): orchestra against tmux, ${rounds} alternating round${rounds === 1 ? '' : 's'} per scenario`,
     ...table(
       ['measure', 'orchestra', 'tmux', 'ratio', 'target', 'verdict'],
       rows.map((r) => [
