@@ -1,7 +1,9 @@
 import type { BenchContext } from '../lib/context.js';
 import { MirrorClient } from '../lib/mirror-client.js';
-import { OrchestraServer } from '../lib/orchestra-server.js';
-import { round } from '../lib/stats.js';
+import { ORCHESTRA_BIN, OrchestraServer } from '../lib/orchestra-server.js';
+import { rssKiB } from '../lib/process-control.js';
+import { PtyClient } from '../lib/pty-client.js';
+import { median, round } from '../lib/stats.js';
 import { TmuxServer } from '../lib/tmux-server.js';
 import { pollUntil, sleep } from '../lib/waiting.js';
 
@@ -32,7 +34,19 @@ export interface MemoryRow {
   history?: { beforeMiB: number; afterMiB: number; panes: number; cols: number };
   /** tmux only: windows used when 64 panes no longer fit in one. */
   windows?: number;
+  /** A fresh server per round with one idle pane (and, for orchestra, no tasks), and a client attached to it. */
+  oneIdlePane?: OneIdlePaneFigures;
   error?: string;
+}
+
+/** RSS of a server with one idle pane and of the real client attached to it, per round and median, MiB. */
+export interface OneIdlePaneFigures {
+  /** Server RSS before any client attached. */
+  serverRssMiB: number[];
+  serverRssMedianMiB: number | null;
+  /** RSS of the real client process (`orchestra attach`, `tmux attach`) once it has drawn the pane. */
+  clientRssMiB: number[];
+  clientRssMedianMiB: number | null;
 }
 
 const mib = (kib: number) => round(kib / 1024, 1) ?? 0;
@@ -210,6 +224,95 @@ async function tmuxHistory(ctx: BenchContext, row: MemoryRow): Promise<void> {
   }
 }
 
+/** Server and client RSS of one round, KiB. */
+interface RssPair {
+  server: number;
+  client: number;
+}
+
+/** Waits until the client on a PTY has drawn `text`, then for the settle pause. */
+async function drawn(client: PtyClient, text: string): Promise<void> {
+  await pollUntil(
+    async () => {
+      await client.settled();
+      return client.screenText().some((row) => row.includes(text));
+    },
+    15_000,
+    `client to draw "${text}"`,
+    50,
+  );
+  await sleep(SETTLE_MS);
+}
+
+/** Text the idle pane prints, so the client's screen shows that it has drawn the pane. */
+const IDLE_PANE_TEXT = 'idle-pane-ready';
+
+/** The command line holds `idle-pane""-ready`, so a title showing it cannot pass for the output. */
+function idlePaneCommand(): string[] {
+  return ['sh', '-c', `echo ${IDLE_PANE_TEXT.slice(0, 9)}""${IDLE_PANE_TEXT.slice(9)}; exec sleep 100000`];
+}
+
+/** orchestra: a fresh server, one idle pane, its RSS; then `orchestra attach`, its RSS once drawn. */
+async function orchestraOneIdlePane(ctx: BenchContext): Promise<RssPair> {
+  const server = await OrchestraServer.start({
+    session: ctx.name('mem1'),
+    dir: ctx.dir,
+    env: ctx.env,
+    cleanup: ctx.cleanup,
+    nodeFlags: ctx.nodeFlags,
+  });
+  try {
+    await server.newPane(idlePaneCommand(), 'idle');
+    const serverKiB = await settledRss(() => server.rssKiB());
+    const client = new PtyClient({
+      file: process.execPath,
+      args: [...ctx.nodeFlags(`${server.session}-attach`), ORCHESTRA_BIN, 'attach', '-t', server.session],
+      cwd: ctx.dir,
+      env: ctx.env,
+      cols: COLS,
+      rows: ROWS,
+      cleanup: ctx.cleanup,
+      label: 'orchestra attach (memory)',
+      screen: true,
+    });
+    try {
+      await drawn(client, IDLE_PANE_TEXT);
+      return { server: serverKiB, client: rssKiB(client.pid) };
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** tmux: a fresh server with one idle pane, its RSS; then `tmux attach`, its RSS once drawn. */
+async function tmuxOneIdlePane(ctx: BenchContext): Promise<RssPair> {
+  const tmux = new TmuxServer({ socket: ctx.name('mem1'), dir: ctx.dir, env: ctx.env, cleanup: ctx.cleanup });
+  try {
+    await tmux.start('mem1', COLS, ROWS, idlePaneCommand());
+    const serverKiB = await settledRss(() => tmux.rssKiB());
+    const client = tmux.attach('mem1', COLS, ROWS, true);
+    try {
+      await drawn(client, IDLE_PANE_TEXT);
+      return { server: serverKiB, client: rssKiB(client.pid) };
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await tmux.stop();
+  }
+}
+
+function oneIdlePaneFigures(pairs: RssPair[]): OneIdlePaneFigures {
+  return {
+    serverRssMiB: pairs.map((p) => mib(p.server)),
+    serverRssMedianMiB: round(median(pairs.map((p) => p.server / 1024)), 1),
+    clientRssMiB: pairs.map((p) => mib(p.client)),
+    clientRssMedianMiB: round(median(pairs.map((p) => p.client / 1024)), 1),
+  };
+}
+
 function perIdlePane(row: MemoryRow): number | null {
   const one = row.rssMiB['1'];
   const many = row.rssMiB['64'];
@@ -217,26 +320,58 @@ function perIdlePane(row: MemoryRow): number | null {
   return round((many - one) / 63, 2);
 }
 
-/** Scenario 4: server RSS with 1, 16 and 64 idle panes, and the cost of a full 10,000-line history. */
-export async function runMemory(ctx: BenchContext): Promise<MemoryRow[]> {
-  const rows: MemoryRow[] = [];
-  for (const [system, idle, history] of [
-    ['orchestra', orchestraIdle, orchestraHistory],
-    ['tmux', tmuxIdle, tmuxHistory],
-  ] as const) {
-    const row: MemoryRow = { system, rssMiB: {}, perIdlePaneMiB: null, perHistoryPaneMiB: null };
-    const errors: string[] = [];
+/**
+ * Scenario 4: memory. First `rounds` alternating rounds (orchestra, tmux, orchestra, ...) of a fresh
+ * server with one idle pane: server RSS, then the RSS of the real client attached to it. Then, once
+ * per system, server RSS with 1, 16 and 64 idle panes, and the cost of a full 10,000-line history.
+ * All MiB (VmRSS).
+ */
+export async function runMemory(ctx: BenchContext, options: { rounds: number }): Promise<MemoryRow[]> {
+  const systems = [
+    { system: 'orchestra', oneIdle: orchestraOneIdlePane, idle: orchestraIdle, history: orchestraHistory },
+    { system: 'tmux', oneIdle: tmuxOneIdlePane, idle: tmuxIdle, history: tmuxHistory },
+  ] as const;
+  const rows = new Map<string, MemoryRow>();
+  const errors = new Map<string, string[]>();
+  const pairs = new Map<string, RssPair[]>();
+  for (const { system } of systems) {
+    rows.set(system, { system, rssMiB: {}, perIdlePaneMiB: null, perHistoryPaneMiB: null });
+    errors.set(system, []);
+    pairs.set(system, []);
+  }
+  const fail = (system: string, error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    errors.get(system)!.push(message);
+    ctx.log(`  ${system} failed: ${message}`);
+  };
+  for (let round = 0; round < options.rounds; round++) {
+    for (const { system, oneIdle } of systems) {
+      // One failure is reported once; the other system's rounds carry on.
+      if (errors.get(system)!.length > 0) continue;
+      try {
+        const pair = await oneIdle(ctx);
+        pairs.get(system)!.push(pair);
+        ctx.log(
+          `  ${system.padEnd(9)} one idle pane, round ${round + 1}: server ${mib(pair.server)} MiB, client ${mib(pair.client)} MiB`,
+        );
+      } catch (error) {
+        fail(system, error);
+      }
+    }
+  }
+  for (const { system, idle, history } of systems) {
+    const row = rows.get(system)!;
+    if (pairs.get(system)!.length > 0) row.oneIdlePane = oneIdlePaneFigures(pairs.get(system)!);
     for (const part of [idle, history]) {
       try {
         await part(ctx, row);
       } catch (error) {
-        errors.push(error instanceof Error ? error.message : String(error));
-        ctx.log(`  ${system} failed: ${errors[errors.length - 1]}`);
+        fail(system, error);
       }
     }
     row.perIdlePaneMiB = perIdlePane(row);
-    if (errors.length > 0) row.error = errors.join('; ');
-    rows.push(row);
+    const errs = errors.get(system)!;
+    if (errs.length > 0) row.error = errs.join('; ');
   }
-  return rows;
+  return [...rows.values()];
 }

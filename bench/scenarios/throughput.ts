@@ -3,6 +3,7 @@ import type { BenchContext } from '../lib/context.js';
 import { MarkerScanner, PRINT_DONE_MARKER } from '../lib/marker.js';
 import { MirrorClient } from '../lib/mirror-client.js';
 import { ORCHESTRA_BIN, OrchestraServer } from '../lib/orchestra-server.js';
+import { cpuSeconds } from '../lib/process-control.js';
 import { PtyClient } from '../lib/pty-client.js';
 import { median } from '../lib/stats.js';
 import { writeMixedText } from '../lib/text-fixture.js';
@@ -41,6 +42,13 @@ export interface ThroughputRow {
   medianSeconds: number;
   /** Decimal MB (10^6 bytes) per second at the median. */
   mbPerSecond: number;
+  /**
+   * CPU seconds (user + system) the multiplexer used per run: server and client process (for the
+   * in-process row, the server and this benchmark process, which is the client), not the workload
+   * program itself. Absent for the raw PTY.
+   */
+  cpuRuns?: number[];
+  medianCpuSeconds?: number;
   /** orchestra: snapshots beyond the first per run, i.e. times the server dropped output for the client. */
   redraws?: number[];
   error?: string;
@@ -88,6 +96,13 @@ function row(
   };
 }
 
+/** The CPU fields of a row, when its runs measured CPU. */
+function cpuFigures(runs: RunResult[]): Pick<ThroughputRow, 'cpuRuns' | 'medianCpuSeconds'> {
+  const cpu = runs.flatMap((r) => (r.cpuSeconds === undefined ? [] : [r.cpuSeconds]));
+  if (cpu.length === 0) return {};
+  return { cpuRuns: cpu.map((v) => Math.round(v * 100) / 100), medianCpuSeconds: median(cpu) };
+}
+
 /** The pane keeps running after the marker so that its exit cannot race the last output. */
 function paneCommand(workload: Workload): string[] {
   return ['sh', '-c', `${workload.script}; exec sleep 100000`];
@@ -98,6 +113,26 @@ interface RunResult {
   seconds: number;
   /** orchestra in-process only: discard-and-redraws during the run. */
   redraws?: number;
+  /** CPU seconds the server and client used during the run. */
+  cpuSeconds?: number;
+}
+
+/**
+ * Measures the CPU that `pids` (and, with `self`, this process) use from now until the returned
+ * function is called; that function returns seconds (user + system).
+ */
+function cpuMeter(pids: number[], self = false): () => number {
+  const before = pids.map(cpuSeconds);
+  const selfBefore = process.cpuUsage();
+  return () => {
+    const own = self
+      ? (() => {
+          const d = process.cpuUsage(selfBefore);
+          return (d.user + d.system) / 1e6;
+        })()
+      : 0;
+    return pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - before[i]!, own);
+  };
 }
 
 /**
@@ -141,9 +176,11 @@ function orchestraRunner(ctx: BenchContext): Runner {
       const c = client!;
       scanner = new MarkerScanner();
       const snapshotsBefore = c.snapshots;
+      const cpu = cpuMeter([s.pid], true);
       const t0 = performance.now();
       const pane = await s.newPane(paneCommand(workload), 'tp');
       const at = await withTimeout(scanner.wait(), RUN_TIMEOUT_MS, `orchestra ${workload.name}`);
+      const cpuUsed = cpu();
       const redraws = c.snapshots - snapshotsBefore - 1;
       await s.request({ cmd: 'kill-pane', pane: `%${pane.id}` });
       await withTimeout(
@@ -151,7 +188,7 @@ function orchestraRunner(ctx: BenchContext): Runner {
         10_000,
         'pane removal',
       );
-      return { seconds: (at - t0) / 1000, redraws };
+      return { seconds: (at - t0) / 1000, redraws, cpuSeconds: cpuUsed };
     },
     async teardown() {
       client?.close();
@@ -198,9 +235,11 @@ function orchestraTuiRunner(ctx: BenchContext): Runner {
     async run(workload) {
       const s = server!;
       scanner = new MarkerScanner();
+      const cpu = cpuMeter([s.pid, client!.pid]);
       const t0 = performance.now();
       const pane = await s.newPane(paneCommand(workload), 'tp');
       const at = await withTimeout(scanner.wait(), RUN_TIMEOUT_MS, `orchestra TUI ${workload.name}`);
+      const cpuUsed = cpu();
       await s.request({ cmd: 'kill-pane', pane: `%${pane.id}` });
       await pollUntil(
         async () => (await s.request<unknown[]>({ cmd: 'list-panes' })).length === 0,
@@ -209,7 +248,7 @@ function orchestraTuiRunner(ctx: BenchContext): Runner {
       );
       // Let the client draw the empty window, so the next run's marker cannot be an old frame's.
       await sleep(100);
-      return { seconds: (at - t0) / 1000 };
+      return { seconds: (at - t0) / 1000, cpuSeconds: cpuUsed };
     },
     async teardown() {
       await client?.close();
@@ -235,14 +274,16 @@ function tmuxRunner(ctx: BenchContext): Runner {
     },
     async run(workload) {
       scanner = new MarkerScanner();
+      const cpu = cpuMeter([tmux.pid, client!.pid]);
       const t0 = performance.now();
       const window = (
         await tmux.run(['new-window', '-P', '-F', '#{window_id}', '-t', 'tp:', ...paneCommand(workload)])
       ).trim();
       const at = await withTimeout(scanner.wait(), RUN_TIMEOUT_MS, `tmux ${workload.name}`);
+      const cpuUsed = cpu();
       await tmux.run(['kill-window', '-t', window]);
       await sleep(100);
-      return { seconds: (at - t0) / 1000 };
+      return { seconds: (at - t0) / 1000, cpuSeconds: cpuUsed };
     },
     async teardown() {
       await client?.close();
@@ -290,12 +331,13 @@ const LABELS: Record<ThroughputSystem, string> = {
 
 /**
  * Scenario 1: time for one pane to print each workload while one client is attached; orchestra
- * (in-process client, and the real TUI), tmux (real client) and the raw PTY. Runs interleave
- * across systems. A system that fails gets rows with `error` set; the others carry on.
+ * (in-process client, and the real TUI), tmux (real client) and the raw PTY; wall seconds and the
+ * multiplexer's CPU seconds per run. `rounds` runs per system and workload, interleaved across
+ * systems (orchestra, orchestra TUI, tmux, raw, orchestra, ...). A system that fails gets rows with `error` set; the others carry on.
  */
 export async function runThroughput(
   ctx: BenchContext,
-  options: { runs: number; tui: boolean },
+  options: { rounds: number; tui: boolean },
 ): Promise<ThroughputRow[]> {
   ctx.log('  writing the 50 MB fixture');
   const workloads = await throughputWorkloads(ctx);
@@ -312,15 +354,16 @@ export async function runThroughput(
   try {
     for (const runner of runners) await runner.setup().catch((error) => fail(runner, error));
     for (const workload of workloads) {
-      for (let i = 0; i < options.runs; i++) {
+      for (let i = 0; i < options.rounds; i++) {
         for (const runner of runners) {
           if (failed.has(runner.system)) continue;
           try {
             const result = await runner.run(workload);
             const key = `${workload.name}\0${runner.system}`;
             results.set(key, [...(results.get(key) ?? []), result]);
+            const cpu = result.cpuSeconds === undefined ? '' : `, ${result.cpuSeconds.toFixed(2)} CPU-s`;
             ctx.log(
-              `  ${LABELS[runner.system].padEnd(10)} ${workload.name} run ${i + 1}: ${result.seconds.toFixed(2)} s`,
+              `  ${LABELS[runner.system].padEnd(10)} ${workload.name} round ${i + 1}: ${result.seconds.toFixed(2)} s${cpu}`,
             );
           } catch (error) {
             fail(runner, error);
@@ -343,6 +386,7 @@ export async function runThroughput(
           runs.map((r) => r.seconds),
           {
             ...(runner.system === 'orchestra' ? { redraws: runs.map((r) => r.redraws ?? 0) } : {}),
+            ...cpuFigures(runs),
             ...(error ? { error } : {}),
           },
         ),
