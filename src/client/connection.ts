@@ -3,6 +3,8 @@ import { closeSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraEntry } from '../common/paths.js';
+import { ensureSocketDir } from '../ipc/socket-dir.js';
+import { probeSocket, withSessionLock } from '../ipc/socket-lock.js';
 import { encodeFrame, FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
   type Command,
@@ -19,8 +21,7 @@ import {
   welcomeSchema,
 } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
-import { ensureSocketDir, socketPath } from '../server/socket-dir.js';
-import { probeSocket, withSessionLock } from '../server/socket-lock.js';
+import { socketPath } from '../protocol/socket-path.js';
 
 /** How long a client waits for a server it started to accept connections, ms. */
 const SERVER_START_TIMEOUT_MS = 10_000;

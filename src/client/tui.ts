@@ -7,10 +7,10 @@ import type { KeyAction } from '../config/key-bindings.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
+import { type BoardTask, BoardTaskSchema } from '../protocol/board.js';
 import type { LayoutState, PaneInfo } from '../protocol/messages.js';
 import type { HistoryRows, ScreenUpdate } from '../protocol/screen.js';
-import type { BoardTask } from '../scheduler/board.js';
-import { STATUS_ROWS } from '../server/session-server.js';
+import { STATUS_ROWS } from '../protocol/status-bar.js';
 import {
   copyCells,
   DEFAULT_COLOR,
@@ -1098,7 +1098,7 @@ export class Tui {
   /** prefix t: the task board — queue, running attempts with their panes, done, failed, costs. */
   private async showTaskBoard(selected = 0): Promise<void> {
     try {
-      const rows = await this.connection.request<BoardTask[]>({ cmd: 'task-board' });
+      const rows = BoardTaskSchema.array().parse(await this.connection.request({ cmd: 'task-board' }));
       this.showOverlay('tasks', '');
       this.mode = { kind: 'board', rows, selected: Math.min(selected, Math.max(0, rows.length - 1)) };
       this.renderBoard();

@@ -94,19 +94,3 @@ export function dependencyCycle(
   };
   return walk(task) ? [...path.map((t) => t.id), task.id] : undefined;
 }
-
-/** One row of the task board. */
-export interface BoardTask {
-  id: string;
-  status: string;
-  title?: string;
-  strategy: string;
-  error?: string;
-  resultBranch?: string;
-  costUsd?: number;
-  /** `autonomy` for a task the autonomous mode wrote, with its cycle; `kind: plan` for its planning task. */
-  origin?: 'autonomy';
-  cycle?: number;
-  kind?: 'plan';
-  attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
-}

@@ -18,6 +18,7 @@ import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
+import type { BoardTask } from '../protocol/board.js';
 import type { SessionServer } from '../server/session-server.js';
 import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
 import {
@@ -42,7 +43,7 @@ import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-
 import { removeStrayContainers } from '../workers/session-containers.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
-import { type BoardTask, type DependencyState, dependencyState, recordStatus } from './board.js';
+import { type DependencyState, dependencyState, recordStatus } from './board.js';
 import { appendTransition, lastTransition } from './event-log.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */

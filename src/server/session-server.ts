@@ -10,6 +10,7 @@ import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
 import { DEFAULT_SCROLLBACK, Pane, type PaneCloseReason, type PaneSpec } from '../panes/pane.js';
 import type { Disposable, PaneProcess } from '../panes/pane-process.js';
+import { CLIENT_OUTPUT_BUDGET_BYTES } from '../protocol/flow-control.js';
 import { FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
   type Command,
@@ -23,17 +24,15 @@ import {
   parsePayload,
   versionMismatchMessage,
 } from '../protocol/messages.js';
+import { STATUS_ROWS } from '../protocol/status-bar.js';
 import type { StateStore } from '../store/store.js';
-import { CLIENT_OUTPUT_BUDGET_BYTES, ClientConnection } from './client-connection.js';
+import { ClientConnection } from './client-connection.js';
 import { type AgentEvent, tailEvents } from './events-tail.js';
 import { historyRows, searchHistory } from './history-rows.js';
 import { ScreenFrames, ScreenStream } from './screen-frames.js';
 
 /** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
 const AGENT_STATES: ReadonlySet<string> = new Set(AGENT_STATUS_STATES);
-
-/** Rows the client's status bar takes at the bottom of the window. */
-export const STATUS_ROWS = 1;
 
 /** Debounce for saving layout and panes to the store, ms: a burst of changes costs one write. */
 const PERSIST_DEBOUNCE_MS = 150;

@@ -3,13 +3,14 @@ import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
 import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
+import { ensureSocketDir } from '../ipc/socket-dir.js';
+import { probeSocket, withSessionLock } from '../ipc/socket-lock.js';
 import { createLogger, type Logger, nullLogger } from '../log/logger.js';
+import { socketPath } from '../protocol/socket-path.js';
 import { mergeTask } from '../scheduler/merge-task.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { StateStore } from '../store/store.js';
 import { SessionServer } from './session-server.js';
-import { ensureSocketDir, socketPath } from './socket-dir.js';
-import { probeSocket, withSessionLock } from './socket-lock.js';
 
 export interface StartServerOptions {
   session: string;
