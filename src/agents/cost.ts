@@ -1,11 +1,9 @@
-import { join } from 'node:path';
-import { readJsonLines } from '../common/json-lines.js';
 import pricing from './pricing.json' with { type: 'json' };
 
 /**
  * What model usage costs, in USD. Prices come from `pricing.json` (Anthropic's pricing page; its
- * `source` and `date` say which copy). Pure arithmetic plus one file reader, so the task board, the
- * budget checks and `## Result` sections all price usage the same way.
+ * `source` and `date` say which copy). Pure arithmetic, so the task board, the budget checks and
+ * `## Result` sections all price usage the same way; attempt-cost.ts reads the usage from disk.
  *
  * A model without a price makes a cost *unknown* (`undefined`), never 0: a run that spent money must
  * not read as free.
@@ -237,33 +235,6 @@ export function isUsageEvent(value: unknown): value is UsageEvent {
     isOptionalCount(event.cache_creation_input_tokens) &&
     isOptionalCount(event.cache_read_input_tokens)
   );
-}
-
-/** Most of an events.jsonl that is read for costs, bytes. */
-const MAX_USAGE_EVENTS_BYTES = 256 * 1024 * 1024;
-
-/**
- * Reads the usage events of an `events.jsonl`. A line that is not JSON (a torn last line while the
- * agent is still writing, or a hook that misfired) and a malformed usage event are skipped.
- *
- * @returns [] when the file does not exist yet
- * @throws the read error for anything but a missing file (for example EACCES)
- */
-export async function readUsageEvents(eventsJsonlPath: string): Promise<UsageEvent[]> {
-  // The run directory is the worker's: a planted link or FIFO is refused, a runaway file capped.
-  return (await readJsonLines(eventsJsonlPath, MAX_USAGE_EVENTS_BYTES)).filter(isUsageEvent);
-}
-
-/**
- * The cost of one attempt from its run directory's `events.jsonl`.
- *
- * @param options.reportsUsage whether the attempt's agent writes usage events (see {@link summarizeCost})
- */
-export async function attemptCost(
-  runDir: string,
-  options: { reportsUsage?: boolean } = {},
-): Promise<CostSummary> {
-  return summarizeCost(await readUsageEvents(join(runDir, 'events.jsonl')), options);
 }
 
 /**

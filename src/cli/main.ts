@@ -1,21 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OrchestraError } from '../common/errors.js';
-import { type Output, printError, processOutput, QuietExit } from './output.js';
+import type { CommandEnv } from './command-env.js';
+import { printError, processOutput, QuietExit } from './output.js';
 import { VERSION } from './version.js';
-
-/** What every command gets: where it runs, where it prints, and the parsed global flags. */
-export interface CommandEnv {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  output: Output;
-  /** Reads all of standard input (for `task add -`). */
-  readStdin(): Promise<string>;
-  /**
-   * Runs another orchestra command in this process (the TUI's `:` prompt), `argv` without
-   * `node orchestra`. @returns its exit code
-   */
-  run?(argv: string[], env: Partial<CommandEnv>): Promise<number>;
-}
 
 async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -3,12 +3,13 @@ import { closeSync, openSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraEntry } from '../common/paths.js';
+import { ensureSocketDir } from '../ipc/socket-dir.js';
+import { probeSocket, withSessionLock } from '../ipc/socket-lock.js';
 import { encodeFrame, FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import type { Command, Hello, LayoutState, Snapshot, Welcome } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
+import { socketPath } from '../protocol/socket-path.js';
 import { PROTOCOL_VERSION, versionMismatchMessage } from '../protocol/version.js';
-import { ensureSocketDir, socketPath } from '../server/socket-dir.js';
-import { probeSocket, withSessionLock } from '../server/socket-lock.js';
 import { parseErrorPayload, parseServerControl, parseSnapshot, parseWelcome } from './server-messages.js';
 
 /** How long a client waits for a server it started to accept connections, ms. */

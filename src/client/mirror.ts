@@ -1,5 +1,5 @@
 import xtermHeadless from '@xterm/headless';
-import { LOW_WATERMARK_CHARS } from '../panes/pane.js';
+import { LOW_WATERMARK_CHARS } from '../protocol/flow-control.js';
 import type { Snapshot } from '../protocol/messages.js';
 
 const { Terminal } = xtermHeadless;

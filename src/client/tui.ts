@@ -5,12 +5,12 @@ import { printable } from '../common/printable.js';
 import { isSecretEnv } from '../common/secret-env.js';
 import type { KeyAction } from '../config/key-bindings.js';
 import type { OrchestraConfig } from '../config/schema.js';
-import { keyNameToBytes, keyTokenName, normalizeKeyName, tokenizeInput } from '../keys/key-names.js';
+import { keyNameToBytes, normalizeKeyName } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
+import { BoardTaskSchema } from '../protocol/board.js';
 import type { LayoutState, PaneInfo } from '../protocol/messages.js';
-import type { HistoryRows, ScreenUpdate } from '../protocol/screen.js';
-import type { BoardTask } from '../scheduler/board.js';
-import { STATUS_ROWS } from '../server/session-server.js';
+import type { ScreenUpdate } from '../protocol/screen.js';
+import { STATUS_ROWS } from '../protocol/status-bar.js';
 import {
   copyCells,
   DEFAULT_COLOR,
@@ -20,9 +20,14 @@ import {
   type ScreenLine,
   writeText,
 } from './cell-render.js';
+import { type PromptHost, type PromptState, promptKey, runCommandLine } from './command-prompt.js';
 import { connectSession, type ServerConnection } from './connection.js';
-import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON, parseSgrMouse } from './mouse.js';
-import { PaneView, runsToCells, serverWidths, type ViewCell } from './pane-view.js';
+import { InputRouter, type MouseEvent } from './input-router.js';
+import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON } from './mouse.js';
+import { PaneView, serverWidths } from './pane-view.js';
+import { enterScrollMode, type ScrollHost, type ScrollState, scrollBy, scrollKey } from './scroll-mode.js';
+import { drawStatusBar } from './status-bar.js';
+import { type BoardHost, type BoardState, boardContent, boardKey } from './task-board.js';
 import { loadTheme, type Theme } from './theme.js';
 
 /**
@@ -30,9 +35,6 @@ import { loadTheme, type Theme } from './theme.js';
  * slow terminal (an SSH link) then gets fewer, newer frames instead of a growing queue.
  */
 const STDOUT_BACKLOG_BYTES = 256 * 1024;
-
-/** History lines fetched per request in scroll mode (the server caps a request at 1000). */
-const HISTORY_PAGE = 200;
 
 /** How long `prefix q` shows pane numbers, ms (tmux's display-panes-time default). */
 const SHOW_NUMBERS_MS = 1000;
@@ -65,28 +67,12 @@ export interface TuiOptions {
 
 type Mode =
   | { kind: 'normal' }
-  | { kind: 'prompt'; text: string }
+  | PromptState
   | { kind: 'confirm'; question: string; onYes: () => void }
   | { kind: 'numbers'; until: number }
   | { kind: 'overlay' }
-  | { kind: 'board'; rows: BoardTask[]; selected: number }
-  | {
-      kind: 'scroll';
-      pane: number;
-      /** Absolute buffer line on the view's first row. */
-      top: number;
-      /** Lines in the pane's buffer, and the first line of its live screen (the bottom `top`). */
-      total: number;
-      base: number;
-      /** Rows shown (the pane's height) and their width. */
-      height: number;
-      cols: number;
-      /** History lines fetched so far, by absolute line. */
-      lines: Map<number, ViewCell[]>;
-      loading: boolean;
-      search?: string;
-      searching?: string;
-    };
+  | BoardState
+  | ScrollState;
 
 /**
  * Makes blessed take the width of a character the server's emulator has drawn from the server
@@ -137,7 +123,6 @@ export class Tui {
   /** SCREEN payload bytes painted and not yet acknowledged. */
   private unackedScreen = 0;
   private mode: Mode = { kind: 'normal' };
-  private prefixPending = false;
   private message: { text: string; until: number } | undefined;
   private renderPending: NodeJS.Immediate | undefined;
   /** The window geometry the pane area was last cleared for (see `draw`). */
@@ -149,18 +134,38 @@ export class Tui {
   private finished: ((code: number) => void) | undefined;
   private exitLine = '';
   private readonly prefixName: string;
-  private readonly prefixBytes: string;
   private readonly bindings: Map<string, KeyAction>;
+  private readonly router: InputRouter;
+  private readonly promptHost: PromptHost;
+  private readonly boardHost: BoardHost;
 
   constructor(private readonly options: TuiOptions) {
     this.prefixName = effectivePrefix(options.config, options.env);
-    this.prefixBytes = keyNameToBytes(this.prefixName) ?? '\x02';
     this.bindings = new Map(
       Object.entries(options.config.keys.bindings).map(([key, action]) => [
         normalizeKeyName(key),
         action as KeyAction,
       ]),
     );
+    this.router = new InputRouter(keyNameToBytes(this.prefixName) ?? '\x02', this.bindings);
+    this.promptHost = {
+      session: this.options.session,
+      env: this.options.env,
+      runCommand: this.options.runCommand,
+      flash: (text) => this.flash(text),
+      showOverlay: (label, content) => this.showOverlay(label, content),
+    };
+    this.boardHost = {
+      readOnly: this.options.readOnly,
+      panes: () => this.layout?.panes ?? [],
+      request: (command) => this.connection.request(command),
+      flash: (text) => this.flash(text),
+      render: () => this.renderBoard(),
+      close: () => this.closeOverlay(),
+      selectPane: (target) => this.selectPane(target),
+      open: () => this.mode.kind === 'board',
+      reload: (selected) => void this.showTaskBoard(selected),
+    };
   }
 
   /**
@@ -529,56 +534,25 @@ export class Tui {
   }
 
   private drawStatus(line: ScreenLine | undefined, width: number): void {
-    if (!line) return;
+    drawStatusBar(line, width, {
+      session: this.options.session,
+      layout: this.layout,
+      theme: this.theme,
+      prefixName: this.prefixName,
+      prefixPending: this.router.prefixPending,
+      readOnly: this.options.readOnly,
+      message: this.statusMessage(),
+    });
+  }
+
+  /** What takes the whole status bar: the prompt, a question, a search being typed, a message. */
+  private statusMessage(): string | undefined {
     const mode = this.mode;
-    if (mode.kind === 'prompt') {
-      writeText(line, 0, width, `:${mode.text}`, this.theme.message);
-      return;
-    }
-    if (mode.kind === 'confirm') {
-      writeText(line, 0, width, `${mode.question} (y/n)`, this.theme.message);
-      return;
-    }
-    if (mode.kind === 'scroll' && mode.searching !== undefined) {
-      writeText(line, 0, width, `search: ${mode.searching}`, this.theme.message);
-      return;
-    }
-    if (this.message && this.message.until > Date.now()) {
-      writeText(line, 0, width, this.message.text, this.theme.message);
-      return;
-    }
-    const layout = this.layout;
-    const left = `[${this.options.session}] `;
-    const panes = (layout?.panes ?? [])
-      .map(
-        (p) =>
-          `${p.index}:${printable(p.name)}${p.id === layout?.focus ? '*' : ''}${p.state === 'waiting' ? '!' : ''}`,
-      )
-      .join(' ');
-    const extras = Object.entries(layout?.status ?? {})
-      .map(([k, v]) => `${k} ${v}`)
-      .join(' | ');
-    const now = new Date();
-    const clock = `${String(now.getHours()).padStart(2, '0')}:${String(now.getMinutes()).padStart(2, '0')}`;
-    const prefix = this.prefixPending ? ` ${this.prefixName} ` : ` ${this.prefixName}`;
-    const flags = [this.options.readOnly ? 'read-only' : '', layout?.zoomed ? 'Z' : '']
-      .filter(Boolean)
-      .join(' ');
-    // What must always show (flags, prefix, clock) sits at the right edge; the session's extras
-    // (task counts, cost) and the pane list give way when the terminal is narrow.
-    const right = ` ${flags ? `${flags} | ` : ''}${layout?.panes.length ?? 0} panes |${prefix} | ${clock} `;
-    const rightStart = Math.max(0, width - right.length);
-    const middle = extras ? `${extras} | ` : '';
-    const middleStart = Math.max(left.length + panes.length + 1, rightStart - middle.length);
-    writeText(line, 0, rightStart, left + panes, this.theme.status);
-    if (middle && middleStart < rightStart) {
-      writeText(line, middleStart, rightStart - middleStart, middle, this.theme.status);
-    }
-    writeText(line, rightStart, width - rightStart, right, this.theme.status);
-    if (this.prefixPending) {
-      const at = rightStart + right.indexOf(this.prefixName) - 1;
-      writeText(line, at, this.prefixName.length + 2, ` ${this.prefixName} `, this.theme.statusPrefix);
-    }
+    if (mode.kind === 'prompt') return `:${mode.text}`;
+    if (mode.kind === 'confirm') return `${mode.question} (y/n)`;
+    if (mode.kind === 'scroll' && mode.searching !== undefined) return `search: ${mode.searching}`;
+    if (this.message && this.message.until > Date.now()) return this.message.text;
+    return undefined;
   }
 
   private placeCursor(): void {
@@ -617,47 +591,34 @@ export class Tui {
   // ---- input -------------------------------------------------------------------------------
 
   private handleInput(data: Buffer): void {
-    let forward = '';
-    const flush = () => {
-      if (forward) this.sendToFocused(forward);
-      forward = '';
-    };
-    for (const token of tokenizeInput(data.toString('utf8'))) {
-      const mouse = parseSgrMouse(token);
-      if (mouse) {
-        flush();
-        this.handleMouse(mouse);
-        continue;
+    const routerMode = () =>
+      this.mode.kind === 'normal' || this.mode.kind === 'numbers' ? this.mode.kind : 'other';
+    for (const action of this.router.route(data.toString('utf8'), routerMode)) {
+      switch (action.kind) {
+        case 'forward':
+          this.sendToFocused(action.data);
+          break;
+        case 'mouse':
+          this.handleMouse(action.event);
+          break;
+        case 'mode-key':
+          this.handleModeKey(action.token);
+          break;
+        case 'end-numbers':
+          this.mode = { kind: 'normal' };
+          break;
+        case 'select-pane':
+          this.selectPane(action.target);
+          break;
+        case 'prefix':
+          this.requestRender();
+          break;
+        case 'command':
+          if (action.action) this.runAction(action.action);
+          this.requestRender();
+          break;
       }
-      if (this.mode.kind !== 'normal' && this.mode.kind !== 'numbers') {
-        flush();
-        this.handleModeKey(token);
-        continue;
-      }
-      if (this.mode.kind === 'numbers') {
-        this.mode = { kind: 'normal' };
-        if (/^[0-9]$/.test(token)) {
-          this.selectPane(String(token));
-          continue;
-        }
-      }
-      if (this.prefixPending) {
-        this.prefixPending = false;
-        flush();
-        this.handlePrefixKey(token);
-        this.requestRender();
-        continue;
-      }
-      if (token === this.prefixBytes) {
-        flush();
-        this.prefixPending = true;
-        this.requestRender();
-        continue;
-      }
-      // Cursor keys and pastes go as typed: the pane adapts them to its program's modes.
-      forward += token;
     }
-    flush();
   }
 
   private sendToFocused(data: string): void {
@@ -668,16 +629,6 @@ export class Tui {
     const layout = this.layout;
     if (!layout || layout.focus === null) return;
     this.connection.input(layout.focus, data);
-  }
-
-  private handlePrefixKey(token: string): void {
-    const name = keyTokenName(token);
-    const action = name === undefined ? undefined : this.bindings.get(name);
-    if (action === undefined || action === 'none') {
-      if (token === this.prefixBytes) this.runAction('send-prefix');
-      return;
-    }
-    this.runAction(action);
   }
 
   private static readonly READ_ONLY_ACTIONS = new Set<KeyAction>([
@@ -739,7 +690,7 @@ export class Tui {
         this.request({ cmd: 'select-layout', layout: 'next' });
         return;
       case 'scroll-mode':
-        void this.enterScrollMode(0);
+        void enterScrollMode(this.scrollHost, this.layout, 0);
         return;
       case 'detach':
         this.finish(0, `[detached (from session ${this.options.session})]`);
@@ -764,7 +715,7 @@ export class Tui {
         this.showHelp();
         return;
       case 'send-prefix':
-        this.sendToFocused(this.prefixBytes);
+        this.sendToFocused(this.router.prefixBytes);
         return;
       default: {
         const match = /^select-pane-(\d)$/.exec(action);
@@ -784,7 +735,7 @@ export class Tui {
   private handleModeKey(token: string): void {
     const mode = this.mode;
     if (mode.kind === 'board') {
-      this.boardKey(mode, token);
+      boardKey(this.boardHost, mode, token);
       this.requestRender();
       return;
     }
@@ -796,15 +747,18 @@ export class Tui {
       return;
     }
     switch (mode.kind) {
-      case 'prompt':
-        this.promptKey(mode, token);
+      case 'prompt': {
+        const { done, line } = promptKey(mode, token);
+        if (done) this.mode = { kind: 'normal' };
+        if (line) void runCommandLine(this.promptHost, line);
         break;
+      }
       case 'confirm':
         this.mode = { kind: 'normal' };
         if (token === 'y' || token === 'Y') mode.onYes();
         break;
       case 'scroll':
-        this.scrollKey(mode, token);
+        scrollKey(this.scrollHost, mode, token);
         break;
       default:
         this.mode = { kind: 'normal' };
@@ -812,218 +766,26 @@ export class Tui {
     this.requestRender();
   }
 
-  private promptKey(mode: Extract<Mode, { kind: 'prompt' }>, token: string): void {
-    if (token === '\r') {
-      this.mode = { kind: 'normal' };
-      if (mode.text.trim()) void this.runCommandLine(mode.text.trim());
-    } else if (token === '\x1b' || token === '\x03') {
-      this.mode = { kind: 'normal' };
-    } else if (token === '\x7f' || token === '\b') {
-      mode.text = [...mode.text].slice(0, -1).join('');
-    } else if (token === '\x15') {
-      mode.text = '';
-    } else if (!token.startsWith('\x1b') && token >= ' ') {
-      mode.text += token;
-    }
-  }
-
-  /**
-   * Runs a line typed at the `:` prompt as an orchestra command against this session, in-process,
-   * with the same parser as the CLI (`new-pane -n logs -- tail -f x.log`, `select-layout tiled`...).
-   */
-  private async runCommandLine(line: string): Promise<void> {
-    // The default export: a bundled CommonJS package has no named exports on a dynamic import.
-    const { default: shellQuote } = await import('shell-quote');
-    const argv = shellQuote.parse(line).filter((a): a is string => typeof a === 'string');
-    if (argv[0] === 'orchestra') argv.shift();
-    if (['tui', 'attach', 'server'].includes(argv[0] ?? '')) {
-      this.flash(`"${argv[0]}" cannot run inside the TUI`);
-      return;
-    }
-    if (!this.options.runCommand) {
-      this.flash('commands cannot run from this client');
-      return;
-    }
-    const { code, lines: out } = await this.options.runCommand(argv, {
-      ...this.options.env,
-      ORCHESTRA_SESSION: this.options.session,
-    });
-    if (out.length > 1) this.showOverlay(`:${line}`, out.join('\n'));
-    else this.flash(out[0] ?? (code === 0 ? 'ok' : `exit ${code}`));
-  }
-
   // ---- scroll mode -------------------------------------------------------------------------
 
-  private async enterScrollMode(linesUp: number): Promise<void> {
-    const layout = this.layout;
-    if (!layout || layout.focus === null) return;
-    const paneId = layout.focus;
-    const info = layout.panes.find((p) => p.id === paneId);
-    if (!info) return;
-    try {
-      const first = await this.connection.request<HistoryRows>({
-        cmd: 'history-rows',
-        pane: `%${paneId}`,
-        count: HISTORY_PAGE,
-      });
-      const mode: Extract<Mode, { kind: 'scroll' }> = {
-        kind: 'scroll',
-        pane: paneId,
-        top: Math.max(0, first.base - linesUp),
-        total: first.total,
-        base: first.base,
-        height: info.rows,
-        cols: first.cols,
-        lines: new Map(),
-        loading: false,
-      };
-      this.keepRows(mode, first);
-      this.mode = mode;
-      await this.loadScrollRows(mode);
-      this.requestRender();
-    } catch (error) {
-      this.flash(errorMessage(error));
-    }
-  }
-
-  private keepRows(mode: Extract<Mode, { kind: 'scroll' }>, rows: HistoryRows): void {
-    for (const [i, runs] of rows.lines.entries())
-      mode.lines.set(rows.start + i, runsToCells(runs, rows.cols));
-  }
-
-  /** Fetches the lines the scroll view shows that it does not have yet, then draws. */
-  private async loadScrollRows(mode: Extract<Mode, { kind: 'scroll' }>): Promise<void> {
-    if (mode.loading) return;
-    const missing: number[] = [];
-    for (let y = mode.top; y < Math.min(mode.total, mode.top + mode.height); y++)
-      if (!mode.lines.has(y)) missing.push(y);
-    if (missing.length === 0) return;
-    mode.loading = true;
-    try {
-      // A page around what is missing, so that scrolling on rarely waits for the server.
-      const start = Math.max(
-        0,
-        Math.min(missing[0]!, missing[missing.length - 1]! - HISTORY_PAGE + mode.height),
-      );
-      const rows = await this.connection.request<HistoryRows>({
-        cmd: 'history-rows',
-        pane: `%${mode.pane}`,
-        start,
-        count: HISTORY_PAGE,
-      });
-      this.keepRows(mode, rows);
-    } catch (error) {
-      this.flash(errorMessage(error));
-    } finally {
-      mode.loading = false;
-    }
-    if (this.mode === mode) {
-      this.requestRender();
-      void this.loadScrollRows(mode);
-    }
-  }
+  private readonly scrollHost: ScrollHost = {
+    request: (command) => this.connection.request(command),
+    flash: (text) => this.flash(text),
+    requestRender: () => this.requestRender(),
+    enter: (state) => {
+      this.mode = state;
+    },
+    showing: (state) => this.mode === state,
+    leave: () => this.leaveScrollMode(),
+  };
 
   private leaveScrollMode(): void {
     this.mode = { kind: 'normal' };
   }
 
-  private scrollBy(mode: Extract<Mode, { kind: 'scroll' }>, delta: number): void {
-    this.scrollTo(mode, mode.top + delta);
-  }
-
-  private scrollTo(mode: Extract<Mode, { kind: 'scroll' }>, top: number): void {
-    mode.top = Math.max(0, Math.min(mode.base, top));
-    void this.loadScrollRows(mode);
-  }
-
-  private scrollKey(mode: Extract<Mode, { kind: 'scroll' }>, token: string): void {
-    if (mode.searching !== undefined) {
-      if (token === '\r') {
-        mode.search = mode.searching;
-        mode.searching = undefined;
-        void this.searchFrom(mode, mode.top - 1, -1);
-      } else if (token === '\x1b') mode.searching = undefined;
-      else if (token === '\x7f') mode.searching = [...mode.searching].slice(0, -1).join('');
-      else if (!token.startsWith('\x1b') && token >= ' ') mode.searching += token;
-      return;
-    }
-    const page = Math.max(1, mode.height - 1);
-    switch (token) {
-      case 'q':
-      case '\x1b':
-      case '\x03':
-        this.leaveScrollMode();
-        return;
-      case 'k':
-      case '\x1b[A':
-      case '\x1bOA':
-        this.scrollBy(mode, -1);
-        return;
-      case 'j':
-      case '\x1b[B':
-      case '\x1bOB':
-        this.scrollBy(mode, 1);
-        return;
-      case '\x1b[5~':
-      case '\x02':
-        this.scrollBy(mode, -page);
-        return;
-      case '\x1b[6~':
-      case '\x06':
-      case ' ':
-        this.scrollBy(mode, page);
-        return;
-      case 'g':
-        this.scrollTo(mode, 0);
-        return;
-      case 'G':
-        this.scrollTo(mode, mode.base);
-        return;
-      case '/':
-      case '?':
-        mode.searching = '';
-        return;
-      case 'n':
-        void this.searchFrom(mode, mode.top - 1, -1);
-        return;
-      case 'N':
-        void this.searchFrom(mode, mode.top + 1, 1);
-        return;
-      default:
-    }
-  }
-
-  /** Moves the view to the next line containing the search text, upwards (-1) or downwards (1). */
-  private async searchFrom(
-    mode: Extract<Mode, { kind: 'scroll' }>,
-    start: number,
-    step: -1 | 1,
-  ): Promise<void> {
-    const text = mode.search;
-    if (!text) return;
-    try {
-      const { line } = await this.connection.request<{ line: number | null }>({
-        cmd: 'search-history',
-        pane: `%${mode.pane}`,
-        text,
-        from: start,
-        direction: step,
-      });
-      if (this.mode !== mode) return;
-      if (line === null) {
-        this.flash(`"${text}" not found`);
-        return;
-      }
-      this.scrollTo(mode, line);
-      this.flash(`found "${text}" at line ${line + 1}`);
-    } catch (error) {
-      this.flash(errorMessage(error));
-    }
-  }
-
   // ---- mouse -------------------------------------------------------------------------------
 
-  private handleMouse(event: ReturnType<typeof parseSgrMouse> & object): void {
+  private handleMouse(event: MouseEvent): void {
     const rects = this.rects();
     const index = paneAt(rects, event.x, event.y);
     const pane = index === undefined ? undefined : this.layout?.panes[index];
@@ -1035,11 +797,11 @@ export class Tui {
     if (event.kind === 'wheel-up' || event.kind === 'wheel-down') {
       const mode = this.mode;
       if (mode.kind === 'scroll') {
-        this.scrollBy(mode, event.kind === 'wheel-up' ? -WHEEL_LINES : WHEEL_LINES);
+        scrollBy(this.scrollHost, mode, event.kind === 'wheel-up' ? -WHEEL_LINES : WHEEL_LINES);
         if (event.kind === 'wheel-down' && mode.top >= mode.base) this.leaveScrollMode();
         this.requestRender();
       } else if (event.kind === 'wheel-up' && pane && pane.id === this.layout?.focus) {
-        void this.enterScrollMode(WHEEL_LINES);
+        void enterScrollMode(this.scrollHost, this.layout, WHEEL_LINES);
       }
     }
   }
@@ -1099,7 +861,7 @@ export class Tui {
   /** prefix t: the task board — queue, running attempts with their panes, done, failed, costs. */
   private async showTaskBoard(selected = 0): Promise<void> {
     try {
-      const rows = await this.connection.request<BoardTask[]>({ cmd: 'task-board' });
+      const rows = BoardTaskSchema.array().parse(await this.connection.request({ cmd: 'task-board' }));
       this.showOverlay('tasks', '');
       this.mode = { kind: 'board', rows, selected: Math.min(selected, Math.max(0, rows.length - 1)) };
       this.renderBoard();
@@ -1111,100 +873,7 @@ export class Tui {
   private renderBoard(): void {
     const mode = this.mode;
     if (mode.kind !== 'board' || !this.overlay) return;
-    const paneIndex = (id: number | undefined) => this.layout?.panes.find((p) => p.id === id)?.index;
-    const usd = (n: number | undefined) => (n === undefined ? '' : `$${n.toFixed(n < 1 ? 4 : 2)}`);
-    const lines = mode.rows.map((row, i) => {
-      const panes = row.attempts
-        .map(
-          (a) =>
-            `${a.id.replace(`${row.id}-`, '')}:${a.state}${paneIndex(a.paneId) !== undefined ? `@${paneIndex(a.paneId)}` : ''}`,
-        )
-        .join(' ');
-      const marker = i === mode.selected ? '>' : ' ';
-      // Autonomous work says so, with its cycle: `[auto 2]`, `[plan 2]`.
-      const origin =
-        row.origin === 'autonomy'
-          ? `[${row.kind === 'plan' ? 'plan' : 'auto'}${row.cycle ? ` ${row.cycle}` : ''}] `
-          : '';
-      return `${marker} ${printable(row.id).padEnd(9)} ${row.status.padEnd(9)} ${printable(row.strategy).padEnd(10)} ${usd(row.costUsd).padEnd(9)} ${printable(
-        `${origin}${row.title ?? ''}`,
-      )
-        .slice(0, 40)
-        .padEnd(40)} ${panes}${row.error ? `  (${printable(row.error)})` : ''}`;
-    });
-    const total = mode.rows.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
-    const header = `  ${'TASK'.padEnd(9)} ${'STATUS'.padEnd(9)} ${'STRATEGY'.padEnd(10)} ${'COST'.padEnd(9)} ${'TITLE'.padEnd(40)} ATTEMPTS (@pane)`;
-    const help =
-      'j/k move · Enter jumps to its pane · r retries a failed task · m merges a done one · q closes';
-    this.overlay.setContent(
-      [
-        header,
-        ...(lines.length ? lines : ['  no tasks — add one with `orchestra task add "<goal>"`']),
-        '',
-        `  total ${usd(total) || '$0.00'}`,
-        `  ${help}`,
-      ].join('\n'),
-    );
+    this.overlay.setContent(boardContent(mode, this.layout?.panes ?? []));
     this.requestRender();
-  }
-
-  private boardKey(mode: Extract<Mode, { kind: 'board' }>, token: string): void {
-    const row = mode.rows[mode.selected];
-    switch (token) {
-      case 'q':
-      case '\x1b':
-        this.closeOverlay();
-        return;
-      case 'j':
-      case '\x1b[B':
-      case '\x1bOB':
-        mode.selected = Math.min(mode.rows.length - 1, mode.selected + 1);
-        this.renderBoard();
-        return;
-      case 'k':
-      case '\x1b[A':
-      case '\x1bOA':
-        mode.selected = Math.max(0, mode.selected - 1);
-        this.renderBoard();
-        return;
-      case '\r': {
-        const pane = [...(row?.attempts ?? [])]
-          .reverse()
-          .find((a) => a.paneId !== undefined && this.layout?.panes.some((p) => p.id === a.paneId));
-        if (!pane) {
-          this.flash(`${row?.id ?? 'this task'} has no pane`);
-          return;
-        }
-        this.closeOverlay();
-        this.selectPane(`%${pane.paneId}`);
-        return;
-      }
-      case 'r':
-      case 'm': {
-        if (!row || this.options.readOnly) return;
-        const command =
-          token === 'r'
-            ? ({ cmd: 'retry-task', task: row.id } as const)
-            : ({ cmd: 'merge-task', task: row.id } as const);
-        this.flash(
-          token === 'r' ? `retrying ${row.id}…` : `merging ${row.id} (running the checks on the merge)…`,
-        );
-        this.connection
-          .request<{ merged?: boolean; reason?: string; detail?: string; commit?: string }>(command)
-          .then((result) => {
-            if (token === 'm') {
-              this.flash(
-                result.merged
-                  ? `merged ${row.id}: ${result.commit?.slice(0, 10)}`
-                  : `not merged (${result.reason}): ${result.detail}`,
-              );
-            } else this.flash(`${row.id} is queued again`);
-            if (this.mode.kind === 'board') void this.showTaskBoard(mode.selected);
-          })
-          .catch((error: unknown) => this.flash(errorMessage(error)));
-        return;
-      }
-      default:
-    }
   }
 }

@@ -2,6 +2,7 @@ import serializeAddon from '@xterm/addon-serialize';
 import unicode11Addon from '@xterm/addon-unicode11';
 import xtermHeadless from '@xterm/headless';
 import { adaptKeysToModes } from '../keys/key-names.js';
+import { HIGH_WATERMARK_CHARS, LOW_WATERMARK_CHARS } from '../protocol/flow-control.js';
 import type { PaneInfo, Snapshot } from '../protocol/messages.js';
 import type { Disposable, PaneExit, PaneProcess } from './pane-process.js';
 import { PaneScreen } from './pane-screen.js';
@@ -10,14 +11,6 @@ const { Terminal } = xtermHeadless;
 type HeadlessTerminal = InstanceType<typeof Terminal>;
 const { SerializeAddon } = serializeAddon;
 type Serializer = InstanceType<typeof SerializeAddon>;
-
-/**
- * Flow control between a pane's process and the server's emulator, from VS Code's pty host
- * (`FlowControlConstants`): stop reading the process when more than 100,000 characters are written
- * to the emulator but not yet parsed, start again below 5,000.
- */
-export const HIGH_WATERMARK_CHARS = 100_000;
-export const LOW_WATERMARK_CHARS = 5_000;
 
 /**
  * Makes xterm parse its next write synchronously (its WriteBuffer's `handleUserInput`, internal:

@@ -1,6 +1,8 @@
+import { combineCosts, costOfUsd } from '../agents/cost.js';
+import type { BoardTask } from '../protocol/board.js';
 import { taskOutcome } from '../store/records.js';
 import type { DeepReadonly, ReadonlyState, TaskRecord } from '../store/schema.js';
-import { taskNumber } from '../tasks/naming.js';
+import { compareTaskIds, taskNumber } from '../tasks/naming.js';
 import type { TaskFile } from '../tasks/task-file.js';
 
 /**
@@ -95,18 +97,63 @@ export function dependencyCycle(
   return walk(task) ? [...path.map((t) => t.id), task.id] : undefined;
 }
 
-/** One row of the task board. */
-export interface BoardTask {
-  id: string;
-  status: string;
-  title?: string;
-  strategy: string;
-  error?: string;
-  resultBranch?: string;
-  costUsd?: number;
-  /** `autonomy` for a task the autonomous mode wrote, with its cycle; `kind: plan` for its planning task. */
-  origin?: 'autonomy';
-  cycle?: number;
-  kind?: 'plan';
-  attempts: Array<{ id: string; state: string; paneId?: number; costUsd?: number }>;
+/** What the task board is projected from. */
+export interface BoardWorld {
+  state: ReadonlyState;
+  /** The queue's task files (the watcher's list). */
+  files: readonly TaskFile[];
+  /** Why a task is held back, by task id (the scheduler's admission). */
+  blocked: ReadonlyMap<string, string>;
+  /** The pane id of an attempt on this server, if it has one. */
+  paneOfAttempt(attemptId: string): number | undefined;
+}
+
+/** The task board's rows (prefix t): every task, queued or recorded, with its attempts, panes and cost. */
+export function boardRows(world: BoardWorld): BoardTask[] {
+  const { state, files } = world;
+  const queuedIds = new Set(files.map((t) => t.id));
+  const rows: BoardTask[] = [];
+  const ids = new Set([...Object.keys(state.tasks), ...queuedIds]);
+  for (const id of [...ids].sort(compareTaskIds)) {
+    const record = state.tasks[id];
+    const attempts = Object.values(state.attempts)
+      .filter((a) => a.taskId === id)
+      .sort((a, b) => a.n - b.n);
+    const blocked = world.blocked.get(id);
+    const view = blocked ? { status: 'blocked', reason: blocked } : recordStatus(record);
+    const status = view.status;
+    const file = files.find((t) => t.id === id);
+    const title = file?.title ?? record?.title;
+    const origin = record?.origin ?? file?.meta.origin;
+    const cycle = record?.cycle ?? file?.meta.cycle;
+    const kind = record?.kind ?? file?.meta.kind;
+    const cost = combineCosts(attempts.map((a) => costOfUsd(a.costUsd)));
+    rows.push({
+      id,
+      status,
+      ...(title ? { title } : {}),
+      strategy: record?.strategy ?? 'single',
+      ...(origin ? { origin } : {}),
+      ...(cycle !== undefined ? { cycle } : {}),
+      ...(kind ? { kind } : {}),
+      ...(view.reason ? { error: view.reason } : {}),
+      ...(record?.resultBranch ? { resultBranch: record.resultBranch } : {}),
+      // An archived task's total includes what its judge or reviewer spent, as its Result says.
+      ...(record?.state === 'archived' && record.costUsd !== undefined
+        ? { costUsd: record.costUsd }
+        : cost.usd !== undefined
+          ? { costUsd: cost.usd }
+          : {}),
+      attempts: attempts.map((a) => {
+        const paneId = world.paneOfAttempt(a.id);
+        return {
+          id: a.id,
+          state: a.state,
+          ...(paneId !== undefined ? { paneId } : {}),
+          ...(a.costUsd !== undefined ? { costUsd: a.costUsd } : {}),
+        };
+      }),
+    });
+  }
+  return rows;
 }

@@ -1,8 +1,8 @@
-import { repoSessionName } from '../client/session-target.js';
 import { OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { type MergeOutcome, mergeResult } from '../git/merge.js';
+import { repoSessionName } from '../ipc/session-target.js';
 import { upsertTask } from '../store/records.js';
 import type { StateStore } from '../store/store.js';
 import { taskNumberFromRef } from '../tasks/naming.js';

@@ -18,6 +18,7 @@ import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
+import type { BoardTask } from '../protocol/board.js';
 import type { SessionServer } from '../server/session-server.js';
 import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
 import {
@@ -42,7 +43,7 @@ import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-
 import { removeStrayContainers } from '../workers/session-containers.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
-import { type BoardTask, type DependencyState, dependencyState, recordStatus } from './board.js';
+import { boardRows, type DependencyState, dependencyState } from './board.js';
 import { appendTransition, lastTransition } from './event-log.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */
@@ -1032,52 +1033,12 @@ export class Scheduler {
 
   /** The task board's data (prefix t): every task with its attempts, panes and cost. */
   board(): BoardTask[] {
-    const state = this.o.store.read();
-    const queuedIds = new Set((this.watcher?.tasks() ?? []).map((t) => t.id));
-    const rows: BoardTask[] = [];
-    const ids = new Set([...Object.keys(state.tasks), ...queuedIds]);
-    for (const id of [...ids].sort(compareTaskIds)) {
-      const record = state.tasks[id];
-      const attempts = Object.values(state.attempts)
-        .filter((a) => a.taskId === id)
-        .sort((a, b) => a.n - b.n);
-      const blocked = this.blocked.get(id);
-      const view = blocked ? { status: 'blocked', reason: blocked } : recordStatus(record);
-      const status = view.status;
-      const file = this.watcher?.tasks().find((t) => t.id === id);
-      const title = file?.title ?? record?.title;
-      const origin = record?.origin ?? file?.meta.origin;
-      const cycle = record?.cycle ?? file?.meta.cycle;
-      const kind = record?.kind ?? file?.meta.kind;
-      const cost = combineCosts(attempts.map((a) => costOfUsd(a.costUsd)));
-      rows.push({
-        id,
-        status,
-        ...(title ? { title } : {}),
-        strategy: record?.strategy ?? 'single',
-        ...(origin ? { origin } : {}),
-        ...(cycle !== undefined ? { cycle } : {}),
-        ...(kind ? { kind } : {}),
-        ...(view.reason ? { error: view.reason } : {}),
-        ...(record?.resultBranch ? { resultBranch: record.resultBranch } : {}),
-        // An archived task's total includes what its judge or reviewer spent, as its Result says.
-        ...(record?.state === 'archived' && record.costUsd !== undefined
-          ? { costUsd: record.costUsd }
-          : cost.usd !== undefined
-            ? { costUsd: cost.usd }
-            : {}),
-        attempts: attempts.map((a) => {
-          const paneId = this.o.server.paneOfAttempt(a.id)?.id;
-          return {
-            id: a.id,
-            state: a.state,
-            ...(paneId !== undefined ? { paneId } : {}),
-            ...(a.costUsd !== undefined ? { costUsd: a.costUsd } : {}),
-          };
-        }),
-      });
-    }
-    return rows;
+    return boardRows({
+      state: this.o.store.read(),
+      files: this.watcher?.tasks() ?? [],
+      blocked: this.blocked,
+      paneOfAttempt: (attemptId) => this.o.server.paneOfAttempt(attemptId)?.id,
+    });
   }
 }
 

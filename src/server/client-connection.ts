@@ -1,39 +1,14 @@
 import type { Socket } from 'node:net';
+import {
+  CLIENT_DISCARD_BYTES,
+  CLIENT_DISCARD_CHARS,
+  CLIENT_OUTPUT_BUDGET_BYTES,
+  CLIENT_RESUME_CHARS,
+  OUTPUT_BATCH_CHARS,
+} from '../protocol/flow-control.js';
 import { encodeFrame, FrameType, NO_PANE } from '../protocol/frame.js';
 import type { Control, ErrorPayload, Hello, Snapshot } from '../protocol/messages.js';
 import type { ScreenStream } from './screen-frames.js';
-
-/**
- * How far a client may fall behind on one pane before the server stops sending it that pane's
- * output and, once it has caught up, sends a fresh snapshot instead (tmux's discard-and-redraw).
- * Ten times VS Code's 100,000-character high watermark: a client briefly busy drawing keeps every
- * byte; one that stopped reading costs the server at most this much per pane.
- */
-export const CLIENT_DISCARD_CHARS = 1_000_000;
-
-/** Socket bytes queued to a client beyond which it counts as stalled, whatever its acks say. */
-export const CLIENT_DISCARD_BYTES = 8 * 1024 * 1024;
-
-/**
- * A client's output budget, bytes: what the server may hold queued for it on its socket (written,
- * not yet taken by the kernel: `socket.writableLength`) when the next frame is due. A client over
- * it is dropped, never buffered without bound (issue 10: a command client sending requests and
- * never reading grew the server's heap 1.5 → 4.3 GB in 30 s, then "Reached heap limit" ended the
- * server and every pane). Twice {@link CLIENT_DISCARD_BYTES}, so a stalled attached client first
- * only misses pane output (discard-and-redraw) and is dropped only when layout events and
- * snapshots pile up past that too. A frame is written whole while the queue is under the budget,
- * so a client costs at most this plus one frame (`MAX_PAYLOAD_BYTES`, 32 MiB) of memory.
- */
-export const CLIENT_OUTPUT_BUDGET_BYTES = 2 * CLIENT_DISCARD_BYTES;
-
-/** A client caught up enough to be redrawn: at most this many characters unacknowledged. */
-export const CLIENT_RESUME_CHARS = 5_000;
-
-/**
- * Pane output is coalesced per pane into one OUTPUT frame per turn of the event loop, or sooner
- * once this many characters wait (issue 12: each ~2.5 KB PTY read was its own frame and write).
- */
-export const OUTPUT_BATCH_CHARS = 64 * 1024;
 
 /** The server's side of one client connection: its HELLO, its flow-control counters, its socket. */
 export class ClientConnection {

@@ -1,7 +1,7 @@
-import type { CommandEnv } from '../cli/main.js';
+import type { CommandEnv } from '../cli/command-env.js';
 import { VERSION } from '../cli/version.js';
-import { defaultSession } from '../client/session-target.js';
-import { sanitizeSessionName } from './socket-dir.js';
+import { defaultSession } from '../ipc/session-target.js';
+import { sanitizeSessionName } from '../protocol/socket-path.js';
 import { startServer } from './start.js';
 
 /**

@@ -1,13 +1,6 @@
 import type { Pane } from '../panes/pane.js';
+import { CLIENT_DISCARD_BYTES, SCREEN_INFLIGHT_BYTES } from '../protocol/flow-control.js';
 import { FrameType } from '../protocol/frame.js';
-import { CLIENT_DISCARD_BYTES, type ClientConnection } from './client-connection.js';
-
-/**
- * Screen bytes (SCREEN payloads) a client may have received and not yet acknowledged as painted.
- * A few full screens of a 300×100 terminal with colour in every run; past it the client gets no
- * new frame until it acknowledges, and then one frame with the latest state (discard-and-redraw).
- */
-export const SCREEN_INFLIGHT_BYTES = 512 * 1024;
 
 /**
  * Frames per second a client gets under a flood of output: the frame budget refills by this many
@@ -54,11 +47,25 @@ export class ScreenStream {
   }
 }
 
+/**
+ * What the frame pacer needs of a client (a `ClientConnection`, which keeps its {@link ScreenStream}
+ * and so cannot be imported here without a cycle).
+ */
+export interface ScreenClient {
+  readonly screen: ScreenStream | undefined;
+  /** Sent its first snapshots. */
+  readonly attached: boolean;
+  /** Gone or going: nothing more is sent to it. */
+  readonly gone: boolean;
+  readonly socket: { readonly writableLength: number };
+  send(type: number, pane: number, payload?: Buffer | string): void;
+}
+
 /** What the frame pacer needs from the session server. */
 export interface ScreenSource {
   /** Panes a client can see now (all, or the zoomed one). */
   visiblePanes(): readonly Pane[];
-  clients(): Iterable<ClientConnection>;
+  clients(): Iterable<ScreenClient>;
 }
 
 /**
@@ -106,7 +113,7 @@ export class ScreenFrames {
   private flush(): void {
     const now = Date.now();
     let wait = Number.POSITIVE_INFINITY;
-    const ready: Array<{ client: ClientConnection; stream: ScreenStream }> = [];
+    const ready: Array<{ client: ScreenClient; stream: ScreenStream }> = [];
     for (const client of this.source.clients()) {
       const stream = client.screen;
       if (!stream || !client.attached || client.gone) continue;

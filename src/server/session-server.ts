@@ -1,8 +1,6 @@
 import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { AGENT_STATUS_STATES } from '../agents/adapters/status-command.js';
-import { type CostSummary, combineCosts, formatCost, formatUsd, summarizeCost } from '../agents/cost.js';
+import type { CostSummary } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
 import { isSecretEnv, SECRET_ENV } from '../common/secret-env.js';
 import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
@@ -10,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
 import { DEFAULT_SCROLLBACK, Pane, type PaneCloseReason, type PaneSpec } from '../panes/pane.js';
 import type { Disposable, PaneProcess } from '../panes/pane-process.js';
+import { CLIENT_OUTPUT_BUDGET_BYTES } from '../protocol/flow-control.js';
 import { FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
   type Command,
@@ -23,17 +22,12 @@ import {
   parsePayload,
   versionMismatchMessage,
 } from '../protocol/messages.js';
+import { STATUS_ROWS } from '../protocol/status-bar.js';
 import type { StateStore } from '../store/store.js';
-import { CLIENT_OUTPUT_BUDGET_BYTES, ClientConnection } from './client-connection.js';
-import { type AgentEvent, tailEvents } from './events-tail.js';
+import { AgentStatus } from './agent-status.js';
+import { ClientConnection } from './client-connection.js';
 import { historyRows, searchHistory } from './history-rows.js';
 import { ScreenFrames, ScreenStream } from './screen-frames.js';
-
-/** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
-const AGENT_STATES: ReadonlySet<string> = new Set(AGENT_STATUS_STATES);
-
-/** Rows the client's status bar takes at the bottom of the window. */
-export const STATUS_ROWS = 1;
 
 /** Debounce for saving layout and panes to the store, ms: a burst of changes costs one write. */
 const PERSIST_DEBOUNCE_MS = 150;
@@ -131,8 +125,11 @@ export class SessionServer {
   private changedTimer: NodeJS.Timeout | undefined;
   /** What to stop when a pane goes (its events tail). */
   private readonly paneDisposers = new Map<number, Disposable>();
-  /** Spend per agent pane, kept after the pane closes so the session total stays whole. */
-  private readonly paneCosts = new Map<number, CostSummary>();
+  /** Agents' states and spend, per pane. */
+  private readonly agents = new AgentStatus(
+    () => this.updateSessionCost(),
+    () => this.changedSoon(),
+  );
   private shuttingDown = false;
   /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
   readonly status: Record<string, string> = {};
@@ -237,7 +234,7 @@ export class SessionServer {
         if (client.attached && !client.screen) client.sendOutput(pane.id, data);
       this.frames.schedule();
     });
-    if (spec.runDir) this.followAgentEvents(pane, spec.runDir);
+    if (spec.runDir) this.paneDisposers.set(pane.id, this.agents.follow(pane, spec.runDir));
     pane.onExit((exit) => {
       this.options.logger?.info({ pane: pane.id, exit }, 'pane process ended');
       if (pane.spec.remainOnExit) this.changed();
@@ -297,28 +294,6 @@ export class SessionServer {
   }
 
   /**
-   * Follows an agent's `events.jsonl`: status events set the pane's state, usage events its cost;
-   * both show in the pane's title, and the session's total cost in the status bar.
-   */
-  private followAgentEvents(pane: Pane, runDir: string): void {
-    const usage: AgentEvent[] = [];
-    const tail = tailEvents(join(runDir, 'events.jsonl'), (event) => {
-      // The agent writes this file: only the states the protocol knows reach a title, never its bytes.
-      if (event.type === 'status' && typeof event.state === 'string') {
-        if (!AGENT_STATES.has(event.state)) return;
-        pane.state = event.state;
-      } else if (event.type === 'usage') {
-        usage.push(event);
-        this.paneCosts.set(pane.id, summarizeCost(usage));
-        pane.detail = formatUsd(this.paneCosts.get(pane.id)?.usd);
-        this.updateSessionCost();
-      } else return;
-      this.changedSoon();
-    });
-    this.paneDisposers.set(pane.id, tail);
-  }
-
-  /**
    * What the status bar's cost says, when something knows better than the panes' own usage (the
    * task queue: it counts attempts whose panes are gone, judges and reviewers, across restarts).
    */
@@ -336,7 +311,7 @@ export class SessionServer {
   /** The spend an attempt's pane has seen in its agent's usage events, if it has a pane here. */
   attemptCost(attemptId: string): CostSummary | undefined {
     const pane = this.paneOfAttempt(attemptId);
-    return pane ? this.paneCosts.get(pane.id) : undefined;
+    return pane ? this.agents.costOf(pane.id) : undefined;
   }
 
   /** Sets the status bar's cost from {@link costSource}, or from the panes' usage. */
@@ -349,8 +324,8 @@ export class SessionServer {
       }
       return;
     }
-    if (this.paneCosts.size === 0) return;
-    this.status.cost = formatCost(combineCosts(this.paneCosts.values()));
+    const cost = this.agents.sessionCost();
+    if (cost !== undefined) this.status.cost = cost;
   }
 
   /** Broadcasts the layout once for a burst of changes (agent events arrive in bursts). */

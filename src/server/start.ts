@@ -2,12 +2,13 @@ import { access, unlink } from 'node:fs/promises';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
+import { ensureSocketDir } from '../ipc/socket-dir.js';
+import { probeSocket, withSessionLock } from '../ipc/socket-lock.js';
 import type { Logger } from '../log/logger.js';
 import { nullLogger } from '../log/null-logger.js';
+import { socketPath } from '../protocol/socket-path.js';
 import type { StateStore } from '../store/store.js';
 import { SessionServer } from './session-server.js';
-import { ensureSocketDir, socketPath } from './socket-dir.js';
-import { probeSocket, withSessionLock } from './socket-lock.js';
 
 export interface StartServerOptions {
   session: string;

@@ -1,4 +1,4 @@
-import type { CommandEnv } from '../cli/main.js';
+import type { CommandEnv } from '../cli/command-env.js';
 import { loadConfig } from '../config/load.js';
 import { defaultConfig } from '../config/schema.js';
 import { findRepoRoot } from '../git/repo.js';

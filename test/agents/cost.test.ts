@@ -3,8 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { attemptCost, readUsageEvents } from '../../src/agents/attempt-cost.js';
 import {
-  attemptCost,
   type CostSummary,
   combineCosts,
   costOfUsage,
@@ -12,7 +12,6 @@ import {
   formatUsd,
   PRICING_SOURCE,
   priceFor,
-  readUsageEvents,
   summarizeCost,
   type UsageEvent,
 } from '../../src/agents/cost.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { CLIENT_DISCARD_BYTES } from '../../src/protocol/flow-control.js';
 import { encodeFrame, FrameType, NO_PANE } from '../../src/protocol/frame.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { CLIENT_DISCARD_BYTES } from '../../src/server/client-connection.js';
 import { listPanes, startTestSession, TEST_VERSION, type TestSession, waitFor } from './fixtures.js';
 
 /**

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ConnectionHandlers, ServerConnection } from '../../src/client/connection.js';
 import type { Hello, PaneInfo } from '../../src/protocol/messages.js';
+import { socketPath } from '../../src/protocol/socket-path.js';
 import type { SessionServer } from '../../src/server/session-server.js';
-import { socketPath } from '../../src/server/socket-dir.js';
 import { startServer } from '../../src/server/start.js';
 
 /**

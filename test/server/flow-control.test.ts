@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { HIGH_WATERMARK_CHARS, LOW_WATERMARK_CHARS } from '../../src/panes/pane.js';
 import type { PaneExit } from '../../src/panes/pane-process.js';
-import { CLIENT_DISCARD_CHARS } from '../../src/server/client-connection.js';
+import {
+  CLIENT_DISCARD_CHARS,
+  HIGH_WATERMARK_CHARS,
+  LOW_WATERMARK_CHARS,
+} from '../../src/protocol/flow-control.js';
 import { capture, startTestSession, type TestSession, waitFor } from './fixtures.js';
 
 /**

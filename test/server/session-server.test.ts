@@ -5,12 +5,12 @@ import { connect, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ServerConnection } from '../../src/client/connection.js';
 import { isOrchestraError } from '../../src/common/errors.js';
+import { probeSocket } from '../../src/ipc/socket-lock.js';
 import { TITLE_ROWS } from '../../src/layout/layout.js';
 import { encodeFrame, type Frame, FrameDecoder, FrameType, NO_PANE } from '../../src/protocol/frame.js';
 import { type LayoutState, PROTOCOL_VERSION, versionMismatchMessage } from '../../src/protocol/messages.js';
-import { STATUS_ROWS } from '../../src/server/session-server.js';
-import { socketPath } from '../../src/server/socket-dir.js';
-import { probeSocket } from '../../src/server/socket-lock.js';
+import { socketPath } from '../../src/protocol/socket-path.js';
+import { STATUS_ROWS } from '../../src/protocol/status-bar.js';
 import { startServer } from '../../src/server/start.js';
 import {
   capture,

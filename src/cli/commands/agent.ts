@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CommandEnv } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
 import { QuietExit } from '../output.js';
 
 /** Registers `orchestra agent`: the built-in coding agent, as it runs in a pane. */

@@ -1,12 +1,12 @@
 import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { parseTarget, repoSessionName } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
 import { orchestraPaths } from '../../common/paths.js';
 import { loadConfig } from '../../config/load.js';
 import { defaultConfig, type OrchestraConfig } from '../../config/schema.js';
 import { findRepoRoot } from '../../git/repo.js';
-import type { CommandEnv } from '../main.js';
+import { parseTarget, repoSessionName } from '../../ipc/session-target.js';
+import type { CommandEnv } from '../command-env.js';
 import { QuietExit } from '../output.js';
 import { VERSION } from '../version.js';
 

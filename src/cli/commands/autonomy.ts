@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { AutonomyStatus } from '../../autonomy/loop.js';
-import { parseTarget } from '../../client/session-target.js';
 import { printable } from '../../common/printable.js';
-import type { CommandEnv } from '../main.js';
+import { parseTarget } from '../../ipc/session-target.js';
+import type { CommandEnv } from '../command-env.js';
 import { printJson } from '../output.js';
 import { commandConnection } from './session.js';
 

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { isOrchestraError } from '../../common/errors.js';
 import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
+import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
-import type { CommandEnv } from '../main.js';
 import { printJson, QuietExit } from '../output.js';
 
 /** Registers `orchestra config validate|show`. */

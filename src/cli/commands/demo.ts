@@ -11,8 +11,8 @@ import { OrchestraError } from '../../common/errors.js';
 import { createSampleRepo, SAMPLE_TASKS } from '../../demo/sample-repo.js';
 import { DEMO_AUTONOMY_GOAL, demoAutonomyScenarioFile, demoScenarioFile } from '../../demo/scenarios.js';
 import { addTask, listTasks } from '../../tasks/queue.js';
+import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
-import type { CommandEnv } from '../main.js';
 import { formatTable } from '../output.js';
 import { runInit } from './init.js';
 
@@ -174,8 +174,13 @@ export function registerDemoCommand(program: Command, env: CommandEnv): void {
         );
         return;
       }
-      const { main } = await import('../main.js');
-      const code = await main(['node', 'orchestra', 'tui'], { ...env, cwd: target, env: demo.env });
+      // The CLI is handed in (as to the TUI's `:` prompt): importing main.ts here would be a cycle.
+      if (!env.run) {
+        throw new OrchestraError('INTERNAL', 'the TUI cannot be started from here', {
+          hint: `run: cd ${target} && orchestra tui`,
+        });
+      }
+      const code = await env.run(['tui'], { ...env, cwd: target, env: demo.env });
       env.output.out(
         `the session goes on in the background; stop it with: cd ${target} && orchestra kill-server; kill ${demo.modelPid}`,
       );

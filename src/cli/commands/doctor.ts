@@ -9,7 +9,7 @@ import { defaultConfig } from '../../config/schema.js';
 import { commitHasPath, findRepoRoot, gitVersion, hasCommit, uncommittedPaths } from '../../git/repo.js';
 import { dockerClient, probeDocker } from '../../workers/docker-engine.js';
 import { workerImageStatus } from '../../workers/image.js';
-import type { CommandEnv } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
 import { printJson, QuietExit } from '../output.js';
 
 /** One line of the doctor's report. `fail` makes `orchestra doctor` exit 1; `warn` does not. */

@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import { repoSessionName } from '../../client/session-target.js';
 import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
 import { gcWorktrees, pruneWorktrees } from '../../git/worktree.js';
+import { repoSessionName } from '../../ipc/session-target.js';
 import { StateStore } from '../../store/store.js';
 import { dockerClient } from '../../workers/docker-engine.js';
 import { removeStrayContainers } from '../../workers/session-containers.js';
+import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
-import type { CommandEnv } from '../main.js';
 import { printJson } from '../output.js';
 
 const FINISHED = new Set(['succeeded', 'failed', 'archived']);

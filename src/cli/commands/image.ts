@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { CommandEnv } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
 
 /** Registers `orchestra image build`. */
 export function registerImageCommands(program: Command, env: CommandEnv): void {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { orchestraPaths } from '../../common/paths.js';
 import { configTemplate } from '../../config/template.js';
 import { currentBranch, findRepoRoot } from '../../git/repo.js';
-import type { CommandEnv } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
 import { printJson } from '../output.js';
 
 /**

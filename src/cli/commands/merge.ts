@@ -3,8 +3,8 @@ import { printable } from '../../common/printable.js';
 import { loadConfig } from '../../config/load.js';
 import { mergeTask } from '../../scheduler/merge-task.js';
 import { StateStore } from '../../store/store.js';
+import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
-import type { CommandEnv } from '../main.js';
 import { printJson, QuietExit } from '../output.js';
 
 /** Registers `orchestra merge <task>`. */

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import type { CommandEnv } from '../main.js';
+import type { CommandEnv } from '../command-env.js';
 
 function port(value: string): number {
   const n = Number(value);

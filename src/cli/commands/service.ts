@@ -1,16 +1,16 @@
 import { lstat, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { repoSessionName } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
 import { orchestraEntry } from '../../common/paths.js';
 import { printable } from '../../common/printable.js';
 import { loadConfig, userConfigHome } from '../../config/load.js';
-import { sanitizeSessionName, socketPath } from '../../server/socket-dir.js';
-import { probeSocket } from '../../server/socket-lock.js';
+import { repoSessionName } from '../../ipc/session-target.js';
+import { probeSocket } from '../../ipc/socket-lock.js';
+import { sanitizeSessionName, socketPath } from '../../protocol/socket-path.js';
 import { RESTART_SEC, renderServerUnit, serverUnitName } from '../../server/systemd-unit.js';
+import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
-import type { CommandEnv } from '../main.js';
 
 /** PATH for a unit written from an environment without one: what a login shell would start with. */
 const FALLBACK_PATH = '/usr/local/bin:/usr/bin:/bin';

@@ -2,13 +2,14 @@ import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { connectSession, type ServerConnection } from '../../client/connection.js';
-import { parseTarget, type Target } from '../../client/session-target.js';
 import { OrchestraError } from '../../common/errors.js';
 import { printable } from '../../common/printable.js';
+import { parseTarget, type Target } from '../../ipc/session-target.js';
+import { checkSocketDir } from '../../ipc/socket-dir.js';
 import { keyNameToBytes } from '../../keys/key-names.js';
 import type { PaneInfo, Command as ServerCommand, SessionInfo } from '../../protocol/messages.js';
-import { checkSocketDir, socketDir } from '../../server/socket-dir.js';
-import type { CommandEnv } from '../main.js';
+import { socketDir } from '../../protocol/socket-path.js';
+import type { CommandEnv } from '../command-env.js';
 import { formatTable, printJson } from '../output.js';
 import { VERSION } from '../version.js';
 

@@ -18,8 +18,8 @@ import {
   taskNotFound,
 } from '../../tasks/queue.js';
 import type { NewTask, TaskFile } from '../../tasks/task-file.js';
+import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
-import type { CommandEnv } from '../main.js';
 import { formatTable, printJson } from '../output.js';
 import { assertAdmissible } from '../task-admission.js';
 import { queuedStatus, recordStatus, type TaskStatusView, type TaskWorld } from '../task-status.js';

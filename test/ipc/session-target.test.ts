@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { defaultSession, parseTarget } from '../../src/client/session-target.js';
-import { sanitizeSessionName, socketDir } from '../../src/server/socket-dir.js';
+import { defaultSession, parseTarget } from '../../src/ipc/session-target.js';
+import { sanitizeSessionName, socketDir } from '../../src/protocol/socket-path.js';
 import { makeRepo } from '../git/fixtures.js';
 import { tempDir } from '../server/fixtures.js';
 

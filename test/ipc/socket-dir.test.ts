@@ -3,15 +3,10 @@ import { chmod, chown, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isOrchestraError } from '../../src/common/errors.js';
-import {
-  checkSocketDir,
-  ensureSocketDir,
-  sanitizeSessionName,
-  socketDir,
-  socketPath,
-} from '../../src/server/socket-dir.js';
+import { checkSocketDir, ensureSocketDir } from '../../src/ipc/socket-dir.js';
+import { sanitizeSessionName, socketDir, socketPath } from '../../src/protocol/socket-path.js';
 import { startServer } from '../../src/server/start.js';
-import { TEST_VERSION, tempDir } from './fixtures.js';
+import { TEST_VERSION, tempDir } from '../server/fixtures.js';
 
 /** The socket directory is the access boundary (DESIGN.md, "Sockets and sessions"). */
 

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { sanitizeSessionName, socketPath } from '../server/socket-dir.js';
+import { sanitizeSessionName, socketPath } from '../protocol/socket-path.js';
 
 /** A parsed `-t` target: a session, and optionally a pane in it (index, `%id` or name). */
 export interface Target {

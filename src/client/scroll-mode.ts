@@ -1,0 +1,204 @@
+import { errorMessage } from '../common/errors.js';
+import type { Command, LayoutState } from '../protocol/messages.js';
+import type { HistoryRows } from '../protocol/screen.js';
+import { runsToCells, type ViewCell } from './pane-view.js';
+
+/** History lines fetched per request in scroll mode (the server caps a request at 1000). */
+const HISTORY_PAGE = 200;
+
+/** Scroll mode on one pane (`prefix [`, the wheel): a view of its history the server keeps. */
+export interface ScrollState {
+  kind: 'scroll';
+  pane: number;
+  /** Absolute buffer line on the view's first row. */
+  top: number;
+  /** Lines in the pane's buffer, and the first line of its live screen (the bottom `top`). */
+  total: number;
+  base: number;
+  /** Rows shown (the pane's height) and their width. */
+  height: number;
+  cols: number;
+  /** History lines fetched so far, by absolute line. */
+  lines: Map<number, ViewCell[]>;
+  loading: boolean;
+  search?: string;
+  searching?: string;
+}
+
+/** What scroll mode needs of the TUI. */
+export interface ScrollHost {
+  /** Sends a command to the server and waits for its answer (`ServerConnection.request`). */
+  request<T>(command: Command): Promise<T>;
+  flash(text: string): void;
+  requestRender(): void;
+  /** Shows `state`: the TUI is in scroll mode from now on. */
+  enter(state: ScrollState): void;
+  /** True while `state` is what the TUI shows. */
+  showing(state: ScrollState): boolean;
+  /** Back to normal mode. */
+  leave(): void;
+}
+
+/** Enters scroll mode on the focused pane, `linesUp` lines above its live screen. */
+export async function enterScrollMode(
+  host: ScrollHost,
+  layout: LayoutState | undefined,
+  linesUp: number,
+): Promise<void> {
+  if (!layout || layout.focus === null) return;
+  const paneId = layout.focus;
+  const info = layout.panes.find((p) => p.id === paneId);
+  if (!info) return;
+  try {
+    const first = await host.request<HistoryRows>({
+      cmd: 'history-rows',
+      pane: `%${paneId}`,
+      count: HISTORY_PAGE,
+    });
+    const mode: ScrollState = {
+      kind: 'scroll',
+      pane: paneId,
+      top: Math.max(0, first.base - linesUp),
+      total: first.total,
+      base: first.base,
+      height: info.rows,
+      cols: first.cols,
+      lines: new Map(),
+      loading: false,
+    };
+    keepRows(mode, first);
+    host.enter(mode);
+    await loadScrollRows(host, mode);
+    host.requestRender();
+  } catch (error) {
+    host.flash(errorMessage(error));
+  }
+}
+
+function keepRows(mode: ScrollState, rows: HistoryRows): void {
+  for (const [i, runs] of rows.lines.entries()) mode.lines.set(rows.start + i, runsToCells(runs, rows.cols));
+}
+
+/** Fetches the lines the scroll view shows that it does not have yet, then draws. */
+async function loadScrollRows(host: ScrollHost, mode: ScrollState): Promise<void> {
+  if (mode.loading) return;
+  const missing: number[] = [];
+  for (let y = mode.top; y < Math.min(mode.total, mode.top + mode.height); y++)
+    if (!mode.lines.has(y)) missing.push(y);
+  if (missing.length === 0) return;
+  mode.loading = true;
+  try {
+    // A page around what is missing, so that scrolling on rarely waits for the server.
+    const start = Math.max(
+      0,
+      Math.min(missing[0]!, missing[missing.length - 1]! - HISTORY_PAGE + mode.height),
+    );
+    const rows = await host.request<HistoryRows>({
+      cmd: 'history-rows',
+      pane: `%${mode.pane}`,
+      start,
+      count: HISTORY_PAGE,
+    });
+    keepRows(mode, rows);
+  } catch (error) {
+    host.flash(errorMessage(error));
+  } finally {
+    mode.loading = false;
+  }
+  if (host.showing(mode)) {
+    host.requestRender();
+    void loadScrollRows(host, mode);
+  }
+}
+
+/** Scrolls the view by `delta` lines (negative: up), fetching what it then shows. */
+export function scrollBy(host: ScrollHost, mode: ScrollState, delta: number): void {
+  scrollTo(host, mode, mode.top + delta);
+}
+
+function scrollTo(host: ScrollHost, mode: ScrollState, top: number): void {
+  mode.top = Math.max(0, Math.min(mode.base, top));
+  void loadScrollRows(host, mode);
+}
+
+/** One key in scroll mode: movement, `/` search and its prompt, `n`/`N`, `q` to leave. */
+export function scrollKey(host: ScrollHost, mode: ScrollState, token: string): void {
+  if (mode.searching !== undefined) {
+    if (token === '\r') {
+      mode.search = mode.searching;
+      mode.searching = undefined;
+      void searchFrom(host, mode, mode.top - 1, -1);
+    } else if (token === '\x1b') mode.searching = undefined;
+    else if (token === '\x7f') mode.searching = [...mode.searching].slice(0, -1).join('');
+    else if (!token.startsWith('\x1b') && token >= ' ') mode.searching += token;
+    return;
+  }
+  const page = Math.max(1, mode.height - 1);
+  switch (token) {
+    case 'q':
+    case '\x1b':
+    case '\x03':
+      host.leave();
+      return;
+    case 'k':
+    case '\x1b[A':
+    case '\x1bOA':
+      scrollBy(host, mode, -1);
+      return;
+    case 'j':
+    case '\x1b[B':
+    case '\x1bOB':
+      scrollBy(host, mode, 1);
+      return;
+    case '\x1b[5~':
+    case '\x02':
+      scrollBy(host, mode, -page);
+      return;
+    case '\x1b[6~':
+    case '\x06':
+    case ' ':
+      scrollBy(host, mode, page);
+      return;
+    case 'g':
+      scrollTo(host, mode, 0);
+      return;
+    case 'G':
+      scrollTo(host, mode, mode.base);
+      return;
+    case '/':
+    case '?':
+      mode.searching = '';
+      return;
+    case 'n':
+      void searchFrom(host, mode, mode.top - 1, -1);
+      return;
+    case 'N':
+      void searchFrom(host, mode, mode.top + 1, 1);
+      return;
+    default:
+  }
+}
+
+/** Moves the view to the next line containing the search text, upwards (-1) or downwards (1). */
+async function searchFrom(host: ScrollHost, mode: ScrollState, start: number, step: -1 | 1): Promise<void> {
+  const text = mode.search;
+  if (!text) return;
+  try {
+    const { line } = await host.request<{ line: number | null }>({
+      cmd: 'search-history',
+      pane: `%${mode.pane}`,
+      text,
+      from: start,
+      direction: step,
+    });
+    if (!host.showing(mode)) return;
+    if (line === null) {
+      host.flash(`"${text}" not found`);
+      return;
+    }
+    scrollTo(host, mode, line);
+    host.flash(`found "${text}" at line ${line + 1}`);
+  } catch (error) {
+    host.flash(errorMessage(error));
+  }
+}
