@@ -7,7 +7,9 @@ import { probeSocket } from '../../src/ipc/socket-lock.js';
 import type { Command, PaneInfo } from '../../src/protocol/messages.js';
 import { socketPath } from '../../src/protocol/socket-path.js';
 import type { Cleanup, CleanupHandle } from './cleanup.js';
+import type { BenchContext } from './context.js';
 import { isAlive, rssKiB, terminate } from './process-control.js';
+import { PtyClient } from './pty-client.js';
 import { pollUntil, withTimeout } from './waiting.js';
 
 /** The built CLI the benchmark measures (`npm run build` writes dist/, which it runs). */
@@ -45,6 +47,17 @@ export class OrchestraServer {
     private readonly child: ChildProcess,
     private readonly control: ServerConnection,
   ) {}
+
+  /** {@link start} for a scenario: a session named `prefix` plus the run id, in the run's directory. */
+  static startIn(ctx: BenchContext, prefix: string): Promise<OrchestraServer> {
+    return OrchestraServer.start({
+      session: ctx.name(prefix),
+      dir: ctx.dir,
+      env: ctx.env,
+      cleanup: ctx.cleanup,
+      nodeFlags: ctx.nodeFlags,
+    });
+  }
 
   /**
    * Spawns the server and waits for its socket.
@@ -89,6 +102,35 @@ export class OrchestraServer {
     const server = new OrchestraServer(options, child, control);
     server.stopStep = options.cleanup.add(`orchestra server ${options.session}`, () => server.stopNow());
     return server;
+  }
+
+  /**
+   * The real full-screen client, `orchestra attach`, on a node-pty of `cols`x`rows` (as
+   * TmuxServer.attach starts `tmux attach`), with the server's node flags under `<session>-attach`.
+   */
+  attach(cols: number, rows: number, label: string, screen = false): PtyClient {
+    const o = this.options;
+    return new PtyClient({
+      file: process.execPath,
+      args: [...(o.nodeFlags?.(`${o.session}-attach`) ?? []), ORCHESTRA_BIN, 'attach', '-t', o.session],
+      cwd: o.dir,
+      env: o.env,
+      cols,
+      rows,
+      cleanup: o.cleanup,
+      label: `orchestra attach (${label})`,
+      screen,
+    });
+  }
+
+  /** Resolves once at least one client is attached. @throws Error after 15 s */
+  async waitForClient(): Promise<void> {
+    await pollUntil(
+      async () => (await this.request<unknown[]>({ cmd: 'list-clients' })).length > 0,
+      15_000,
+      'orchestra attach to connect',
+      50,
+    );
   }
 
   get pid(): number {

@@ -1,8 +1,8 @@
 import type { BenchContext } from '../lib/context.js';
 import { MirrorClient } from '../lib/mirror-client.js';
-import { ORCHESTRA_BIN, OrchestraServer } from '../lib/orchestra-server.js';
+import { OrchestraServer } from '../lib/orchestra-server.js';
 import { rssKiB } from '../lib/process-control.js';
-import { PtyClient } from '../lib/pty-client.js';
+import type { PtyClient } from '../lib/pty-client.js';
 import { median, round } from '../lib/stats.js';
 import { TmuxServer } from '../lib/tmux-server.js';
 import { pollUntil, sleep, withTimeout } from '../lib/waiting.js';
@@ -167,13 +167,7 @@ function orchestraSides(ctx: BenchContext): [AttachSide, AttachSide] {
     system: 'orchestra attach',
     measure: 'spawn `orchestra attach` on a 200x60 PTY → screen shows all 16 titles and last 8 lines',
     async setup() {
-      const s = await OrchestraServer.start({
-        session: ctx.name('att'),
-        dir: ctx.dir,
-        env: ctx.env,
-        cleanup: ctx.cleanup,
-        nodeFlags: ctx.nodeFlags,
-      });
+      const s = await OrchestraServer.startIn(ctx, 'att');
       server = s;
       // A client of the attach size first, so the panes start (and fill) at the size they are shown.
       const sizer = await MirrorClient.connect({ session: s.session, env: ctx.env, cols: COLS, rows: ROWS });
@@ -196,17 +190,7 @@ function orchestraSides(ctx: BenchContext): [AttachSide, AttachSide] {
     },
     async attach() {
       const s = server!;
-      const client = new PtyClient({
-        file: process.execPath,
-        args: [...ctx.nodeFlags(`${s.session}-attach`), ORCHESTRA_BIN, 'attach', '-t', s.session],
-        cwd: ctx.dir,
-        env: ctx.env,
-        cols: COLS,
-        rows: ROWS,
-        cleanup: ctx.cleanup,
-        label: 'orchestra attach (attach)',
-        screen: true,
-      });
+      const client = s.attach(COLS, ROWS, 'attach', true);
       try {
         return await timeToCompleteFrame(client, expectations);
       } finally {

@@ -95,13 +95,7 @@ function paneCommand(): string[] {
  * counted. Reports median and p90 per command and system, ms.
  */
 export async function runCommands(ctx: BenchContext, options: { rounds: number }): Promise<CommandRow[]> {
-  const server = await OrchestraServer.start({
-    session: ctx.name('cmd'),
-    dir: ctx.dir,
-    env: ctx.env,
-    cleanup: ctx.cleanup,
-    nodeFlags: ctx.nodeFlags,
-  });
+  const server = await OrchestraServer.startIn(ctx, 'cmd');
   const tmux = new TmuxServer({ socket: ctx.name('cmd'), dir: ctx.dir, env: ctx.env, cleanup: ctx.cleanup });
   try {
     const session = server.session;

@@ -1,8 +1,8 @@
 import type { BenchContext } from '../lib/context.js';
 import { stripEscapes } from '../lib/escapes.js';
 import { MirrorClient } from '../lib/mirror-client.js';
-import { ORCHESTRA_BIN, OrchestraServer } from '../lib/orchestra-server.js';
-import { PtyClient } from '../lib/pty-client.js';
+import { OrchestraServer } from '../lib/orchestra-server.js';
+import type { PtyClient } from '../lib/pty-client.js';
 import { percentile, round } from '../lib/stats.js';
 import { TmuxServer } from '../lib/tmux-server.js';
 import { pollUntil, sleep, withTimeout } from '../lib/waiting.js';
@@ -151,13 +151,7 @@ function orchestraTarget(ctx: BenchContext): TypingTarget {
     system: 'orchestra',
     path: 'in-process attach client: Input frame → Output frame',
     async setup() {
-      const s = await OrchestraServer.start({
-        session: ctx.name('echo'),
-        dir: ctx.dir,
-        env: ctx.env,
-        cleanup: ctx.cleanup,
-        nodeFlags: ctx.nodeFlags,
-      });
+      const s = await OrchestraServer.startIn(ctx, 'echo');
       server = s;
       const c = await MirrorClient.connect({
         session: s.session,
@@ -198,33 +192,13 @@ function orchestraTuiTarget(ctx: BenchContext): TypingTarget {
     system: 'orchestra-tui',
     path: '`orchestra attach` on a PTY: key in → echo in its output',
     async setup() {
-      const s = await OrchestraServer.start({
-        session: ctx.name('echot'),
-        dir: ctx.dir,
-        env: ctx.env,
-        cleanup: ctx.cleanup,
-        nodeFlags: ctx.nodeFlags,
-      });
+      const s = await OrchestraServer.startIn(ctx, 'echot');
       server = s;
       paneId = (await s.newPane(ECHO_PANE_COMMAND, 'echo')).id;
-      const c = new PtyClient({
-        file: process.execPath,
-        args: [...ctx.nodeFlags(`${s.session}-attach`), ORCHESTRA_BIN, 'attach', '-t', s.session],
-        cwd: ctx.dir,
-        env: ctx.env,
-        cols: COLS,
-        rows: ROWS,
-        cleanup: ctx.cleanup,
-        label: 'orchestra attach (echo)',
-      });
+      const c = s.attach(COLS, ROWS, 'echo');
       client = c;
       c.onData((data, at) => watcher.push(data, at));
-      await pollUntil(
-        async () => (await s.request<unknown[]>({ cmd: 'list-clients' })).length > 0,
-        15_000,
-        'orchestra attach to connect',
-        50,
-      );
+      await s.waitForClient();
       // Let the first frame and the snapshot replay finish before typing.
       await sleep(800);
     },

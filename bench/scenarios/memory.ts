@@ -1,8 +1,8 @@
 import type { BenchContext } from '../lib/context.js';
 import { MirrorClient } from '../lib/mirror-client.js';
-import { ORCHESTRA_BIN, OrchestraServer } from '../lib/orchestra-server.js';
+import { OrchestraServer } from '../lib/orchestra-server.js';
 import { rssKiB } from '../lib/process-control.js';
-import { PtyClient } from '../lib/pty-client.js';
+import type { PtyClient } from '../lib/pty-client.js';
 import { median, round } from '../lib/stats.js';
 import { TmuxServer } from '../lib/tmux-server.js';
 import { pollUntil, sleep } from '../lib/waiting.js';
@@ -65,13 +65,7 @@ function historyCommand(): string[] {
 const lastHistoryLine = `${'0'.repeat(80 - String(HISTORY_FILL_LINES).length)}${HISTORY_FILL_LINES}`;
 
 async function orchestraIdle(ctx: BenchContext, row: MemoryRow): Promise<void> {
-  const server = await OrchestraServer.start({
-    session: ctx.name('mem'),
-    dir: ctx.dir,
-    env: ctx.env,
-    cleanup: ctx.cleanup,
-    nodeFlags: ctx.nodeFlags,
-  });
+  const server = await OrchestraServer.startIn(ctx, 'mem');
   try {
     const sizer = await MirrorClient.connect({
       session: server.session,
@@ -96,13 +90,7 @@ async function orchestraIdle(ctx: BenchContext, row: MemoryRow): Promise<void> {
 }
 
 async function orchestraHistory(ctx: BenchContext, row: MemoryRow): Promise<void> {
-  const server = await OrchestraServer.start({
-    session: ctx.name('memh'),
-    dir: ctx.dir,
-    env: ctx.env,
-    cleanup: ctx.cleanup,
-    nodeFlags: ctx.nodeFlags,
-  });
+  const server = await OrchestraServer.startIn(ctx, 'memh');
   try {
     // Stacked panes the full width of an 80-column client: every pane is 80 columns wide.
     await server.request({ cmd: 'select-layout', layout: 'even-vertical' });
@@ -254,27 +242,11 @@ function idlePaneCommand(): string[] {
 
 /** orchestra: a fresh server, one idle pane, its RSS; then `orchestra attach`, its RSS once drawn. */
 async function orchestraOneIdlePane(ctx: BenchContext): Promise<RssPair> {
-  const server = await OrchestraServer.start({
-    session: ctx.name('mem1'),
-    dir: ctx.dir,
-    env: ctx.env,
-    cleanup: ctx.cleanup,
-    nodeFlags: ctx.nodeFlags,
-  });
+  const server = await OrchestraServer.startIn(ctx, 'mem1');
   try {
     await server.newPane(idlePaneCommand(), 'idle');
     const serverKiB = await settledRss(() => server.rssKiB());
-    const client = new PtyClient({
-      file: process.execPath,
-      args: [...ctx.nodeFlags(`${server.session}-attach`), ORCHESTRA_BIN, 'attach', '-t', server.session],
-      cwd: ctx.dir,
-      env: ctx.env,
-      cols: COLS,
-      rows: ROWS,
-      cleanup: ctx.cleanup,
-      label: 'orchestra attach (memory)',
-      screen: true,
-    });
+    const client = server.attach(COLS, ROWS, 'memory', true);
     try {
       await drawn(client, IDLE_PANE_TEXT);
       return { server: serverKiB, client: rssKiB(client.pid) };

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { BenchContext } from '../lib/context.js';
 import { MarkerScanner, PRINT_DONE_MARKER } from '../lib/marker.js';
 import { MirrorClient } from '../lib/mirror-client.js';
-import { ORCHESTRA_BIN, OrchestraServer } from '../lib/orchestra-server.js';
+import { OrchestraServer } from '../lib/orchestra-server.js';
 import { cpuSeconds } from '../lib/process-control.js';
 import { PtyClient } from '../lib/pty-client.js';
 import { median } from '../lib/stats.js';
@@ -154,13 +154,7 @@ function orchestraRunner(ctx: BenchContext): Runner {
   return {
     system: 'orchestra',
     async setup() {
-      server = await OrchestraServer.start({
-        session: ctx.name('tp'),
-        dir: ctx.dir,
-        env: ctx.env,
-        cleanup: ctx.cleanup,
-        nodeFlags: ctx.nodeFlags,
-      });
+      server = await OrchestraServer.startIn(ctx, 'tp');
       client = await MirrorClient.connect({
         session: server.session,
         env: ctx.env,
@@ -205,31 +199,11 @@ function orchestraTuiRunner(ctx: BenchContext): Runner {
   return {
     system: 'orchestra-tui',
     async setup() {
-      const s = await OrchestraServer.start({
-        session: ctx.name('tpt'),
-        dir: ctx.dir,
-        env: ctx.env,
-        cleanup: ctx.cleanup,
-        nodeFlags: ctx.nodeFlags,
-      });
+      const s = await OrchestraServer.startIn(ctx, 'tpt');
       server = s;
-      client = new PtyClient({
-        file: process.execPath,
-        args: [...ctx.nodeFlags(`${s.session}-attach`), ORCHESTRA_BIN, 'attach', '-t', s.session],
-        cwd: ctx.dir,
-        env: ctx.env,
-        cols: COLS,
-        rows: ROWS,
-        cleanup: ctx.cleanup,
-        label: 'orchestra attach (throughput)',
-      });
+      client = s.attach(COLS, ROWS, 'throughput');
       client.onData((data, at) => scanner.push(data, at));
-      await pollUntil(
-        async () => (await s.request<unknown[]>({ cmd: 'list-clients' })).length > 0,
-        15_000,
-        'orchestra attach to connect',
-        50,
-      );
+      await s.waitForClient();
       await sleep(300);
     },
     async run(workload) {

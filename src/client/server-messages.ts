@@ -68,6 +68,10 @@ export function parseWelcome(payload: Buffer): Welcome {
     },
     'WELCOME',
   );
+  (o.missingEnv as unknown[] | undefined)?.forEach((name, i) => {
+    if (typeof name !== 'string')
+      throw new Error(`WELCOME: missingEnv.${i}: expected string, received ${kindOf(name)}`);
+  });
   return o as unknown as Welcome;
 }
 
@@ -112,7 +116,12 @@ function parseLayout(o: Json, what: string): LayoutState {
         cols: 'number',
         rows: 'number',
         exited: 'boolean',
+        exitCode: 'number|null',
+        pid: 'number?',
         command: 'array',
+        cwd: 'string',
+        state: 'string?',
+        detail: 'string?',
       },
       what,
       `panes.${i}.`,
