@@ -570,7 +570,9 @@ export class AttemptRunner {
   ): Promise<PaneProcess> {
     const size = this.host.server.nextPaneSize();
     if (resume) {
-      const existing = (await findWorkers(this.host.session)).find((w) => w.attemptId === this.attemptId);
+      const existing = (
+        await findWorkers({ session: this.host.session, repo: this.host.root }, dockerClient(this.host.env))
+      ).find((w) => w.attemptId === this.attemptId);
       if (existing?.state === 'paused') {
         // The server died during a check round, which freezes the agent: let it go on.
         await dockerClient(this.host.env)

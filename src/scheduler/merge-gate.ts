@@ -31,7 +31,7 @@ const CHECKOUT_COMMAND = 'git -c core.hooksPath=/dev/null -c core.fsmonitor=fals
  * A {@link MergeGate} for the repository at `root` with `config`'s setup and check commands.
  *
  * @param options.env the server's (or CLI's) environment: Docker's address; secrets never reach the gate
- * @param options.session names the gate's container (`orchestra-<session>-merge-…-merge`)
+ * @param options.session names the gate's container (`orchestra-<session>-<repo>-merge-…-merge`)
  */
 export function mergeGate(options: {
   root: string;

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * How orchestra marks its worker containers, so a restarted server, `orchestra gc` and `doctor`
  * find them again (DESIGN.md, "Processes" 3). Labels carry ids only: never a secret.
@@ -25,13 +27,21 @@ export const LABEL_FORWARDS = 'orchestra.forwards';
 const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /**
- * The container name of an attempt: `orchestra-<session>-<attemptId>`.
+ * The container name of an attempt: `orchestra-<session>-<repo>-<attemptId>`, where `<repo>` is
+ * the first 8 hex digits of the SHA-256 of the repository's top level. Session names repeat across
+ * repositories (they default to the directory's name) and attempt ids across sessions, and Docker
+ * names are unique per engine: without the repository part, a second repository's attempt could
+ * not start while the first's ran, and a tool container's "remove the leftover of my name" would
+ * remove the other repository's. Without `repo` (tests, containers of older versions):
+ * `orchestra-<session>-<attemptId>`.
  *
  * @throws Error when session or attempt id hold characters Docker refuses in names (config and
  *   ids.ts already restrict both, so this is a bug)
  */
-export function workerContainerName(session: string, attemptId: string): string {
-  const name = `orchestra-${session}-${attemptId}`;
+export function workerContainerName(session: string, attemptId: string, repo?: string): string {
+  const repoPart =
+    repo === undefined ? '' : `${createHash('sha256').update(repo).digest('hex').slice(0, 8)}-`;
+  const name = `orchestra-${session}-${repoPart}${attemptId}`;
   if (!CONTAINER_NAME_PATTERN.test(name)) throw new Error(`not a valid container name: ${name}`);
   return name;
 }

@@ -40,7 +40,7 @@ export function parseUser(user: string): { uid: number; gid: number } {
 
 /** What one container of an attempt needs. */
 export interface ContainerSpecInput {
-  /** Container name, `orchestra-<session>-<attemptId>[-role]`. */
+  /** Container name, `orchestra-<session>-<repo>-<attemptId>[-role]` (container-labels.ts). */
   name: string;
   /** argv of the main process (under the image's tini). */
   command: string[];

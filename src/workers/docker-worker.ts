@@ -230,7 +230,7 @@ export class DockerWorker implements PaneProcess {
     requireAbsolute('runDir', options.runDir);
     const docker = options.docker ?? dockerClient();
     const config = options.config;
-    const name = workerContainerName(options.session, options.attemptId);
+    const name = workerContainerName(options.session, options.attemptId, options.repo);
     const ownPool =
       options.forwarders === undefined && config.network === 'bridge'
         ? new LoopbackForwarderPool(() => dockerBridgeNetwork(docker))

@@ -23,17 +23,37 @@ function sessionFilter(session: string): string {
   return JSON.stringify({ label: [`${LABEL_SESSION}=${session}`] });
 }
 
+/** Which containers a lookup is about: a session of one repository. */
+export interface WorkerScope {
+  /** The session's name. */
+  session: string;
+  /**
+   * The repository's top level (absolute), as in the `orchestra.repo` label. Session names are
+   * only unique per socket directory, so two repositories on one engine can both have a `main`
+   * whose attempts are both called `task-01-a1`: without this, one server re-attaches to the
+   * other's agent.
+   */
+  repo: string;
+}
+
 /**
- * Lists the worker containers of `session`, running or not, so a restarted server can re-attach to
- * the running ones and record how the others ended.
+ * Lists the worker containers of one session of one repository, running or not, so a restarted
+ * server can re-attach to the running ones and record how the others ended.
  *
+ * @param scope a session name alone (tests, `orchestra gc` of a named session) or a
+ *   {@link WorkerScope}; containers without the repository label never match a scope with one
  * @throws Error from dockerode when the engine cannot be asked
  */
 export async function findWorkers(
-  session: string,
+  scope: string | WorkerScope,
   docker: Docker = dockerClient(),
 ): Promise<WorkerContainer[]> {
-  const list = await docker.listContainers({ all: true, filters: sessionFilter(session) });
+  const labels =
+    typeof scope === 'string'
+      ? [`${LABEL_SESSION}=${scope}`]
+      : [`${LABEL_SESSION}=${scope.session}`, `${LABEL_REPO}=${scope.repo}`];
+  // Docker ANDs the label filters.
+  const list = await docker.listContainers({ all: true, filters: JSON.stringify({ label: labels }) });
   const workers: WorkerContainer[] = [];
   for (const entry of list) {
     let info: Docker.ContainerInspectInfo;

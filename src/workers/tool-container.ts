@@ -20,7 +20,7 @@ import type { ShellResult, ShellRunOptions, WorkerShell } from './worker-shell.j
  * each command is a `docker exec`. Removed when disposed.
  */
 
-/** What a tool container is for; the last part of its name (`orchestra-<session>-<attempt>-<role>`). */
+/** What a tool container is for; the last part of its name (`orchestra-<session>-<repo>-<attempt>-<role>`). */
 export type ToolRole = 'setup' | 'checks' | 'merge';
 
 /** Options of {@link ToolContainer.start}. */
@@ -72,7 +72,7 @@ export class ToolContainer implements WorkerShell {
    */
   static async start(options: ToolContainerOptions): Promise<ToolContainer> {
     const docker = options.docker ?? dockerClient();
-    const name = workerContainerName(options.session, `${options.attemptId}-${options.role}`);
+    const name = workerContainerName(options.session, `${options.attemptId}-${options.role}`, options.repo);
     await docker
       .getContainer(name)
       .remove({ force: true })

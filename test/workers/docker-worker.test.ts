@@ -338,6 +338,29 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
     assert.equal((await exitOf(again)).exitCode, 7);
   });
 
+  test('findWorkers keeps apart two repositories whose sessions and attempts share names', async () => {
+    // Two servers on one engine, each with a session `main` running `task-01-a1`: a restarted
+    // server must find its own agent's container, never the other repository's.
+    const ours = await start(['sleep', '30'], { repo: repo.root, attemptId: 'task-01-same' });
+    const theirs = await start(['sleep', '30'], { repo: '/elsewhere/other-repo', attemptId: 'task-01-same' });
+    try {
+      const found = await findWorkers({ session, repo: repo.root });
+      assert.deepEqual(
+        found.filter((w) => w.attemptId === 'task-01-same').map((w) => w.id),
+        [ours.id],
+        "only our repository's container",
+      );
+      const other = await findWorkers({ session, repo: '/elsewhere/other-repo' });
+      assert.deepEqual(
+        other.map((w) => w.id),
+        [theirs.id],
+      );
+    } finally {
+      await ours.stop();
+      await theirs.stop();
+    }
+  });
+
   test('a loopback service on the host is reachable through the forwarder', async () => {
     const server = http.createServer((req, res) =>
       res.end(req.url === '/health' ? 'ok-from-host' : 'wrong path'),
