@@ -53,6 +53,12 @@ interface KillCase {
   strategy?: 'settle';
   /** task-02 is queued only just before the kill (the step between two tasks). */
   secondTaskLater?: boolean;
+  /**
+   * task-02 is queued only after the kill. For the steps after task-01's outcome: its slot is free
+   * then, so task-02 would start during the window and the kill could find it preparing (which a
+   * restart rightly prepares again) or not, as the machine's load decides.
+   */
+  secondTaskAfterKill?: boolean;
   /** True once task-01's attempt is at the step. */
   reached(world: ResumeWorld): Promise<boolean>;
   /** task-01's attempt state in the store right after the kill: proof the kill hit the step. */
@@ -132,6 +138,7 @@ const CASES: KillCase[] = [
     step: 'succeeded, before the archive',
     slow: { settleMs: WINDOW_MS },
     strategy: 'settle',
+    secondTaskAfterKill: true,
     reached: async (w) => (await attemptState(w)) === 'succeeded',
     stateAtKill: 'succeeded',
     prepared: 1,
@@ -144,6 +151,7 @@ const CASES: KillCase[] = [
     step: 'inside the archive (the archived file written, the queued one not yet removed)',
     slow: { settleMs: WINDOW_MS },
     strategy: 'settle',
+    secondTaskAfterKill: true,
     reached: async (w) => (await attemptState(w)) === 'succeeded',
     afterKill: (w) => w.halfArchive('task-01', FIRST),
     stateAtKill: 'succeeded',
@@ -180,7 +188,7 @@ describe('a server SIGKILLed at each lifecycle step and started again', { concur
         name: String(index + 1),
         slow: { ...FAST, ...c.slow },
         ...(c.strategy ? { strategy: c.strategy } : {}),
-        ...(c.secondTaskLater ? { secondTaskLater: true } : {}),
+        ...(c.secondTaskLater || c.secondTaskAfterKill ? { secondTaskLater: true } : {}),
       });
       worlds.push(world);
       try {
@@ -213,6 +221,7 @@ async function runCase(world: ResumeWorld, c: KillCase): Promise<void> {
   }
   if (c.agentResumed) assert.equal(agentsAtKill.length, 1, `task-01's agent was running at the kill`);
   const halfArchived = await c.afterKill?.(world);
+  if (c.secondTaskAfterKill) await world.queueSecondTask();
 
   const second = world.startServer();
   await waitFor(
