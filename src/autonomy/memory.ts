@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
-import { z } from 'zod';
+import * as z from 'zod';
 import { modelClient } from '../agents/api-client.js';
 import { describeApiFailure, isAbort } from '../agents/builtin/api-retry.js';
 import { costOfUsage, type UsageEvent } from '../agents/cost.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OrchestraError } from '../common/errors.js';
 import { packageRoot } from '../common/paths.js';
 import { blessedColors } from './blessed-colors.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { globProblem } from '../common/path-glob.js';
 import { BUILTIN_AGENTS, BUILTIN_PROFILES, DEFAULT_MODEL } from './builtins.js';
 import { deepMerge, isPlainObject } from './deep-merge.js';

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 
 /** The stop reasons the Messages API reports (https://docs.anthropic.com/en/api/messages). */

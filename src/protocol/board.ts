@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * One row of the task board, as the scheduler projects it, the server's `task-board` command

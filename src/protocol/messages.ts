@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Control messages of the wire protocol as schemas (DESIGN.md, "Wire protocol"): the server

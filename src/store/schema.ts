@@ -4,7 +4,7 @@
  * the TypeScript types are inferred from it, so what the store writes is exactly what it accepts
  * on read. Timestamps are ISO-8601 UTC strings as produced by `Date.prototype.toISOString()`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The state format this build reads and writes. Bump it together with an upgrade function in

@@ -1,6 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Message, MessageParam, Tool, ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
-import { z } from 'zod';
+import * as z from 'zod';
 import { modelClient } from '../agents/api-client.js';
 import { describeApiFailure, isAbort } from '../agents/builtin/api-retry.js';
 import { contentToParams } from '../agents/builtin/model-turn.js';

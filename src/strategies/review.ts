@@ -1,5 +1,5 @@
 import type { ToolUseBlock } from '@anthropic-ai/sdk/resources/messages';
-import { z } from 'zod';
+import * as z from 'zod';
 import { modelClient } from '../agents/api-client.js';
 import type { UsageEvent } from '../agents/cost.js';
 import { requestMessage } from '../agents/stall-guard.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OrchestraError } from '../common/errors.js';
 import { printable } from '../common/printable.js';
 import { MAX_PARALLEL_ATTEMPTS, type NewTask, parseTaskFile, renderTaskFile } from './task-file.js';

@@ -1,6 +1,6 @@
 import matter from 'gray-matter';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OrchestraError } from '../common/errors.js';
 import { codeSpan, firstCodeSpan, hasUnclosedFence, listItems, parseHeading, scanLines } from './markdown.js';
 import { formatTaskId, taskNumber, taskNumberFromRef } from './naming.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errorMessage, isOrchestraError, OrchestraError } from '../../common/errors.js';
 import { loadConfig } from '../../config/load.js';
 import {
