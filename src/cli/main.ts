@@ -95,6 +95,8 @@ export function buildProgram(env: CommandEnv, registers: Register[]): Command {
  *
  * @returns the process exit code
  */
+export { holdYoungGeneration } from '../common/young-generation.js';
+
 export async function main(argv: string[], env: Partial<CommandEnv> = {}): Promise<number> {
   const fullEnv: CommandEnv = {
     cwd: env.cwd ?? process.cwd(),

@@ -3,6 +3,7 @@ import blessed from 'blessed';
 import { errorMessage } from '../common/errors.js';
 import { printable } from '../common/printable.js';
 import { isSecretEnv } from '../common/secret-env.js';
+import { releaseYoungGeneration } from '../common/young-generation.js';
 import type { KeyAction } from '../config/key-bindings.js';
 import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, normalizeKeyName } from '../keys/key-names.js';
@@ -207,6 +208,7 @@ export class Tui {
       }
     }
     this.setupScreen();
+    releaseYoungGeneration();
     if (handedOver) this.flash(handedOver);
     return new Promise<number>((resolve) => {
       this.finished = resolve;
