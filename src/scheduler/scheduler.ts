@@ -1,7 +1,5 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { resolveAgent } from '../agents/adapters/registry.js';
 import {
   type CostSummary,
   combineCosts,
@@ -33,7 +31,7 @@ import { loadStrategy } from '../strategies/load.js';
 import { reviewAttempt } from '../strategies/review.js';
 import type { AttemptHandle, AttemptOutcome, StrategyContext, StrategyResult } from '../strategies/types.js';
 import { writeNewFile } from '../tasks/move-file.js';
-import { compareTaskIds, queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
+import { queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import { archiveTask } from '../tasks/queue.js';
 import type { TaskFile } from '../tasks/task-file.js';
 import type { CandidateResult, TaskResult } from '../tasks/task-result.js';
@@ -41,19 +39,14 @@ import { type QueueWatcher, watchQueue } from '../tasks/watcher.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { removeStrayContainers } from '../workers/session-containers.js';
+import { Admission } from './admission.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
 import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
-import { boardRows, type DependencyState, dependencyState } from './board.js';
+import { boardRows } from './board.js';
 import { appendTransition, lastTransition } from './event-log.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */
 export const SCHEDULER_TICK_MS = 500;
-
-/**
- * Memory an attempt needs before another may start, bytes: a local agent (Node, git, a test run)
- * rarely needs more; a Docker worker reserves its configured limit instead.
- */
-const LOCAL_ATTEMPT_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** How long a failed start-up or archive step (a full disk) waits before it is tried again, ms. */
 const RETRY_MS = 5000;
@@ -90,15 +83,11 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private readonly runningTasks = new Map<string, Promise<void>>();
   private readonly runners = new Map<string, AttemptRunner>();
-  private readonly slotWaiters: Array<() => void> = [];
-  private activeAttempts = 0;
+  /** Which queued task may start, and the attempt slots. */
+  private readonly admission: Admission;
   private readonly controller = new AbortController();
   private readonly host: AttemptHost;
   private readonly warned = new Set<string>();
-  /** Tasks admitted whose first attempt has not asked for a slot yet. */
-  private readonly starting = new Set<string>();
-  /** Queued tasks that cannot start as things are, with why (shown on the board). */
-  private readonly blocked = new Map<string, string>();
   private stopped = false;
   /** The chain of `autoMerge` merges: one at a time. */
   private merges: Promise<void> = Promise.resolve();
@@ -135,7 +124,7 @@ export class Scheduler {
         work: () => this.work(),
         archiveUnrun: (id, reason) => this.archiveUnrun(id, reason),
         taskSpend: (record) => this.taskSpend(record),
-        blockedReason: (id) => this.blocked.get(id),
+        blockedReason: (id) => this.admission.blocked.get(id),
         gate: async (commit) => {
           const { mergeGate } = await import('./merge-gate.js');
           const gate = mergeGate({
@@ -155,6 +144,14 @@ export class Scheduler {
         },
       });
     }
+    this.admission = new Admission({
+      config: o.config,
+      env: o.env,
+      logger: o.logger,
+      autonomy: this.autonomy,
+      say: (message) => this.say(message),
+      slotFreed: () => this.tick(),
+    });
   }
 
   /**
@@ -196,7 +193,7 @@ export class Scheduler {
     );
     const queued = open.filter((t) => !this.runningTasks.has(t.id)).length;
     const personTasks = open.filter((t) => t.meta.origin !== 'autonomy').length;
-    return { queued, personTasks, running: this.runningTasks.size + this.activeAttempts };
+    return { queued, personTasks, running: this.runningTasks.size + this.admission.active };
   }
 
   /** `orchestra autonomy status|pause|resume|run-now`. */
@@ -346,58 +343,7 @@ export class Scheduler {
     }
   }
 
-  // ---- admission -----------------------------------------------------------------------------
-
-  private capacity(): number {
-    const perAttempt =
-      this.o.config.sandbox === 'local'
-        ? LOCAL_ATTEMPT_MEMORY_BYTES
-        : this.o.config.worker.memoryMb * 1024 * 1024;
-    // Keep one attempt's worth free for the machine itself.
-    const byMemory = Math.max(1, Math.floor(freemem() / perAttempt) - 1 + this.activeAttempts);
-    return Math.min(this.o.config.maxParallel, byMemory);
-  }
-
-  /**
-   * Waits for a free attempt slot (maxParallel and memory), in the order asked. A slot is held by
-   * one round of one attempt, from its start to its outcome, and by nothing else: a slot holder
-   * never waits for another slot, so no mix of strategies, `n` and `maxParallel` can deadlock.
-   */
-  private acquireSlot(): Promise<Slot> {
-    const slot = (): Slot => {
-      this.activeAttempts++;
-      let held = true;
-      return {
-        release: () => {
-          if (!held) return;
-          held = false;
-          this.activeAttempts = Math.max(0, this.activeAttempts - 1);
-          this.tick();
-        },
-      };
-    };
-    if (this.activeAttempts < this.capacity() && this.slotWaiters.length === 0) {
-      return Promise.resolve(slot());
-    }
-    return new Promise((resolve) => {
-      this.slotWaiters.push(() => resolve(slot()));
-    });
-  }
-
-  /** Returns `slot` when the round `run` starts has its outcome, whatever it is. */
-  private holdSlotFor(slot: Slot, run: () => Promise<unknown>): void {
-    run().then(slot.release, slot.release);
-  }
-
-  /** Whether `task` may start now (see {@link dependencyState}, the one rule). */
-  private depsSatisfied(task: TaskFile): DependencyState {
-    return dependencyState(task, { tasks: this.o.store.read().tasks, queued: this.queuedByNumber() });
-  }
-
-  /** The watcher's parsed queue files by task number. */
-  private queuedByNumber(): Map<number | undefined, TaskFile> {
-    return new Map((this.watcher?.tasks() ?? []).map((t) => [taskNumber(t.id), t]));
-  }
+  // ---- the queue -----------------------------------------------------------------------------
 
   /**
    * Takes up a changed `maxParallel` from the config files, so a person can widen or narrow the
@@ -428,57 +374,18 @@ export class Scheduler {
   private tick(): void {
     if (this.stopped || !this.watcher || !this.recovered) return;
     this.refreshConfig();
-    while (this.slotWaiters.length > 0 && this.activeAttempts < this.capacity()) this.slotWaiters.shift()!();
-    const tasks = [...this.watcher.tasks()].sort((a, b) => compareTaskIds(a.id, b.id));
-    for (const id of this.blocked.keys()) if (!tasks.some((t) => t.id === id)) this.blocked.delete(id);
     const state = this.o.store.read();
-    for (const task of tasks) {
-      if (this.runningTasks.has(task.id)) continue;
-      const record = state.tasks[task.id];
-      if (record && ['archived', 'dropped'].includes(record.state)) continue;
-      // The autonomy loop holds its tasks back while paused, capped, or after its cycle stopped;
-      // with autonomy turned off, nothing it queued starts by itself.
-      if ((record === undefined || record.state === 'queued') && task.meta.origin === 'autonomy') {
-        if (!this.autonomy) {
-          this.block(
-            task.id,
-            'autonomy is off',
-            `${task.id} waits: autonomy is off (turn it on, or \`orchestra task rm\` it)`,
-          );
-          continue;
-        }
-        if (this.autonomy.holds(task)) continue;
-      }
-      const deps = this.depsSatisfied(task);
-      if (typeof deps === 'object' && 'blocked' in deps) {
-        this.block(task.id, deps.blocked, `${task.id} blocked: ${deps.blocked}`);
-        continue;
-      }
-      this.blocked.delete(task.id);
-      if (deps === 'waiting') continue;
-      const missing = typeof deps === 'object' ? undefined : this.missingKeyOf(task);
-      if (missing) {
-        this.block(
-          task.id,
-          `its agent needs ${missing.join(' or ')}, which this server does not have`,
-          `no ${missing[0]}: export it, then \`orchestra tui\` hands it to this server`,
-        );
-        continue;
-      }
-      // A task admitted only when an attempt could start now; its further attempts queue for slots.
-      const resuming =
-        record?.state === 'running' || record?.state === 'succeeded' || record?.state === 'failed';
-      // Tasks admitted that have not asked for their first slot yet count too: otherwise one tick
-      // would admit the whole queue while the first task is still reading its strategy.
-      if (!resuming && this.activeAttempts + this.slotWaiters.length + this.starting.size >= this.capacity())
-        break;
-      if (!resuming && typeof deps !== 'object') this.starting.add(task.id);
+    for (const { task, failedDependency } of this.admission.admit(
+      this.watcher.tasks(),
+      state,
+      this.runningTasks,
+    )) {
       const run =
-        typeof deps === 'object'
+        failedDependency !== undefined
           ? this.archive(task, {
               outcome: 'failed',
               attempts: [],
-              reason: `dependency ${deps.failed} failed`,
+              reason: `dependency ${failedDependency} failed`,
             })
           : this.runTask(task);
       this.track(task.id, run);
@@ -503,7 +410,7 @@ export class Scheduler {
    * @returns false when the task runs already, is not in the queue, or has ended
    */
   private archiveUnrun(id: string, reason: string): boolean {
-    if (this.runningTasks.has(id) || this.starting.has(id)) return false;
+    if (this.runningTasks.has(id) || this.admission.isStarting(id)) return false;
     const task = this.watcher?.tasks().find((t) => t.id === id);
     const record = this.o.store.read().tasks[id];
     if (!task || (record && record.state !== 'queued')) return false;
@@ -511,38 +418,9 @@ export class Scheduler {
     return true;
   }
 
-  /** Holds a queued task back with `reason` (the board's), telling the person once per reason. */
-  private block(id: string, reason: string, message: string): void {
-    if (this.blocked.get(id) === reason) return;
-    this.blocked.set(id, reason);
-    this.o.logger.warn({ task: id, reason }, 'task blocked');
-    this.say(message);
-  }
-
-  /**
-   * The secrets `task`'s agent needs of which the server has none (`['ANTHROPIC_API_KEY',
-   * 'ANTHROPIC_AUTH_TOKEN']`: one would do), or undefined when it can run. An agent the config
-   * does not know is left to fail at its start, with that reason.
-   */
-  private missingKeyOf(task: TaskFile): readonly string[] | undefined {
-    let required: readonly string[] | undefined;
-    try {
-      required = resolveAgent(this.o.config, task.meta.agent).adapter.requiredEnv;
-    } catch {
-      return undefined;
-    }
-    if (!required?.length || required.some((name) => this.o.env[name])) return undefined;
-    return required;
-  }
-
   /** The secrets queued tasks wait for (for a client to hand over), each once. */
   missingEnv(): string[] {
-    const missing = new Set<string>();
-    for (const task of this.watcher?.tasks() ?? []) {
-      if (this.runningTasks.has(task.id)) continue;
-      for (const name of this.missingKeyOf(task) ?? []) missing.add(name);
-    }
-    return [...missing];
+    return this.admission.missingEnv(this.watcher?.tasks() ?? [], this.runningTasks);
   }
 
   /** A client handed the server a secret: tasks waiting for it may start now. */
@@ -584,10 +462,10 @@ export class Scheduler {
           runners.push(runner);
           this.runners.set(runner.attemptId, runner);
           // A slot is held while the attempt works, not while its task waits for the others.
-          this.starting.delete(task.id);
+          this.admission.started(task.id);
           if (runner.finished) void runner.start();
           else {
-            const slot = await this.acquireSlot();
+            const slot = await this.admission.acquireSlot();
             // The run's duration counts from its first attempt's start, not from its admission.
             await this.o.store
               .update((draft) => {
@@ -595,7 +473,7 @@ export class Scheduler {
                 if (record) record.startedAt ??= new Date().toISOString();
               })
               .catch((error: unknown) => log.warn({ err: error }, 'could not record the start time'));
-            this.holdSlotFor(slot, () => runner.start());
+            this.admission.holdSlotFor(slot, () => runner.start());
           }
           return { attemptId: runner.attemptId, n: runner.n, branch: runner.branch };
         },
@@ -603,7 +481,7 @@ export class Scheduler {
         diff: async (handle) => (await this.attemptDiff(this.runnerOf(handle).latest))?.text ?? '',
         send: async (handle, text) => {
           const runner = this.runnerOf(handle);
-          const slot = await this.acquireSlot();
+          const slot = await this.admission.acquireSlot();
           try {
             await runner.send(text);
           } catch (error) {
@@ -611,7 +489,7 @@ export class Scheduler {
             notes.push(`a message to ${handle.attemptId} could not be delivered (${errorMessage(error)})`);
             throw error;
           }
-          this.holdSlotFor(slot, () => runner.outcome());
+          this.admission.holdSlotFor(slot, () => runner.outcome());
         },
         judge: async (outcomes) => {
           const candidates = await Promise.all(
@@ -701,7 +579,7 @@ export class Scheduler {
       log.error({ err: error }, 'task failed to run');
       result = { outcome: 'failed', attempts: [], reason: errorMessage(error) };
     } finally {
-      this.starting.delete(task.id);
+      this.admission.started(task.id);
     }
     if (this.stopped) return;
     // Outside the try: an archive is written once, whatever its recording meets.
@@ -1036,7 +914,7 @@ export class Scheduler {
     return boardRows({
       state: this.o.store.read(),
       files: this.watcher?.tasks() ?? [],
-      blocked: this.blocked,
+      blocked: this.admission.blocked,
       paneOfAttempt: (attemptId) => this.o.server.paneOfAttempt(attemptId)?.id,
     });
   }
@@ -1054,9 +932,4 @@ export function smallestPassing(outcomes: readonly AttemptOutcome[]): AttemptOut
     passing.map((o) => ({ attemptId: o.attemptId, diffStat: o.diffStat! })),
   );
   return passing.find((o) => o.attemptId === id);
-}
-
-/** One attempt round's claim on `maxParallel`; `release` is idempotent. */
-interface Slot {
-  release(): void;
 }
