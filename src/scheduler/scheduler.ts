@@ -1,20 +1,12 @@
 import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type CostSummary,
-  combineCosts,
-  costOfUsd,
-  formatCost,
-  summarizeCost,
-  type UsageEvent,
-} from '../agents/cost.js';
+import { type CostSummary, combineCosts, costOfUsd, formatCost } from '../agents/cost.js';
 import { AutonomyLoop, type AutonomyStatus } from '../autonomy/loop.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { printable } from '../common/printable.js';
 import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
-import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
 import type { BoardTask } from '../protocol/board.js';
 import type { SessionServer } from '../server/session-server.js';
@@ -26,10 +18,8 @@ import {
   type TaskRecord,
 } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
-import { judgeCandidates, pickWinner } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
-import { reviewAttempt } from '../strategies/review.js';
-import type { AttemptHandle, AttemptOutcome, StrategyContext, StrategyResult } from '../strategies/types.js';
+import type { StrategyResult } from '../strategies/types.js';
 import { writeNewFile } from '../tasks/move-file.js';
 import { queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import { archiveTask } from '../tasks/queue.js';
@@ -41,9 +31,10 @@ import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-
 import { removeStrayContainers } from '../workers/session-containers.js';
 import { Admission } from './admission.js';
 import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
-import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
+import type { AttemptHost, AttemptRunner } from './attempt-runner.js';
 import { boardRows } from './board.js';
 import { appendTransition, lastTransition } from './event-log.js';
+import { type StrategyHost, strategyContext } from './strategy-context.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */
 export const SCHEDULER_TICK_MS = 500;
@@ -87,6 +78,8 @@ export class Scheduler {
   private readonly admission: Admission;
   private readonly controller = new AbortController();
   private readonly host: AttemptHost;
+  /** What each task's strategy context is made with. */
+  private readonly strategyHost: StrategyHost;
   private readonly warned = new Set<string>();
   private stopped = false;
   /** The chain of `autoMerge` merges: one at a time. */
@@ -152,6 +145,18 @@ export class Scheduler {
       say: (message) => this.say(message),
       slotFreed: () => this.tick(),
     });
+    this.strategyHost = {
+      root: o.root,
+      config: o.config,
+      env: o.env,
+      store: o.store,
+      attempts: this.host,
+      admission: this.admission,
+      runners: this.runners,
+      signal: this.controller.signal,
+      stopped: () => this.stopped,
+      updateStatus: () => this.updateStatus(),
+    };
   }
 
   /**
@@ -434,12 +439,7 @@ export class Scheduler {
   private async runTask(task: TaskFile): Promise<void> {
     const log = this.o.logger.child({ component: 'scheduler', task: task.id });
     /** Rules applied that the Result must state (a judge or reviewer that failed). */
-    const notes: string[] = [];
-    /** A judge or reviewer failed and `note`'s rule stands in: logged, and said in the Result. */
-    const fallBack = (error: unknown, note: string) => {
-      log.warn({ err: error }, note);
-      notes.push(note);
-    };
+    let notes: string[] = [];
     let result: StrategyResult;
     try {
       await this.o.store.update((draft) =>
@@ -452,123 +452,12 @@ export class Scheduler {
       );
       const strategy = await loadStrategy(this.o.paths, task.meta.strategy);
       const offset = this.o.store.read().tasks[task.id]?.attemptOffset ?? 0;
-      const runners: AttemptRunner[] = [];
-      const ctx: StrategyContext = {
-        task,
-        config: this.o.config,
-        signal: this.controller.signal,
-        startAttempt: async (options = {}) => {
-          const runner = new AttemptRunner(this.host, task, offset + runners.length + 1, options);
-          runners.push(runner);
-          this.runners.set(runner.attemptId, runner);
-          // A slot is held while the attempt works, not while its task waits for the others.
-          this.admission.started(task.id);
-          if (runner.finished) void runner.start();
-          else {
-            const slot = await this.admission.acquireSlot();
-            // The run's duration counts from its first attempt's start, not from its admission.
-            await this.o.store
-              .update((draft) => {
-                const record = draft.tasks[task.id];
-                if (record) record.startedAt ??= new Date().toISOString();
-              })
-              .catch((error: unknown) => log.warn({ err: error }, 'could not record the start time'));
-            this.admission.holdSlotFor(slot, () => runner.start());
-          }
-          return { attemptId: runner.attemptId, n: runner.n, branch: runner.branch };
-        },
-        awaitAttempt: (handle) => this.runnerOf(handle).outcome(),
-        diff: async (handle) => (await this.attemptDiff(this.runnerOf(handle).latest))?.text ?? '',
-        send: async (handle, text) => {
-          const runner = this.runnerOf(handle);
-          const slot = await this.admission.acquireSlot();
-          try {
-            await runner.send(text);
-          } catch (error) {
-            slot.release();
-            notes.push(`a message to ${handle.attemptId} could not be delivered (${errorMessage(error)})`);
-            throw error;
-          }
-          this.admission.holdSlotFor(slot, () => runner.outcome());
-        },
-        judge: async (outcomes) => {
-          const candidates = await Promise.all(
-            outcomes.map(async (o) => {
-              const diff = o.passed ? await this.attemptDiff(o) : undefined;
-              return {
-                attemptId: o.attemptId,
-                diff: diff?.text ?? '',
-                diffTruncated: diff?.truncated ?? false,
-                diffStat: o.diffStat ?? { files: 0, insertions: 0, deletions: 0 },
-                checkPassed: o.passed,
-              };
-            }),
-          );
-          let result: Awaited<ReturnType<typeof judgeCandidates>>;
-          try {
-            result = await judgeCandidates({
-              task,
-              candidates,
-              profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
-              env: this.o.env,
-              signal: this.controller.signal,
-              stallSeconds: this.o.config.model.stallSeconds,
-            });
-          } catch (error) {
-            if (this.stopped) throw error;
-            const winner = smallestPassing(outcomes);
-            fallBack(
-              error,
-              `the judge failed (${errorMessage(error)}); kept ${winner?.attemptId ?? 'none'}, the passing candidate with the smallest diff`,
-            );
-            return { scores: [], ...(winner ? { winner: winner.attemptId } : {}) };
-          }
-          await this.addReviewSpend(task.id, result.usage);
-          log.info({ winner: result.winner, decision: result.decision }, result.summary);
-          return {
-            scores: result.scores.map((s) => ({
-              attemptId: s.attemptId,
-              ...(s.score !== undefined ? { score: s.score } : {}),
-              reasons: s.reasons,
-            })),
-            ...(result.winner ? { winner: result.winner } : {}),
-          };
-        },
-        review: async (handle) => {
-          const runner = this.runnerOf(handle);
-          const diff = await this.attemptDiff(runner.latest);
-          let result: Awaited<ReturnType<typeof reviewAttempt>>;
-          try {
-            result = await reviewAttempt({
-              task,
-              diff: diff?.text ?? '',
-              profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
-              env: this.o.env,
-              signal: this.controller.signal,
-              stallSeconds: this.o.config.model.stallSeconds,
-            });
-          } catch (error) {
-            if (this.stopped) throw error;
-            const reason = errorMessage(error);
-            fallBack(
-              error,
-              `the reviewer failed (${reason}); kept the last passing round of ${handle.attemptId}`,
-            );
-            return { approved: false, comments: '', failed: reason };
-          }
-          await this.addReviewSpend(task.id, result.usage, {
-            attempt: handle.attemptId,
-            approved: result.approved,
-            comments: result.comments,
-          });
-          return { approved: result.approved, comments: result.comments };
-        },
-        log: (message) => log.info(message),
-      };
+      const run = strategyContext(this.strategyHost, task, offset, log);
+      notes = run.notes;
       try {
-        result = await strategy.run(ctx);
+        result = await strategy.run(run.ctx);
       } finally {
-        for (const runner of runners) {
+        for (const runner of run.runners) {
           // A stopping server leaves its agents to checkpoint: the next one resumes them.
           if (!this.stopped) await runner.finish();
           this.runners.delete(runner.attemptId);
@@ -584,31 +473,6 @@ export class Scheduler {
     if (this.stopped) return;
     // Outside the try: an archive is written once, whatever its recording meets.
     await this.archive(task, result, notes);
-  }
-
-  /**
-   * Records what a judge or reviewer call spent on the task (and the review itself), so the
-   * Result and the status bar count it, across restarts too.
-   */
-  private async addReviewSpend(
-    id: string,
-    usage: UsageEvent[],
-    review?: { attempt: string; approved: boolean; comments: string },
-  ): Promise<void> {
-    const usd = usage.length ? (summarizeCost(usage).usd ?? 0) : 0;
-    await this.o.store.update((draft) => {
-      const record = draft.tasks[id];
-      if (!record) return;
-      record.reviewUsd = (record.reviewUsd ?? 0) + usd;
-      if (review) record.reviews = [...(record.reviews ?? []), review];
-    });
-    this.updateStatus();
-  }
-
-  private runnerOf(handle: AttemptHandle): AttemptRunner {
-    const runner = this.runners.get(handle.attemptId);
-    if (!runner) throw new Error(`no running attempt ${handle.attemptId}`);
-    return runner;
   }
 
   /**
@@ -704,15 +568,6 @@ export class Scheduler {
       await appendTransition(a.runDir, 'archived').catch(() => {});
     }
     await this.o.store.update((draft) => upsertTask(draft, { id, state: 'archived', ...fields }));
-  }
-
-  /**
-   * An attempt's change as the host repository has it: its imported commit against its own base
-   * commit (never the base branch's moving tip); undefined before it has passed a check round.
-   */
-  private async attemptDiff(outcome: AttemptOutcome | undefined): Promise<DiffText | undefined> {
-    if (!outcome?.commit || !outcome.base) return undefined;
-    return diffText(this.o.root, outcome.base, outcome.commit);
   }
 
   /**
@@ -918,18 +773,4 @@ export class Scheduler {
       paneOfAttempt: (attemptId) => this.o.server.paneOfAttempt(attemptId)?.id,
     });
   }
-}
-
-/**
- * The fallback when a judge fails (best-of-n): the passing candidate with the smallest change
- * (insertions plus deletions), the lower attempt number on a tie; undefined when none passed.
- */
-export function smallestPassing(outcomes: readonly AttemptOutcome[]): AttemptOutcome | undefined {
-  const passing = outcomes.filter((o) => o.passed && o.diffStat);
-  // The judge's own tie rule, with every candidate tied on score.
-  const id = pickWinner(
-    passing.map((o) => ({ attemptId: o.attemptId, score: 0 })),
-    passing.map((o) => ({ attemptId: o.attemptId, diffStat: o.diffStat! })),
-  );
-  return passing.find((o) => o.attemptId === id);
 }
