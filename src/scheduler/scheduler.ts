@@ -1,4 +1,4 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CostSummary, combineCosts, costOfUsd, formatCost } from '../agents/cost.js';
 import { AutonomyLoop, type AutonomyStatus } from '../autonomy/loop.js';
@@ -10,7 +10,7 @@ import type { OrchestraConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { BoardTask } from '../protocol/board.js';
 import type { SessionServer } from '../server/session-server.js';
-import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
+import { taskOutcome, upsertTask } from '../store/records.js';
 import {
   type AttemptRecord,
   type DeepReadonly,
@@ -21,19 +21,16 @@ import type { StateStore } from '../store/store.js';
 import { loadStrategy } from '../strategies/load.js';
 import type { StrategyResult } from '../strategies/types.js';
 import { writeNewFile } from '../tasks/move-file.js';
-import { queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
-import { archiveTask } from '../tasks/queue.js';
+import { taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import type { CandidateResult, TaskResult } from '../tasks/task-result.js';
 import { type QueueWatcher, watchQueue } from '../tasks/watcher.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { removeStrayContainers } from '../workers/session-containers.js';
 import { Admission } from './admission.js';
-import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
+import { TaskArchive } from './archive.js';
 import type { AttemptHost, AttemptRunner } from './attempt-runner.js';
 import { boardRows } from './board.js';
-import { appendTransition, lastTransition } from './event-log.js';
 import { type StrategyHost, strategyContext } from './strategy-context.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */
@@ -80,13 +77,15 @@ export class Scheduler {
   private readonly host: AttemptHost;
   /** What each task's strategy context is made with. */
   private readonly strategyHost: StrategyHost;
+  /** Writes tasks' archives and records, and finishes half-done ones. */
+  private readonly archives: TaskArchive;
   private readonly warned = new Set<string>();
   private stopped = false;
   /** The chain of `autoMerge` merges: one at a time. */
   private merges: Promise<void> = Promise.resolve();
   private configCheckedAt = 0;
   private configLoading = false;
-  /** Set once half-done archives are finished: no task may start before (see recoverArchives). */
+  /** Set once half-done archives are finished: no task may start before (see TaskArchive.recover). */
   private recovered = false;
   /** The autonomous mode, when `autonomy.enabled`. */
   private readonly autonomy: AutonomyLoop | undefined;
@@ -157,6 +156,14 @@ export class Scheduler {
       stopped: () => this.stopped,
       updateStatus: () => this.updateStatus(),
     };
+    this.archives = new TaskArchive({
+      paths: o.paths,
+      config: o.config,
+      store: o.store,
+      logger: o.logger,
+      untilDone: (what, step) => this.untilDone(what, step),
+      say: (message) => this.say(message),
+    });
   }
 
   /**
@@ -294,7 +301,8 @@ export class Scheduler {
   /** The start's repairs: leftover containers, half-done archives and merges. */
   private async recoverState(): Promise<void> {
     await this.reconcileContainers();
-    await this.recoverArchives();
+    // Half-done archives (archive.ts): without this a task would run again, or stay running.
+    await this.archives.recover();
     // Merges a killed server had not finished (or not begun): the result is archived in done/. With
     // autoMerge since turned off, none is pending any more: the person merges by hand.
     const pending = Object.values(this.o.store.read().tasks).filter((t) => t.mergePending);
@@ -476,98 +484,15 @@ export class Scheduler {
   }
 
   /**
-   * Moves the task file to done/ or failed/ with its Result section, and records the outcome: the
-   * one place a task's end is decided and written. A write that fails (a full disk) is tried again
-   * every {@link ARCHIVE_RETRY_MS} while the server runs; the task stays running meanwhile, and a
-   * restarted server archives it from its recorded attempts.
+   * Archives the task with its result (archive.ts, the one place a task's end is written), then
+   * tells the autonomy loop, merges a kept result (`autoMerge`) and updates the status bar.
    */
   private async archive(task: TaskFile, result: StrategyResult, notes: string[] = []): Promise<void> {
-    const state = this.o.store.read();
-    const record = state.tasks[task.id];
-    const offset = record?.attemptOffset ?? 0;
-    const attempts = Object.values(state.attempts).filter((a) => a.taskId === task.id && a.n > offset);
-    const agentCosts = attempts.map((a) => a.costUsd);
-    const agentsUsd = agentCosts.every((usd) => usd !== undefined)
-      ? agentCosts.reduce((sum: number, usd) => sum + (usd ?? 0), 0)
-      : undefined;
-    const reviewUsd = record?.reviewUsd ?? 0;
-    const costUsd = agentsUsd === undefined ? undefined : agentsUsd + reviewUsd;
-    const scores = new Map((result.scores ?? []).map((s) => [s.attemptId, s.score]));
-    const candidates: CandidateResult[] | undefined =
-      result.attempts.length > 1
-        ? result.attempts.map((a) => ({
-            attempt: a.attemptId,
-            check: a.passed ? 'pass' : 'fail',
-            ...(scores.get(a.attemptId) !== undefined ? { score: scores.get(a.attemptId)! } : {}),
-            ...(result.winner?.attemptId === a.attemptId ? { chosen: true } : {}),
-          }))
-        : undefined;
-    const outcome = result.outcome;
-    const reason = outcome === 'failed' ? (result.reason ?? 'failed') : undefined;
-    const lastOutput = (result.winner ?? result.attempts.at(-1))?.checkOutput;
-    const startedAt = record?.startedAt ? Date.parse(record.startedAt) : Date.now();
-    // A winner without a commit (a plan task's) has nothing on its branch to merge or show.
-    const kept = result.winner?.commit ? result.winner : undefined;
-    const taskResult: TaskResult = {
-      attempts: result.attempts.length,
-      durationMs: Math.max(0, Date.now() - startedAt),
-      ...(kept ? { branch: kept.branch } : {}),
-      ...(kept ? { commit: kept.commit } : {}),
-      ...(costUsd !== undefined ? { costUsd } : {}),
-      ...(agentsUsd !== undefined ? { costParts: { agentsUsd, reviewUsd } } : {}),
-      ...(reason ? { reason } : {}),
-      ...(candidates ? { candidates } : {}),
-      checkRounds: result.attempts.map((a) => ({
-        attempt: a.attemptId,
-        rounds: state.attempts[a.attemptId]?.checkRounds ?? 0,
-        passed: a.passed,
-      })),
-      ...(record?.reviews?.length ? { reviews: record.reviews.map((r) => ({ ...r })) } : {}),
-      ...(notes.length ? { notes } : {}),
-      ...(lastOutput ? { checkOutput: lastOutput } : {}),
-    };
-    let archivedAs = '';
-    const written = await this.untilDone(`archiving ${task.id}`, async () => {
-      const { path } = await archiveTask(this.o.paths, task.id, outcome, taskResult, new Date(), {
-        text: task.raw,
-      });
-      archivedAs = `${outcome}/${path.split('/').pop()}`;
-    });
-    if (!written) return;
-    const fields = {
-      outcome,
-      archivedAs,
-      ...(kept ? { resultBranch: kept.branch, resultCommit: kept.commit } : {}),
-      ...(costUsd !== undefined ? { costUsd } : {}),
-      ...(reason ? { error: reason } : {}),
-      ...(outcome === 'done' && kept && this.o.config.autoMerge ? { mergePending: true } : {}),
-    };
-    // The archive is written: only its record is retried, and a restart finishes it from the file.
-    if (!(await this.untilDone(`recording ${task.id}'s archive`, () => this.recordArchived(task.id, fields))))
-      return;
-    this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
-    if (reason) this.say(`${task.id} failed: ${reason}`);
-    this.autonomy?.taskArchived(task.id, outcome, task);
-    if (outcome === 'done' && kept) await this.autoMerge(task.id);
+    const archived = await this.archives.archive(task, result, notes);
+    if (!archived) return;
+    this.autonomy?.taskArchived(task.id, archived.outcome, task);
+    if (archived.outcome === 'done' && archived.kept) await this.autoMerge(task.id);
     this.updateStatus();
-  }
-
-  /**
-   * The last steps of an archive, after the archived file: each finished attempt's `archived`
-   * event, then the task's record in the store. The record comes last, so a server killed before
-   * it leaves a task that {@link recoverArchives} finishes at the next start.
-   */
-  private async recordArchived(id: string, fields: Omit<TaskInput, 'id' | 'state'>): Promise<void> {
-    for (const a of Object.values(this.o.store.read().attempts)) {
-      if (a.taskId !== id || !(a.state === 'succeeded' || a.state === 'failed')) continue;
-      const last = await lastTransition(a.runDir);
-      // An attempt of a run before a retry, or of an archive finished after a restart, may have it.
-      if (last === 'archived') continue;
-      // A server killed right after recording the attempt's end in the store did not log it.
-      if (last !== a.state) await appendTransition(a.runDir, a.state, a.error).catch(() => {});
-      await appendTransition(a.runDir, 'archived').catch(() => {});
-    }
-    await this.o.store.update((draft) => upsertTask(draft, { id, state: 'archived', ...fields }));
   }
 
   /**
@@ -666,40 +591,6 @@ export class Scheduler {
       if (removed.length) this.o.logger.info({ removed }, 'removed containers a previous server left');
     } catch (error) {
       this.o.logger.warn({ err: error }, 'could not look for containers a previous server left');
-    }
-  }
-
-  /**
-   * Finishes the archives a killed server left half done (archive-recovery.ts): a task the store
-   * still calls queued or running, whose archive was written since its record last changed, is
-   * recorded from that archive, and its queued file, if it is still there, removed. Without this
-   * it would run again (and be archived twice), or stay running for ever with its dependents
-   * waiting on it.
-   */
-  private async recoverArchives(): Promise<void> {
-    for (const record of Object.values(this.o.store.read().tasks)) {
-      if (record.state !== 'queued' && record.state !== 'running') continue;
-      const file = await findArchiveSince(this.o.paths, record.id, Date.parse(record.updatedAt));
-      if (!file) continue;
-      await unlink(join(this.o.paths.tasks, queueFileName(record.id))).catch(() => {
-        // Removed before the server died.
-      });
-      const result = archivedResult(await readArchive(file));
-      const done = file.outcome === 'done';
-      const archivedAs = `${file.outcome}/${file.name}`;
-      await this.recordArchived(record.id, {
-        outcome: file.outcome,
-        archivedAs,
-        ...(done && result.branch ? { resultBranch: result.branch } : {}),
-        ...(done && result.commit ? { resultCommit: result.commit } : {}),
-        ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
-        ...(done ? {} : { error: result.reason ?? 'failed' }),
-        ...(done && result.branch && this.o.config.autoMerge ? { mergePending: true } : {}),
-      });
-      this.o.logger.warn(
-        { task: record.id, archivedAs },
-        'finished the archive a previous server left half done',
-      );
     }
   }
 
