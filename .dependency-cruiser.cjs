@@ -6,12 +6,13 @@
 
 /**
  * Pure modules: logic that must be testable without processes, sockets, Docker or the disk
- * (the wire protocol, layout math, key tables, task parsing, cost arithmetic, the container spec,
- * the TUI's input router).
+ * (the wire protocol, layout math and the server's window, key tables, task parsing, cost
+ * arithmetic, the container spec, the TUI's input router).
  */
 const PURE = [
   '^src/protocol/',
   '^src/layout/',
+  '^src/server/window\\.ts$',
   '^src/keys/',
   '^src/tasks/(task-file|markdown|naming|proposal|task-result)\\.ts$',
   '^src/agents/cost\\.ts$',

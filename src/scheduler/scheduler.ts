@@ -1,26 +1,16 @@
-import { readFile, unlink } from 'node:fs/promises';
-import { freemem } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveAgent } from '../agents/adapters/registry.js';
-import {
-  type CostSummary,
-  combineCosts,
-  costOfUsd,
-  formatCost,
-  summarizeCost,
-  type UsageEvent,
-} from '../agents/cost.js';
+import { type CostSummary, combineCosts, costOfUsd, formatCost } from '../agents/cost.js';
 import { AutonomyLoop, type AutonomyStatus } from '../autonomy/loop.js';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import type { OrchestraPaths } from '../common/paths.js';
 import { printable } from '../common/printable.js';
 import { loadConfig } from '../config/load.js';
 import type { OrchestraConfig } from '../config/schema.js';
-import { type DiffText, diffText } from '../git/attempt-repo.js';
 import type { Logger } from '../log/logger.js';
 import type { BoardTask } from '../protocol/board.js';
 import type { SessionServer } from '../server/session-server.js';
-import { type TaskInput, taskOutcome, upsertTask } from '../store/records.js';
+import { taskOutcome, upsertTask } from '../store/records.js';
 import {
   type AttemptRecord,
   type DeepReadonly,
@@ -28,32 +18,23 @@ import {
   type TaskRecord,
 } from '../store/schema.js';
 import type { StateStore } from '../store/store.js';
-import { judgeCandidates, pickWinner } from '../strategies/judge.js';
 import { loadStrategy } from '../strategies/load.js';
-import { reviewAttempt } from '../strategies/review.js';
-import type { AttemptHandle, AttemptOutcome, StrategyContext, StrategyResult } from '../strategies/types.js';
+import type { StrategyResult } from '../strategies/types.js';
 import { writeNewFile } from '../tasks/move-file.js';
-import { compareTaskIds, queueFileName, taskNumber, taskNumberFromRef } from '../tasks/naming.js';
-import { archiveTask } from '../tasks/queue.js';
+import { taskNumber, taskNumberFromRef } from '../tasks/naming.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import type { CandidateResult, TaskResult } from '../tasks/task-result.js';
 import { type QueueWatcher, watchQueue } from '../tasks/watcher.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { removeStrayContainers } from '../workers/session-containers.js';
-import { archivedResult, findArchiveSince, readArchive } from './archive-recovery.js';
-import { type AttemptHost, AttemptRunner } from './attempt-runner.js';
-import { boardRows, type DependencyState, dependencyState } from './board.js';
-import { appendTransition, lastTransition } from './event-log.js';
+import { Admission } from './admission.js';
+import { TaskArchive } from './archive.js';
+import type { AttemptHost, AttemptRunner } from './attempt-runner.js';
+import { boardRows } from './board.js';
+import { type StrategyHost, strategyContext } from './strategy-context.js';
 
 /** How often the scheduler looks for work it can start, ms (a new task is picked up within this). */
 export const SCHEDULER_TICK_MS = 500;
-
-/**
- * Memory an attempt needs before another may start, bytes: a local agent (Node, git, a test run)
- * rarely needs more; a Docker worker reserves its configured limit instead.
- */
-const LOCAL_ATTEMPT_MEMORY_BYTES = 512 * 1024 * 1024;
 
 /** How long a failed start-up or archive step (a full disk) waits before it is tried again, ms. */
 const RETRY_MS = 5000;
@@ -90,21 +71,21 @@ export class Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private readonly runningTasks = new Map<string, Promise<void>>();
   private readonly runners = new Map<string, AttemptRunner>();
-  private readonly slotWaiters: Array<() => void> = [];
-  private activeAttempts = 0;
+  /** Which queued task may start, and the attempt slots. */
+  private readonly admission: Admission;
   private readonly controller = new AbortController();
   private readonly host: AttemptHost;
+  /** What each task's strategy context is made with. */
+  private readonly strategyHost: StrategyHost;
+  /** Writes tasks' archives and records, and finishes half-done ones. */
+  private readonly archives: TaskArchive;
   private readonly warned = new Set<string>();
-  /** Tasks admitted whose first attempt has not asked for a slot yet. */
-  private readonly starting = new Set<string>();
-  /** Queued tasks that cannot start as things are, with why (shown on the board). */
-  private readonly blocked = new Map<string, string>();
   private stopped = false;
   /** The chain of `autoMerge` merges: one at a time. */
   private merges: Promise<void> = Promise.resolve();
   private configCheckedAt = 0;
   private configLoading = false;
-  /** Set once half-done archives are finished: no task may start before (see recoverArchives). */
+  /** Set once half-done archives are finished: no task may start before (see TaskArchive.recover). */
   private recovered = false;
   /** The autonomous mode, when `autonomy.enabled`. */
   private readonly autonomy: AutonomyLoop | undefined;
@@ -135,7 +116,7 @@ export class Scheduler {
         work: () => this.work(),
         archiveUnrun: (id, reason) => this.archiveUnrun(id, reason),
         taskSpend: (record) => this.taskSpend(record),
-        blockedReason: (id) => this.blocked.get(id),
+        blockedReason: (id) => this.admission.blocked.get(id),
         gate: async (commit) => {
           const { mergeGate } = await import('./merge-gate.js');
           const gate = mergeGate({
@@ -155,6 +136,34 @@ export class Scheduler {
         },
       });
     }
+    this.admission = new Admission({
+      config: o.config,
+      env: o.env,
+      logger: o.logger,
+      autonomy: this.autonomy,
+      say: (message) => this.say(message),
+      slotFreed: () => this.tick(),
+    });
+    this.strategyHost = {
+      root: o.root,
+      config: o.config,
+      env: o.env,
+      store: o.store,
+      attempts: this.host,
+      admission: this.admission,
+      runners: this.runners,
+      signal: this.controller.signal,
+      stopped: () => this.stopped,
+      updateStatus: () => this.updateStatus(),
+    };
+    this.archives = new TaskArchive({
+      paths: o.paths,
+      config: o.config,
+      store: o.store,
+      logger: o.logger,
+      untilDone: (what, step) => this.untilDone(what, step),
+      say: (message) => this.say(message),
+    });
   }
 
   /**
@@ -196,7 +205,7 @@ export class Scheduler {
     );
     const queued = open.filter((t) => !this.runningTasks.has(t.id)).length;
     const personTasks = open.filter((t) => t.meta.origin !== 'autonomy').length;
-    return { queued, personTasks, running: this.runningTasks.size + this.activeAttempts };
+    return { queued, personTasks, running: this.runningTasks.size + this.admission.active };
   }
 
   /** `orchestra autonomy status|pause|resume|run-now`. */
@@ -292,7 +301,8 @@ export class Scheduler {
   /** The start's repairs: leftover containers, half-done archives and merges. */
   private async recoverState(): Promise<void> {
     await this.reconcileContainers();
-    await this.recoverArchives();
+    // Half-done archives (archive.ts): without this a task would run again, or stay running.
+    await this.archives.recover();
     // Merges a killed server had not finished (or not begun): the result is archived in done/. With
     // autoMerge since turned off, none is pending any more: the person merges by hand.
     const pending = Object.values(this.o.store.read().tasks).filter((t) => t.mergePending);
@@ -346,58 +356,7 @@ export class Scheduler {
     }
   }
 
-  // ---- admission -----------------------------------------------------------------------------
-
-  private capacity(): number {
-    const perAttempt =
-      this.o.config.sandbox === 'local'
-        ? LOCAL_ATTEMPT_MEMORY_BYTES
-        : this.o.config.worker.memoryMb * 1024 * 1024;
-    // Keep one attempt's worth free for the machine itself.
-    const byMemory = Math.max(1, Math.floor(freemem() / perAttempt) - 1 + this.activeAttempts);
-    return Math.min(this.o.config.maxParallel, byMemory);
-  }
-
-  /**
-   * Waits for a free attempt slot (maxParallel and memory), in the order asked. A slot is held by
-   * one round of one attempt, from its start to its outcome, and by nothing else: a slot holder
-   * never waits for another slot, so no mix of strategies, `n` and `maxParallel` can deadlock.
-   */
-  private acquireSlot(): Promise<Slot> {
-    const slot = (): Slot => {
-      this.activeAttempts++;
-      let held = true;
-      return {
-        release: () => {
-          if (!held) return;
-          held = false;
-          this.activeAttempts = Math.max(0, this.activeAttempts - 1);
-          this.tick();
-        },
-      };
-    };
-    if (this.activeAttempts < this.capacity() && this.slotWaiters.length === 0) {
-      return Promise.resolve(slot());
-    }
-    return new Promise((resolve) => {
-      this.slotWaiters.push(() => resolve(slot()));
-    });
-  }
-
-  /** Returns `slot` when the round `run` starts has its outcome, whatever it is. */
-  private holdSlotFor(slot: Slot, run: () => Promise<unknown>): void {
-    run().then(slot.release, slot.release);
-  }
-
-  /** Whether `task` may start now (see {@link dependencyState}, the one rule). */
-  private depsSatisfied(task: TaskFile): DependencyState {
-    return dependencyState(task, { tasks: this.o.store.read().tasks, queued: this.queuedByNumber() });
-  }
-
-  /** The watcher's parsed queue files by task number. */
-  private queuedByNumber(): Map<number | undefined, TaskFile> {
-    return new Map((this.watcher?.tasks() ?? []).map((t) => [taskNumber(t.id), t]));
-  }
+  // ---- the queue -----------------------------------------------------------------------------
 
   /**
    * Takes up a changed `maxParallel` from the config files, so a person can widen or narrow the
@@ -428,57 +387,18 @@ export class Scheduler {
   private tick(): void {
     if (this.stopped || !this.watcher || !this.recovered) return;
     this.refreshConfig();
-    while (this.slotWaiters.length > 0 && this.activeAttempts < this.capacity()) this.slotWaiters.shift()!();
-    const tasks = [...this.watcher.tasks()].sort((a, b) => compareTaskIds(a.id, b.id));
-    for (const id of this.blocked.keys()) if (!tasks.some((t) => t.id === id)) this.blocked.delete(id);
     const state = this.o.store.read();
-    for (const task of tasks) {
-      if (this.runningTasks.has(task.id)) continue;
-      const record = state.tasks[task.id];
-      if (record && ['archived', 'dropped'].includes(record.state)) continue;
-      // The autonomy loop holds its tasks back while paused, capped, or after its cycle stopped;
-      // with autonomy turned off, nothing it queued starts by itself.
-      if ((record === undefined || record.state === 'queued') && task.meta.origin === 'autonomy') {
-        if (!this.autonomy) {
-          this.block(
-            task.id,
-            'autonomy is off',
-            `${task.id} waits: autonomy is off (turn it on, or \`orchestra task rm\` it)`,
-          );
-          continue;
-        }
-        if (this.autonomy.holds(task)) continue;
-      }
-      const deps = this.depsSatisfied(task);
-      if (typeof deps === 'object' && 'blocked' in deps) {
-        this.block(task.id, deps.blocked, `${task.id} blocked: ${deps.blocked}`);
-        continue;
-      }
-      this.blocked.delete(task.id);
-      if (deps === 'waiting') continue;
-      const missing = typeof deps === 'object' ? undefined : this.missingKeyOf(task);
-      if (missing) {
-        this.block(
-          task.id,
-          `its agent needs ${missing.join(' or ')}, which this server does not have`,
-          `no ${missing[0]}: export it, then \`orchestra tui\` hands it to this server`,
-        );
-        continue;
-      }
-      // A task admitted only when an attempt could start now; its further attempts queue for slots.
-      const resuming =
-        record?.state === 'running' || record?.state === 'succeeded' || record?.state === 'failed';
-      // Tasks admitted that have not asked for their first slot yet count too: otherwise one tick
-      // would admit the whole queue while the first task is still reading its strategy.
-      if (!resuming && this.activeAttempts + this.slotWaiters.length + this.starting.size >= this.capacity())
-        break;
-      if (!resuming && typeof deps !== 'object') this.starting.add(task.id);
+    for (const { task, failedDependency } of this.admission.admit(
+      this.watcher.tasks(),
+      state,
+      this.runningTasks,
+    )) {
       const run =
-        typeof deps === 'object'
+        failedDependency !== undefined
           ? this.archive(task, {
               outcome: 'failed',
               attempts: [],
-              reason: `dependency ${deps.failed} failed`,
+              reason: `dependency ${failedDependency} failed`,
             })
           : this.runTask(task);
       this.track(task.id, run);
@@ -503,7 +423,7 @@ export class Scheduler {
    * @returns false when the task runs already, is not in the queue, or has ended
    */
   private archiveUnrun(id: string, reason: string): boolean {
-    if (this.runningTasks.has(id) || this.starting.has(id)) return false;
+    if (this.runningTasks.has(id) || this.admission.isStarting(id)) return false;
     const task = this.watcher?.tasks().find((t) => t.id === id);
     const record = this.o.store.read().tasks[id];
     if (!task || (record && record.state !== 'queued')) return false;
@@ -511,38 +431,9 @@ export class Scheduler {
     return true;
   }
 
-  /** Holds a queued task back with `reason` (the board's), telling the person once per reason. */
-  private block(id: string, reason: string, message: string): void {
-    if (this.blocked.get(id) === reason) return;
-    this.blocked.set(id, reason);
-    this.o.logger.warn({ task: id, reason }, 'task blocked');
-    this.say(message);
-  }
-
-  /**
-   * The secrets `task`'s agent needs of which the server has none (`['ANTHROPIC_API_KEY',
-   * 'ANTHROPIC_AUTH_TOKEN']`: one would do), or undefined when it can run. An agent the config
-   * does not know is left to fail at its start, with that reason.
-   */
-  private missingKeyOf(task: TaskFile): readonly string[] | undefined {
-    let required: readonly string[] | undefined;
-    try {
-      required = resolveAgent(this.o.config, task.meta.agent).adapter.requiredEnv;
-    } catch {
-      return undefined;
-    }
-    if (!required?.length || required.some((name) => this.o.env[name])) return undefined;
-    return required;
-  }
-
   /** The secrets queued tasks wait for (for a client to hand over), each once. */
   missingEnv(): string[] {
-    const missing = new Set<string>();
-    for (const task of this.watcher?.tasks() ?? []) {
-      if (this.runningTasks.has(task.id)) continue;
-      for (const name of this.missingKeyOf(task) ?? []) missing.add(name);
-    }
-    return [...missing];
+    return this.admission.missingEnv(this.watcher?.tasks() ?? [], this.runningTasks);
   }
 
   /** A client handed the server a secret: tasks waiting for it may start now. */
@@ -556,12 +447,7 @@ export class Scheduler {
   private async runTask(task: TaskFile): Promise<void> {
     const log = this.o.logger.child({ component: 'scheduler', task: task.id });
     /** Rules applied that the Result must state (a judge or reviewer that failed). */
-    const notes: string[] = [];
-    /** A judge or reviewer failed and `note`'s rule stands in: logged, and said in the Result. */
-    const fallBack = (error: unknown, note: string) => {
-      log.warn({ err: error }, note);
-      notes.push(note);
-    };
+    let notes: string[] = [];
     let result: StrategyResult;
     try {
       await this.o.store.update((draft) =>
@@ -574,123 +460,12 @@ export class Scheduler {
       );
       const strategy = await loadStrategy(this.o.paths, task.meta.strategy);
       const offset = this.o.store.read().tasks[task.id]?.attemptOffset ?? 0;
-      const runners: AttemptRunner[] = [];
-      const ctx: StrategyContext = {
-        task,
-        config: this.o.config,
-        signal: this.controller.signal,
-        startAttempt: async (options = {}) => {
-          const runner = new AttemptRunner(this.host, task, offset + runners.length + 1, options);
-          runners.push(runner);
-          this.runners.set(runner.attemptId, runner);
-          // A slot is held while the attempt works, not while its task waits for the others.
-          this.starting.delete(task.id);
-          if (runner.finished) void runner.start();
-          else {
-            const slot = await this.acquireSlot();
-            // The run's duration counts from its first attempt's start, not from its admission.
-            await this.o.store
-              .update((draft) => {
-                const record = draft.tasks[task.id];
-                if (record) record.startedAt ??= new Date().toISOString();
-              })
-              .catch((error: unknown) => log.warn({ err: error }, 'could not record the start time'));
-            this.holdSlotFor(slot, () => runner.start());
-          }
-          return { attemptId: runner.attemptId, n: runner.n, branch: runner.branch };
-        },
-        awaitAttempt: (handle) => this.runnerOf(handle).outcome(),
-        diff: async (handle) => (await this.attemptDiff(this.runnerOf(handle).latest))?.text ?? '',
-        send: async (handle, text) => {
-          const runner = this.runnerOf(handle);
-          const slot = await this.acquireSlot();
-          try {
-            await runner.send(text);
-          } catch (error) {
-            slot.release();
-            notes.push(`a message to ${handle.attemptId} could not be delivered (${errorMessage(error)})`);
-            throw error;
-          }
-          this.holdSlotFor(slot, () => runner.outcome());
-        },
-        judge: async (outcomes) => {
-          const candidates = await Promise.all(
-            outcomes.map(async (o) => {
-              const diff = o.passed ? await this.attemptDiff(o) : undefined;
-              return {
-                attemptId: o.attemptId,
-                diff: diff?.text ?? '',
-                diffTruncated: diff?.truncated ?? false,
-                diffStat: o.diffStat ?? { files: 0, insertions: 0, deletions: 0 },
-                checkPassed: o.passed,
-              };
-            }),
-          );
-          let result: Awaited<ReturnType<typeof judgeCandidates>>;
-          try {
-            result = await judgeCandidates({
-              task,
-              candidates,
-              profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
-              env: this.o.env,
-              signal: this.controller.signal,
-              stallSeconds: this.o.config.model.stallSeconds,
-            });
-          } catch (error) {
-            if (this.stopped) throw error;
-            const winner = smallestPassing(outcomes);
-            fallBack(
-              error,
-              `the judge failed (${errorMessage(error)}); kept ${winner?.attemptId ?? 'none'}, the passing candidate with the smallest diff`,
-            );
-            return { scores: [], ...(winner ? { winner: winner.attemptId } : {}) };
-          }
-          await this.addReviewSpend(task.id, result.usage);
-          log.info({ winner: result.winner, decision: result.decision }, result.summary);
-          return {
-            scores: result.scores.map((s) => ({
-              attemptId: s.attemptId,
-              ...(s.score !== undefined ? { score: s.score } : {}),
-              reasons: s.reasons,
-            })),
-            ...(result.winner ? { winner: result.winner } : {}),
-          };
-        },
-        review: async (handle) => {
-          const runner = this.runnerOf(handle);
-          const diff = await this.attemptDiff(runner.latest);
-          let result: Awaited<ReturnType<typeof reviewAttempt>>;
-          try {
-            result = await reviewAttempt({
-              task,
-              diff: diff?.text ?? '',
-              profile: this.o.config.profiles.reviewer ?? Object.values(this.o.config.profiles)[0]!,
-              env: this.o.env,
-              signal: this.controller.signal,
-              stallSeconds: this.o.config.model.stallSeconds,
-            });
-          } catch (error) {
-            if (this.stopped) throw error;
-            const reason = errorMessage(error);
-            fallBack(
-              error,
-              `the reviewer failed (${reason}); kept the last passing round of ${handle.attemptId}`,
-            );
-            return { approved: false, comments: '', failed: reason };
-          }
-          await this.addReviewSpend(task.id, result.usage, {
-            attempt: handle.attemptId,
-            approved: result.approved,
-            comments: result.comments,
-          });
-          return { approved: result.approved, comments: result.comments };
-        },
-        log: (message) => log.info(message),
-      };
+      const run = strategyContext(this.strategyHost, task, offset, log);
+      notes = run.notes;
       try {
-        result = await strategy.run(ctx);
+        result = await strategy.run(run.ctx);
       } finally {
-        for (const runner of runners) {
+        for (const runner of run.runners) {
           // A stopping server leaves its agents to checkpoint: the next one resumes them.
           if (!this.stopped) await runner.finish();
           this.runners.delete(runner.attemptId);
@@ -701,7 +476,7 @@ export class Scheduler {
       log.error({ err: error }, 'task failed to run');
       result = { outcome: 'failed', attempts: [], reason: errorMessage(error) };
     } finally {
-      this.starting.delete(task.id);
+      this.admission.started(task.id);
     }
     if (this.stopped) return;
     // Outside the try: an archive is written once, whatever its recording meets.
@@ -709,132 +484,15 @@ export class Scheduler {
   }
 
   /**
-   * Records what a judge or reviewer call spent on the task (and the review itself), so the
-   * Result and the status bar count it, across restarts too.
-   */
-  private async addReviewSpend(
-    id: string,
-    usage: UsageEvent[],
-    review?: { attempt: string; approved: boolean; comments: string },
-  ): Promise<void> {
-    const usd = usage.length ? (summarizeCost(usage).usd ?? 0) : 0;
-    await this.o.store.update((draft) => {
-      const record = draft.tasks[id];
-      if (!record) return;
-      record.reviewUsd = (record.reviewUsd ?? 0) + usd;
-      if (review) record.reviews = [...(record.reviews ?? []), review];
-    });
-    this.updateStatus();
-  }
-
-  private runnerOf(handle: AttemptHandle): AttemptRunner {
-    const runner = this.runners.get(handle.attemptId);
-    if (!runner) throw new Error(`no running attempt ${handle.attemptId}`);
-    return runner;
-  }
-
-  /**
-   * Moves the task file to done/ or failed/ with its Result section, and records the outcome: the
-   * one place a task's end is decided and written. A write that fails (a full disk) is tried again
-   * every {@link ARCHIVE_RETRY_MS} while the server runs; the task stays running meanwhile, and a
-   * restarted server archives it from its recorded attempts.
+   * Archives the task with its result (archive.ts, the one place a task's end is written), then
+   * tells the autonomy loop, merges a kept result (`autoMerge`) and updates the status bar.
    */
   private async archive(task: TaskFile, result: StrategyResult, notes: string[] = []): Promise<void> {
-    const state = this.o.store.read();
-    const record = state.tasks[task.id];
-    const offset = record?.attemptOffset ?? 0;
-    const attempts = Object.values(state.attempts).filter((a) => a.taskId === task.id && a.n > offset);
-    const agentCosts = attempts.map((a) => a.costUsd);
-    const agentsUsd = agentCosts.every((usd) => usd !== undefined)
-      ? agentCosts.reduce((sum: number, usd) => sum + (usd ?? 0), 0)
-      : undefined;
-    const reviewUsd = record?.reviewUsd ?? 0;
-    const costUsd = agentsUsd === undefined ? undefined : agentsUsd + reviewUsd;
-    const scores = new Map((result.scores ?? []).map((s) => [s.attemptId, s.score]));
-    const candidates: CandidateResult[] | undefined =
-      result.attempts.length > 1
-        ? result.attempts.map((a) => ({
-            attempt: a.attemptId,
-            check: a.passed ? 'pass' : 'fail',
-            ...(scores.get(a.attemptId) !== undefined ? { score: scores.get(a.attemptId)! } : {}),
-            ...(result.winner?.attemptId === a.attemptId ? { chosen: true } : {}),
-          }))
-        : undefined;
-    const outcome = result.outcome;
-    const reason = outcome === 'failed' ? (result.reason ?? 'failed') : undefined;
-    const lastOutput = (result.winner ?? result.attempts.at(-1))?.checkOutput;
-    const startedAt = record?.startedAt ? Date.parse(record.startedAt) : Date.now();
-    // A winner without a commit (a plan task's) has nothing on its branch to merge or show.
-    const kept = result.winner?.commit ? result.winner : undefined;
-    const taskResult: TaskResult = {
-      attempts: result.attempts.length,
-      durationMs: Math.max(0, Date.now() - startedAt),
-      ...(kept ? { branch: kept.branch } : {}),
-      ...(kept ? { commit: kept.commit } : {}),
-      ...(costUsd !== undefined ? { costUsd } : {}),
-      ...(agentsUsd !== undefined ? { costParts: { agentsUsd, reviewUsd } } : {}),
-      ...(reason ? { reason } : {}),
-      ...(candidates ? { candidates } : {}),
-      checkRounds: result.attempts.map((a) => ({
-        attempt: a.attemptId,
-        rounds: state.attempts[a.attemptId]?.checkRounds ?? 0,
-        passed: a.passed,
-      })),
-      ...(record?.reviews?.length ? { reviews: record.reviews.map((r) => ({ ...r })) } : {}),
-      ...(notes.length ? { notes } : {}),
-      ...(lastOutput ? { checkOutput: lastOutput } : {}),
-    };
-    let archivedAs = '';
-    const written = await this.untilDone(`archiving ${task.id}`, async () => {
-      const { path } = await archiveTask(this.o.paths, task.id, outcome, taskResult, new Date(), {
-        text: task.raw,
-      });
-      archivedAs = `${outcome}/${path.split('/').pop()}`;
-    });
-    if (!written) return;
-    const fields = {
-      outcome,
-      archivedAs,
-      ...(kept ? { resultBranch: kept.branch, resultCommit: kept.commit } : {}),
-      ...(costUsd !== undefined ? { costUsd } : {}),
-      ...(reason ? { error: reason } : {}),
-      ...(outcome === 'done' && kept && this.o.config.autoMerge ? { mergePending: true } : {}),
-    };
-    // The archive is written: only its record is retried, and a restart finishes it from the file.
-    if (!(await this.untilDone(`recording ${task.id}'s archive`, () => this.recordArchived(task.id, fields))))
-      return;
-    this.o.logger.info({ task: task.id, outcome, archivedAs }, `task ${outcome}`);
-    if (reason) this.say(`${task.id} failed: ${reason}`);
-    this.autonomy?.taskArchived(task.id, outcome, task);
-    if (outcome === 'done' && kept) await this.autoMerge(task.id);
+    const archived = await this.archives.archive(task, result, notes);
+    if (!archived) return;
+    this.autonomy?.taskArchived(task.id, archived.outcome, task);
+    if (archived.outcome === 'done' && archived.kept) await this.autoMerge(task.id);
     this.updateStatus();
-  }
-
-  /**
-   * The last steps of an archive, after the archived file: each finished attempt's `archived`
-   * event, then the task's record in the store. The record comes last, so a server killed before
-   * it leaves a task that {@link recoverArchives} finishes at the next start.
-   */
-  private async recordArchived(id: string, fields: Omit<TaskInput, 'id' | 'state'>): Promise<void> {
-    for (const a of Object.values(this.o.store.read().attempts)) {
-      if (a.taskId !== id || !(a.state === 'succeeded' || a.state === 'failed')) continue;
-      const last = await lastTransition(a.runDir);
-      // An attempt of a run before a retry, or of an archive finished after a restart, may have it.
-      if (last === 'archived') continue;
-      // A server killed right after recording the attempt's end in the store did not log it.
-      if (last !== a.state) await appendTransition(a.runDir, a.state, a.error).catch(() => {});
-      await appendTransition(a.runDir, 'archived').catch(() => {});
-    }
-    await this.o.store.update((draft) => upsertTask(draft, { id, state: 'archived', ...fields }));
-  }
-
-  /**
-   * An attempt's change as the host repository has it: its imported commit against its own base
-   * commit (never the base branch's moving tip); undefined before it has passed a check round.
-   */
-  private async attemptDiff(outcome: AttemptOutcome | undefined): Promise<DiffText | undefined> {
-    if (!outcome?.commit || !outcome.base) return undefined;
-    return diffText(this.o.root, outcome.base, outcome.commit);
   }
 
   /**
@@ -937,40 +595,6 @@ export class Scheduler {
   }
 
   /**
-   * Finishes the archives a killed server left half done (archive-recovery.ts): a task the store
-   * still calls queued or running, whose archive was written since its record last changed, is
-   * recorded from that archive, and its queued file, if it is still there, removed. Without this
-   * it would run again (and be archived twice), or stay running for ever with its dependents
-   * waiting on it.
-   */
-  private async recoverArchives(): Promise<void> {
-    for (const record of Object.values(this.o.store.read().tasks)) {
-      if (record.state !== 'queued' && record.state !== 'running') continue;
-      const file = await findArchiveSince(this.o.paths, record.id, Date.parse(record.updatedAt));
-      if (!file) continue;
-      await unlink(join(this.o.paths.tasks, queueFileName(record.id))).catch(() => {
-        // Removed before the server died.
-      });
-      const result = archivedResult(await readArchive(file));
-      const done = file.outcome === 'done';
-      const archivedAs = `${file.outcome}/${file.name}`;
-      await this.recordArchived(record.id, {
-        outcome: file.outcome,
-        archivedAs,
-        ...(done && result.branch ? { resultBranch: result.branch } : {}),
-        ...(done && result.commit ? { resultCommit: result.commit } : {}),
-        ...(result.costUsd !== undefined ? { costUsd: result.costUsd } : {}),
-        ...(done ? {} : { error: result.reason ?? 'failed' }),
-        ...(done && result.branch && this.o.config.autoMerge ? { mergePending: true } : {}),
-      });
-      this.o.logger.warn(
-        { task: record.id, archivedAs },
-        'finished the archive a previous server left half done',
-      );
-    }
-  }
-
-  /**
    * Puts a failed task back in the queue: its task text (without the Result section) is written to
    * tasks/ again, the failed archive stays, and the new run's attempts are numbered after the old.
    *
@@ -1036,27 +660,8 @@ export class Scheduler {
     return boardRows({
       state: this.o.store.read(),
       files: this.watcher?.tasks() ?? [],
-      blocked: this.blocked,
+      blocked: this.admission.blocked,
       paneOfAttempt: (attemptId) => this.o.server.paneOfAttempt(attemptId)?.id,
     });
   }
-}
-
-/**
- * The fallback when a judge fails (best-of-n): the passing candidate with the smallest change
- * (insertions plus deletions), the lower attempt number on a tie; undefined when none passed.
- */
-export function smallestPassing(outcomes: readonly AttemptOutcome[]): AttemptOutcome | undefined {
-  const passing = outcomes.filter((o) => o.passed && o.diffStat);
-  // The judge's own tie rule, with every candidate tied on score.
-  const id = pickWinner(
-    passing.map((o) => ({ attemptId: o.attemptId, score: 0 })),
-    passing.map((o) => ({ attemptId: o.attemptId, diffStat: o.diffStat! })),
-  );
-  return passing.find((o) => o.attemptId === id);
-}
-
-/** One attempt round's claim on `maxParallel`; `release` is idempotent. */
-interface Slot {
-  release(): void;
 }

@@ -2,8 +2,6 @@ import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { CostSummary } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
-import { isSecretEnv, SECRET_ENV } from '../common/secret-env.js';
-import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
 import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
 import { DEFAULT_SCROLLBACK, Pane, type PaneCloseReason, type PaneSpec } from '../panes/pane.js';
@@ -16,18 +14,18 @@ import {
   commandSchema,
   controlSchema,
   helloSchema,
-  type LayoutKind,
   type LayoutState,
   PROTOCOL_VERSION,
   parsePayload,
   versionMismatchMessage,
 } from '../protocol/messages.js';
-import { STATUS_ROWS } from '../protocol/status-bar.js';
 import type { StateStore } from '../store/store.js';
 import { AgentStatus } from './agent-status.js';
 import { ClientConnection } from './client-connection.js';
-import { historyRows, searchHistory } from './history-rows.js';
+import { type CommandHost, executeCommand, isActivity, resolvePane, type SessionTasks } from './commands.js';
+import type { NewPaneRequest } from './pane-request.js';
 import { ScreenFrames, ScreenStream } from './screen-frames.js';
+import { Window } from './window.js';
 
 /** Debounce for saving layout and panes to the store, ms: a burst of changes costs one write. */
 const PERSIST_DEBOUNCE_MS = 150;
@@ -37,37 +35,6 @@ const CHANGE_COALESCE_MS = 50;
 
 /** How long a new connection may take to send its HELLO, ms. */
 const HELLO_TIMEOUT_MS = 5_000;
-
-/** Size used for panes before any client has attached (tmux's default-size is 80x24). */
-const DEFAULT_SIZE = { cols: 80, rows: 24 };
-
-/** Commands that change nothing a read-only client may not (queries, and its own terminal's size). */
-const READ_COMMANDS: ReadonlySet<string> = new Set([
-  'list-panes',
-  'capture-pane',
-  'history',
-  'history-rows',
-  'search-history',
-  'list-clients',
-  'session-info',
-  'resize',
-]);
-
-/** Commands that do not count as a person's activity (the autonomy loop's idle clock). */
-const QUIET_COMMANDS: ReadonlySet<string> = new Set([...READ_COMMANDS, 'task-board', 'autonomy']);
-
-/** What the scheduler offers to clients through the server. */
-export interface SessionTasks {
-  board(): unknown;
-  retry(task: string): Promise<unknown>;
-  merge(task: string): Promise<unknown>;
-  /** Secrets (SECRET_ENV names) queued agents need that the server's environment lacks. */
-  missingEnv(): string[];
-  /** The server's environment gained a secret: tasks waiting for it may start. */
-  envChanged(): void;
-  /** `orchestra autonomy status|pause|resume|run-now`; throws USAGE when autonomy is off. */
-  autonomyCommand(action: 'status' | 'pause' | 'resume' | 'run-now'): unknown;
-}
 
 export interface SessionServerOptions {
   session: string;
@@ -86,39 +53,22 @@ export interface SessionServerOptions {
   onShutdown?: (reason: string) => void;
 }
 
-/** What a new pane needs; `process` lets later parts (Docker workers) supply their own. */
-export interface NewPaneRequest {
-  name?: string;
-  command: string[];
-  cwd?: string;
-  env?: Record<string, string>;
-  remainOnExit?: boolean;
-  attemptId?: string;
-  /** Agent run directory whose events.jsonl drives the pane's state and cost (DESIGN.md, "Agent status protocol"). */
-  runDir?: string;
-  process?: (size: { cols: number; rows: number }) => PaneProcess;
-}
-
 /**
  * The session server (DESIGN.md, "Processes" 1): owns the panes and their emulators, the layout
  * and the clients. One per session, listening on the session's Unix socket.
  */
 export class SessionServer {
   private readonly server: Server;
-  private readonly panes: Pane[] = [];
+  /** The panes and their layout. */
+  private readonly window = new Window<Pane>();
   private readonly clients = new Map<number, ClientConnection>();
   private nextPaneId = 1;
   private nextClientId = 1;
-  private kind: LayoutKind = 'tiled';
-  private zoomed = false;
   /** Paces SCREEN frames to clients that draw cells (the TUI). */
   private readonly frames = new ScreenFrames({
-    visiblePanes: () => this.visiblePanes(),
+    visiblePanes: () => this.window.visiblePanes(),
     clients: () => this.clients.values(),
   });
-  private focus: number | null = null;
-  private lastFocus: number | null = null;
-  private size = { ...DEFAULT_SIZE };
   /** The client whose size the panes follow (tmux's `latest` window-size policy). */
   private latestClient: number | null = null;
   private persistTimer: NodeJS.Timeout | undefined;
@@ -144,12 +94,31 @@ export class SessionServer {
   /** Settles with the reason once the server has shut down. */
   readonly closed: Promise<string>;
   private resolveClosed!: (reason: string) => void;
+  /** What the client commands act on (commands.ts). */
+  private readonly commandHost: CommandHost;
 
   constructor(private readonly options: SessionServerOptions) {
     this.server = createServer((socket) => this.accept(socket));
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
+    this.commandHost = {
+      session: this.session,
+      window: this.window,
+      tasks: () => this.tasks,
+      env: this.options.env ?? globalThis.process.env,
+      logger: this.options.logger,
+      clients: () => this.clients.values(),
+      newPane: (request) => this.newPane(request),
+      removePane: (pane, reason) => this.removePane(pane, reason),
+      relayout: () => this.relayout(),
+      changed: () => this.changed(),
+      layoutState: () => this.layoutState(),
+      resizeClient: (client, cols, rows) => {
+        if (this.latestClient === client.id) this.setSize(cols, rows);
+        else this.makeLatest(client);
+      },
+    };
   }
 
   get session(): string {
@@ -171,42 +140,17 @@ export class SessionServer {
 
   /** Panes in display order. */
   listPanes(): readonly Pane[] {
-    return this.panes;
-  }
-
-  /** Panes an attached client sees: all of them, or only the focused one while zoomed. */
-  private visiblePanes(): readonly Pane[] {
-    if (!this.zoomed) return this.panes;
-    return this.panes.filter((p) => p.id === this.focus);
-  }
-
-  private paneRects(): Rect[] {
-    const focusIndex = this.focus === null ? null : this.panes.findIndex((p) => p.id === this.focus);
-    return computeLayout(
-      this.kind,
-      this.panes.length,
-      this.size.cols,
-      Math.max(1, this.size.rows - STATUS_ROWS),
-      this.zoomed,
-      focusIndex,
-    );
+    return this.window.panes;
   }
 
   /** The terminal size a pane added now would get, cells (for workers created before their pane). */
   nextPaneSize(): { cols: number; rows: number } {
-    const rects = computeLayout(
-      this.kind,
-      this.panes.length + 1,
-      this.size.cols,
-      Math.max(1, this.size.rows - STATUS_ROWS),
-      false,
-    );
-    return paneTerminalSize(rects[rects.length - 1]!);
+    return this.window.nextPaneSize();
   }
 
   /** The pane with this id, if it is still there. */
   paneById(id: number): Pane | undefined {
-    return this.panes.find((p) => p.id === id);
+    return this.window.paneById(id);
   }
 
   /**
@@ -228,7 +172,7 @@ export class SessionServer {
       ...(request.runDir ? { runDir: request.runDir } : {}),
     };
     const pane = new Pane(id, spec, child, size, this.options.scrollback ?? DEFAULT_SCROLLBACK);
-    this.panes.push(pane);
+    this.window.add(pane);
     pane.onOutput((data) => {
       for (const client of this.clients.values())
         if (client.attached && !client.screen) client.sendOutput(pane.id, data);
@@ -240,7 +184,6 @@ export class SessionServer {
       if (pane.spec.remainOnExit) this.changed();
       else this.removePane(pane);
     });
-    this.setFocus(pane.id);
     for (const client of this.clients.values()) {
       if (client.attached && !client.screen) client.sendSnapshot(pane.id, pane.snapshot());
     }
@@ -305,7 +248,7 @@ export class SessionServer {
    * attempt to its pane: an id recorded elsewhere could name another pane by now.
    */
   paneOfAttempt(attemptId: string): Pane | undefined {
-    return this.panes.findLast((p) => p.spec.attemptId === attemptId);
+    return this.window.panes.findLast((p) => p.spec.attemptId === attemptId);
   }
 
   /** The spend an attempt's pane has seen in its agent's usage events, if it has a pane here. */
@@ -338,20 +281,11 @@ export class SessionServer {
   }
 
   private removePane(pane: Pane, reason: PaneCloseReason = 'removed'): void {
-    const index = this.panes.indexOf(pane);
-    if (index < 0) return;
-    this.panes.splice(index, 1);
+    if (!this.window.remove(pane)) return;
     this.paneDisposers.get(pane.id)?.dispose();
     this.paneDisposers.delete(pane.id);
     pane.dispose(reason);
     for (const client of this.clients.values()) client.forgetPane(pane.id);
-    if (this.lastFocus === pane.id) this.lastFocus = null;
-    if (this.focus === pane.id) {
-      const next = this.panes[Math.min(index, this.panes.length - 1)];
-      this.focus = this.lastFocus ?? next?.id ?? null;
-      this.lastFocus = null;
-    }
-    if (this.panes.length <= 1) this.zoomed = false;
     this.relayout();
   }
 
@@ -361,56 +295,28 @@ export class SessionServer {
    * @throws OrchestraError PANE_NOT_FOUND
    */
   resolvePane(target: string | undefined): Pane {
-    const t = (target ?? '').trim();
-    let pane: Pane | undefined;
-    if (t === '') pane = this.panes.find((p) => p.id === this.focus);
-    else if (t === '!')
-      pane = this.panes.find((p) => p.id === this.lastFocus); // tmux: the last pane
-    else if (/^%\d+$/.test(t)) pane = this.panes.find((p) => p.id === Number(t.slice(1)));
-    else if (/^\d+$/.test(t)) pane = this.panes[Number(t)];
-    if (!pane && t !== '') pane = this.panes.find((p) => p.name === t);
-    if (!pane) {
-      throw new OrchestraError(
-        'PANE_NOT_FOUND',
-        t ? `no pane "${t}" in session ${this.session}` : 'no pane to act on',
-        {
-          hint: `list them with \`orchestra ls -t ${this.session}\``,
-        },
-      );
-    }
-    return pane;
-  }
-
-  private setFocus(id: number): void {
-    if (this.focus === id) return;
-    if (this.focus !== null) this.lastFocus = this.focus;
-    this.focus = id;
+    return resolvePane(this.commandHost, target);
   }
 
   // ---- layout ------------------------------------------------------------------------------
 
   /** Resizes every visible pane to its place in the layout, then tells clients. */
   private relayout(): void {
-    const rects = this.paneRects();
-    this.panes.forEach((pane, i) => {
-      const rect = rects[i];
-      if (!rect || rect.w === 0 || rect.h === 0) return; // hidden by zoom: keeps its size, as in tmux
-      const { cols, rows } = paneTerminalSize(rect);
-      pane.resize(cols, rows);
-    });
+    this.window.fit();
     this.changed();
   }
 
   /** The layout as clients see it. */
   layoutState(): LayoutState {
+    const w = this.window;
     return {
       session: this.session,
-      kind: this.kind,
-      zoomed: this.zoomed,
-      focus: this.focus,
-      cols: this.size.cols,
-      rows: this.size.rows,
-      panes: this.panes.map((p, i) => p.info(i)),
+      kind: w.kind,
+      zoomed: w.zoomed,
+      focus: w.focus,
+      cols: w.size.cols,
+      rows: w.size.rows,
+      panes: w.panes.map((p, i) => p.info(i)),
       status: { ...this.status },
     };
   }
@@ -436,7 +342,8 @@ export class SessionServer {
   async persist(): Promise<void> {
     const store = this.options.store;
     if (!store) return;
-    const panes = this.panes
+    const { kind, zoomed } = this.window;
+    const panes = this.window.panes
       .filter((p) => !p.exited)
       .map((p) => ({
         id: String(p.id),
@@ -447,11 +354,11 @@ export class SessionServer {
         ...(p.spec.attemptId ? { attemptId: p.spec.attemptId } : {}),
         createdAt: new Date().toISOString(),
       }));
-    const focus = this.focus === null ? undefined : String(this.focus);
+    const focus = this.window.focus === null ? undefined : String(this.window.focus);
     await store.update((draft) => {
       const previous = new Map(draft.session.panes.map((p) => [p.id, p.createdAt]));
       draft.session.name = this.session;
-      draft.session.layout = { kind: this.kind, zoomed: this.zoomed, ...(focus ? { focus } : {}) };
+      draft.session.layout = { kind, zoomed, ...(focus ? { focus } : {}) };
       draft.session.panes = panes.map((p) => ({ ...p, createdAt: previous.get(p.id) ?? p.createdAt }));
     });
   }
@@ -464,7 +371,7 @@ export class SessionServer {
     const store = this.options.store;
     if (!store) return 0;
     const saved = store.read().session;
-    this.kind = saved.layout.kind;
+    this.window.kind = saved.layout.kind;
     let restored = 0;
     const focusId = saved.layout.focus;
     let newFocus: number | null = null;
@@ -478,8 +385,8 @@ export class SessionServer {
         this.options.logger?.warn({ err: error, pane: record.name }, 'a saved pane could not be restarted');
       }
     }
-    if (newFocus !== null) this.setFocus(newFocus);
-    this.zoomed = saved.layout.zoomed && this.panes.length > 1;
+    if (newFocus !== null) this.window.setFocus(newFocus);
+    this.window.zoomed = saved.layout.zoomed && this.window.panes.length > 1;
     this.relayout();
     return restored;
   }
@@ -560,7 +467,7 @@ export class SessionServer {
       }
       case FrameType.Input: {
         if (client.readOnly) return;
-        const target = this.panes.find((p) => p.id === pane);
+        const target = this.window.paneById(pane);
         if (!target) return;
         this.lastActivityAt = Date.now();
         target.input(payload);
@@ -621,7 +528,7 @@ export class SessionServer {
     // Layout first (sent by relayout); a cells client then gets every visible screen in full
     // (scheduled by the layout change), a bytes client one snapshot per pane and live output.
     this.relayout();
-    if (!client.screen) for (const pane of this.panes) client.sendSnapshot(pane.id, pane.snapshot());
+    if (!client.screen) for (const pane of this.window.panes) client.sendSnapshot(pane.id, pane.snapshot());
   }
 
   private makeLatest(client: ClientConnection): void {
@@ -631,13 +538,11 @@ export class SessionServer {
   }
 
   private setSize(cols: number, rows: number, relayout = true): void {
-    if (cols === this.size.cols && rows === this.size.rows) return;
-    this.size = { cols, rows };
-    if (relayout) this.relayout();
+    if (this.window.setSize(cols, rows) && relayout) this.relayout();
   }
 
   private redraw(client: ClientConnection, paneId: number): void {
-    const pane = this.panes.find((p) => p.id === paneId);
+    const pane = this.window.paneById(paneId);
     if (pane) client.sendSnapshot(pane.id, pane.snapshot());
   }
 
@@ -649,11 +554,7 @@ export class SessionServer {
     try {
       if (!client.withinBudget()) return;
       const command = commandSchema.parse(raw);
-      // A key binding of an attached client that changes something is a person at the keyboard,
-      // as typing is; a query or a terminal's resize is not. `send-keys` types into a pane from
-      // wherever it is sent.
-      const typed = command.cmd === 'send-keys' || (client.attached && !QUIET_COMMANDS.has(command.cmd));
-      if (typed && !client.readOnly) this.lastActivityAt = Date.now();
+      if (isActivity(client, command) && !client.readOnly) this.lastActivityAt = Date.now();
       const result = await this.execute(client, command);
       client.sendControl({ kind: 'response', id, ok: true, result });
       if (command.cmd === 'kill-server') await this.shutdown('kill-server');
@@ -673,142 +574,8 @@ export class SessionServer {
    * Runs one command for a client; the same commands the CLI and the TUI's `:` prompt send.
    * @throws OrchestraError for a user's mistake (unknown pane, read-only client)
    */
-  async execute(client: ClientConnection | undefined, command: Command): Promise<unknown> {
-    const mutating = !READ_COMMANDS.has(command.cmd);
-    if (client?.readOnly && client.hello?.mode === 'attach' && mutating) {
-      throw new OrchestraError('USAGE', 'this client is read-only', {
-        hint: 'attach without --read-only to act',
-      });
-    }
-    switch (command.cmd) {
-      case 'list-panes':
-        return this.layoutState().panes;
-      case 'new-pane': {
-        const pane = this.newPane({
-          command: command.command,
-          ...(command.name ? { name: command.name } : {}),
-          ...(command.cwd ? { cwd: command.cwd } : {}),
-          ...(command.env ? { env: command.env } : {}),
-          ...(command.remainOnExit ? { remainOnExit: true } : {}),
-          ...(command.runDir ? { runDir: command.runDir } : {}),
-        });
-        return pane.info(this.panes.indexOf(pane));
-      }
-      case 'send-keys': {
-        const pane = this.resolvePane(command.pane);
-        pane.input(Buffer.from(command.data, 'base64'));
-        return { pane: pane.id };
-      }
-      case 'capture-pane': {
-        const pane = this.resolvePane(command.pane);
-        // Wait until output already received is parsed, so the capture includes it.
-        await new Promise<void>((resolve) => pane.terminal.write('', resolve));
-        if (client && !client.withinBudget()) return {};
-        return { text: pane.capture(command.start, command.end, command.escapes ?? false) };
-      }
-      case 'history': {
-        const pane = this.resolvePane(command.pane);
-        await new Promise<void>((resolve) => pane.terminal.write('', resolve));
-        // A client over its output budget is dropped before its history is built, not after.
-        if (client && !client.withinBudget()) return {};
-        return { snapshot: pane.snapshot(Number.MAX_SAFE_INTEGER) };
-      }
-      case 'history-rows': {
-        const pane = this.resolvePane(command.pane);
-        await new Promise<void>((resolve) => pane.terminal.write('', resolve));
-        if (client && !client.withinBudget()) return {};
-        return historyRows(pane.terminal, command.count, command.start);
-      }
-      case 'search-history': {
-        const pane = this.resolvePane(command.pane);
-        return { line: searchHistory(pane.terminal, command.text, command.from, command.direction) };
-      }
-      case 'kill-pane': {
-        const pane = this.resolvePane(command.pane);
-        this.removePane(pane, 'killed');
-        return { pane: pane.id };
-      }
-      case 'select-pane': {
-        const pane = this.resolvePane(command.pane);
-        this.setFocus(pane.id);
-        if (this.zoomed) this.relayout();
-        else this.changed();
-        return { pane: pane.id };
-      }
-      case 'rename-pane': {
-        const pane = this.resolvePane(command.pane);
-        pane.spec.name = command.name;
-        this.changed();
-        return { pane: pane.id };
-      }
-      case 'select-layout': {
-        this.kind = command.layout === 'next' ? nextLayout(this.kind) : command.layout;
-        this.zoomed = false;
-        this.relayout();
-        return { layout: this.kind };
-      }
-      case 'zoom': {
-        if (command.pane !== undefined) this.setFocus(this.resolvePane(command.pane).id);
-        this.zoomed = this.panes.length > 1 ? !this.zoomed : false;
-        this.relayout();
-        return { zoomed: this.zoomed };
-      }
-      case 'resize': {
-        if (!client) return {};
-        client.hello = { ...client.hello!, cols: command.cols, rows: command.rows };
-        if (this.latestClient === client.id) this.setSize(command.cols, command.rows);
-        else this.makeLatest(client);
-        return { cols: this.size.cols, rows: this.size.rows };
-      }
-      case 'session-info':
-        return {
-          session: this.session,
-          panes: this.panes.length,
-          clients: [...this.clients.values()].filter((c) => c.attached).length,
-        };
-      case 'list-clients':
-        return [...this.clients.values()]
-          .filter((c) => c.attached)
-          .map((c) => ({ id: c.id, cols: c.cols, rows: c.rows, term: c.hello?.term, readOnly: c.readOnly }));
-      case 'task-board':
-        return this.tasks?.board() ?? [];
-      case 'retry-task':
-        return this.requireTasks().retry(command.task);
-      case 'merge-task':
-        return this.requireTasks().merge(command.task);
-      case 'kill-server':
-        return { session: this.session };
-      case 'autonomy':
-        return this.requireTasks().autonomyCommand(command.action);
-      case 'set-env': {
-        if (!isSecretEnv(command.name)) {
-          throw new OrchestraError('USAGE', `${command.name} cannot be handed to the server`, {
-            hint: `only ${SECRET_ENV.join(', ')}`,
-          });
-        }
-        const env = this.options.env ?? globalThis.process.env;
-        // A hand-over fills a gap; it never replaces a key the server was started with (a process
-        // of the person's that reaches the socket must not swap the session's key for its own).
-        if (env[command.name]) {
-          throw new OrchestraError('USAGE', `the server already has ${command.name}`, {
-            hint: 'restart the server (`orchestra kill-server`) to start it with another',
-          });
-        }
-        env[command.name] = command.value;
-        this.options.logger?.info({ name: command.name }, 'a client handed the server a secret');
-        this.tasks?.envChanged();
-        return { name: command.name };
-      }
-    }
-  }
-
-  private requireTasks(): SessionTasks {
-    if (!this.tasks) {
-      throw new OrchestraError('NOT_INITIALIZED', `session ${this.session} has no task queue`, {
-        hint: 'run `orchestra init` in the repository, then `orchestra tui` there',
-      });
-    }
-    return this.tasks;
+  execute(client: ClientConnection | undefined, command: Command): Promise<unknown> {
+    return executeCommand(this.commandHost, client, command);
   }
 
   /**
@@ -861,7 +628,7 @@ export class SessionServer {
           client.socket.end();
         }),
     );
-    for (const pane of this.panes.splice(0)) pane.dispose('shutdown');
+    for (const pane of this.window.panes.splice(0)) pane.dispose('shutdown');
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Give clients a moment to read the goodbye, then cut whoever is still connected.
     await Promise.race([Promise.all(closed), new Promise((resolve) => setTimeout(resolve, 500))]);
