@@ -85,7 +85,9 @@ export function archivedResult(text: string): ArchivedResult {
     else if (key === 'commit' && code) result.commit = code;
     else if (key === 'reason') result.reason = value;
     else if (key === 'cost') {
-      const usd = /^\$(\d+(?:\.\d+)?) USD$/.exec(value)?.[1];
+      // `$1.23 USD`, and with judge or reviewer spend `$1.23 USD (agents $1.00 USD, judge and reviewer $0.23 USD)`
+      // (task-result.ts): the total comes first either way.
+      const usd = /^\$(\d+(?:\.\d+)?) USD(?: \(.*\))?$/.exec(value)?.[1];
       if (usd !== undefined) result.costUsd = Number(usd);
     }
   }

@@ -16,6 +16,7 @@ import { addAttempt, upsertTask } from '../../src/store/records.js';
 import { StateStore } from '../../src/store/store.js';
 import type { AttemptOutcome } from '../../src/strategies/types.js';
 import { parseTaskFile } from '../../src/tasks/task-file.js';
+import { renderTaskResult } from '../../src/tasks/task-result.js';
 import { tempDir } from '../git/fixtures.js';
 
 /**
@@ -191,5 +192,15 @@ describe('archivedResult', () => {
     const text = `# T\n\n## Result\n\n- reason: an earlier one\n\n${last}`.replace(/\n/g, '\r\n');
     assert.deepEqual(archivedResult(text), { reason: 'checks failed' });
     assert.deepEqual(archivedResult('# no result\n'), {});
+  });
+
+  test('reads the total cost when the Result splits it into agents and judge or reviewer', () => {
+    const text = renderTaskResult(
+      'done',
+      { attempts: 1, durationMs: 1000, costUsd: 1.23, costParts: { agentsUsd: 1, reviewUsd: 0.23 } },
+      new Date(0),
+    );
+    assert.match(text, /- cost: \$1\.23 USD \(agents/, 'the renderer splits the cost');
+    assert.equal(archivedResult(text).costUsd, 1.23);
   });
 });
