@@ -60,7 +60,11 @@ export interface CommandHost {
   /** Broadcasts the layout (and saves it). */
   changed(): void;
   layoutState(): LayoutState;
-  /** `client`'s terminal is now `cols` × `rows` cells; the panes follow the latest client. */
+  /**
+   * `client`'s terminal is now `cols` × `rows` cells: records that size as the client's own (its
+   * hello, which `list-clients` and a later makeLatest read) and sizes the window to it when it is,
+   * or thereby becomes, the latest client.
+   */
   resizeClient(client: ClientConnection, cols: number, rows: number): void;
 }
 

@@ -91,7 +91,9 @@ function hostWith(names: string[]): { host: TestHost; panes: FakePane[] } {
     relayout: () => host.calls.push('relayout'),
     changed: () => host.calls.push('changed'),
     layoutState: () => ({ panes: window.panes.map((p, i) => p.info(i)) }) as unknown as LayoutState,
-    resizeClient: (_client, cols, rows) => {
+    resizeClient: (client, cols, rows) => {
+      // As the server: the client's own size is recorded, then the window follows it.
+      client.hello = { ...client.hello!, cols, rows };
       window.setSize(cols, rows);
     },
   };

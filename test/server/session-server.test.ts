@@ -212,6 +212,34 @@ describe('session server: commands over the socket', () => {
     attached.close();
   });
 
+  test('resize with two clients: the window takes the size the latest client last reported', async () => {
+    // As tmux's window-size latest: the first client resizes while the second is the latest, so
+    // the window must take the first client's new size, not the one it attached with.
+    const first = await s.connect({ mode: 'attach', cols: 100, rows: 30 });
+    const second = await s.connect({ mode: 'attach', cols: 90, rows: 25 });
+    try {
+      const result = await first.request<{ cols: number; rows: number }>({
+        cmd: 'resize',
+        cols: 60,
+        rows: 20,
+      });
+      assert.deepEqual(
+        result,
+        { cols: 60, rows: 20 },
+        'the first client is the latest again, at its new size',
+      );
+      const again = await second.request<{ cols: number; rows: number }>({
+        cmd: 'resize',
+        cols: 90,
+        rows: 25,
+      });
+      assert.deepEqual(again, { cols: 90, rows: 25 });
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
   test('capture-pane: -S -N reaches N lines into history', async () => {
     const client = await s.connect();
     await client.request({
