@@ -9,7 +9,7 @@ import type { AttemptOutcome, StrategyResult } from '../strategies/types.js';
 import { queueFileName, taskIdFromFileName } from '../tasks/naming.js';
 import { archiveTask } from '../tasks/queue.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import type { CandidateResult, TaskResult } from '../tasks/task-result.js';
+import { type CandidateResult, resultList, type TaskResult } from '../tasks/task-result.js';
 import { appendTransition, lastTransition } from './event-log.js';
 
 /**
@@ -55,7 +55,7 @@ export async function findArchiveSince(
   return newest;
 }
 
-/** What the list under the last `## Result` heading of an archived file says (src/tasks/task-result.ts). */
+/** What the server's `## Result` list of an archived file says (resultList, src/tasks/task-result.ts). */
 export interface ArchivedResult {
   branch?: string;
   commit?: string;
@@ -64,18 +64,10 @@ export interface ArchivedResult {
   reason?: string;
 }
 
-/** Reads the `## Result` list of an archived task file's text. */
+/** Reads the server's `## Result` list ({@link resultList}) of an archived task file's text. */
 export function archivedResult(text: string): ArchivedResult {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  let start = -1;
-  lines.forEach((line, i) => {
-    if (/^## Result[ \t]*$/.test(line)) start = i;
-  });
   const result: ArchivedResult = {};
-  if (start === -1) return result;
-  // Only the list right under the heading: the check output below may contain anything.
-  for (const line of lines.slice(start + 2)) {
-    if (!line.startsWith('- ')) break;
+  for (const line of resultList(text)) {
     const match = /^- (\w+): (.*)$/.exec(line);
     if (!match) continue;
     const [, key, raw] = match as unknown as [string, string, string];

@@ -1,5 +1,5 @@
 import { printable } from '../common/printable.js';
-import { codeFence } from './markdown.js';
+import { codeFence, scanLines } from './markdown.js';
 
 /**
  * The `## Result` section appended to a task file when it is archived (DESIGN.md, "On disk":
@@ -156,17 +156,34 @@ export function renderTaskResult(outcome: 'done' | 'failed', result: TaskResult,
   return `${out.join('\n')}\n`;
 }
 
-/** The `reason:` of the last `## Result` section in an archived task file, if any. */
-export function resultReason(text: string): string | undefined {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+/**
+ * The list right under the server's `## Result` heading of an archived task file: the last such
+ * heading outside fenced code, and its `- key: value` lines up to the first other line. Fences
+ * matter: the check output rendered below the list is an agent's, and a `## Result` with its own
+ * `- branch:` and `- commit:` inside it must not stand in for the server's when a restarted server
+ * reads a half-done archive back (archive.ts) and, with `autoMerge`, merges what it names.
+ *
+ * @param text the file's text, any line endings
+ * @returns the list's lines, `- ` included; empty when there is no Result
+ */
+export function resultList(text: string): string[] {
+  const lines = scanLines(text.replace(/\r\n?/g, '\n'));
   let start = -1;
   lines.forEach((line, i) => {
-    if (/^## Result[ \t]*$/.test(line)) start = i;
+    if (!line.code && /^## Result[ \t]*$/.test(line.text)) start = i;
   });
-  if (start === -1) return undefined;
-  // Only the list right under the heading: the check output below may contain anything.
+  if (start === -1) return [];
+  const list: string[] = [];
   for (const line of lines.slice(start + 2)) {
-    if (!line.startsWith('- ')) break;
+    if (line.code || !line.text.startsWith('- ')) break;
+    list.push(line.text);
+  }
+  return list;
+}
+
+/** The `reason:` of the server's `## Result` section in an archived task file ({@link resultList}), if any. */
+export function resultReason(text: string): string | undefined {
+  for (const line of resultList(text)) {
     const match = /^- reason: (.*)$/.exec(line);
     if (match) return match[1]!.trim();
   }
