@@ -90,13 +90,13 @@ export function buildProgram(env: CommandEnv, registers: Register[]): Command {
   return program;
 }
 
+export { holdYoungGeneration } from '../common/young-generation.js';
+
 /**
  * Runs the CLI with `argv` (as in `process.argv`: node, script, args...).
  *
  * @returns the process exit code
  */
-export { holdYoungGeneration } from '../common/young-generation.js';
-
 export async function main(argv: string[], env: Partial<CommandEnv> = {}): Promise<number> {
   const fullEnv: CommandEnv = {
     cwd: env.cwd ?? process.cwd(),

@@ -16,17 +16,29 @@ export function releaseYoungGeneration(): void {
   setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
 }
 
+/** The commands whose process lives on (`attach`'s alias `a` included): the only ones held. */
+const LONG_LIVED_COMMANDS: ReadonlySet<string> = new Set(['server', 'tui', 'attach', 'a']);
+
 /**
- * Keeps new space at the 1 MiB per semi-space it starts with. Starting is a burst of allocation
- * (the bundle's chunks, the config, the first screens) that grows new space to 8 MiB, which V8
- * gives back only under memory pressure: a server or TUI idling for days would carry it for
- * nothing (issue 12, `npm run bench` memory). `bin/orchestra` holds it before it loads the bundle;
- * the server and the TUI release it once started.
+ * Keeps new space at the 1 MiB per semi-space it starts with, for a process that will idle for
+ * days: the session server and the TUI. Starting is a burst of allocation (the command's chunks,
+ * the config, the first screens) that grows new space to 8 MiB, which V8 gives back only under
+ * memory pressure (issue 12, `npm run bench` memory). Other commands (the local agent, the model
+ * server, a merge, short commands) are not held: for a busy process a small new space costs CPU.
+ * `bin/orchestra` calls this before `main()` loads the command's code (the bundle's entry chunk
+ * is small: the argument parser); the server and the TUI release it once started.
  *
  * The growth factor is read each time new space would grow (`SemiSpaceNewSpace::Grow` in V8's
  * `heap/new-spaces.cc`), so setting it at run time works; `--max-semi-space-size` is read once,
  * when the heap is set up.
+ *
+ * @param argv as `process.argv` (node, script, args...): its first word that is not an option
+ *   names the command
+ * @returns whether it held new space
  */
-export function holdYoungGeneration(): void {
+export function holdYoungGeneration(argv: readonly string[]): boolean {
+  const command = argv.slice(2).find((word) => !word.startsWith('-'));
+  if (command === undefined || !LONG_LIVED_COMMANDS.has(command)) return false;
   setFlagsFromString('--semi-space-growth-factor=1');
+  return true;
 }

@@ -202,7 +202,7 @@ export class DockerWorker implements PaneProcess {
     private readonly container: Docker.Container,
     /** Container id (64 hex digits). */
     readonly id: string,
-    /** Container name, `orchestra-<session>-<attempt>`. */
+    /** Container name, `orchestra-<session>-<repo>-<attempt>` (workerContainerName). */
     readonly name: string,
     size: { cols: number; rows: number },
     /**

@@ -82,8 +82,9 @@ export async function findWorkers(
 }
 
 /**
- * Removes every worker container of `session`, running ones included (for `orchestra gc` and
- * `kill-server --stop-agents`).
+ * Removes every worker container labelled with `session`, running ones included, whatever its
+ * repository: for tests cleaning up their own uniquely named sessions. orchestra itself removes
+ * containers by repository ({@link removeStrayContainers}).
  *
  * @returns the ids removed
  * @throws Error from dockerode when the engine cannot be asked
