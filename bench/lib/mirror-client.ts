@@ -1,6 +1,6 @@
 import { connectSession, type ServerConnection } from '../../src/client/connection.js';
-import { MirrorPane } from '../../src/client/mirror.js';
 import type { LayoutState, Snapshot } from '../../src/protocol/messages.js';
+import { MirrorPane } from './mirror-pane.js';
 
 export interface MirrorClientOptions {
   session: string;

@@ -1,6 +1,6 @@
 import xtermHeadless from '@xterm/headless';
-import { LOW_WATERMARK_CHARS } from '../protocol/flow-control.js';
-import type { Snapshot } from '../protocol/messages.js';
+import { LOW_WATERMARK_CHARS } from '../../src/protocol/flow-control.js';
+import type { Snapshot } from '../../src/protocol/messages.js';
 
 const { Terminal } = xtermHeadless;
 type HeadlessTerminal = InstanceType<typeof Terminal>;
@@ -9,8 +9,10 @@ type HeadlessTerminal = InstanceType<typeof Terminal>;
 const ACK_IDLE_MS = 20;
 
 /**
- * A client's copy of one pane's screen: a headless terminal fed with the server's snapshot and
- * then its live output. It never answers terminal queries (only the server's emulator does), and
+ * The benchmark's in-process stand-in for a client that parses pane output itself (the model the
+ * TUI had before issue 12; the TUI now paints the server's cells and has no emulator, so this
+ * lives with the benchmark): a copy of one pane's screen, a headless terminal fed with the
+ * server's snapshot and then its live output. It never answers terminal queries (only the server's emulator does), and
  * it acknowledges what it has parsed in batches no larger than the low watermark (DESIGN.md,
  * "Wire protocol").
  */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import serializeAddon from '@xterm/addon-serialize';
 import xtermHeadless from '@xterm/headless';
-import { MirrorPane } from '../../src/client/mirror.js';
+import { MirrorPane } from '../../bench/lib/mirror-pane.js';
 import { LOW_WATERMARK_CHARS } from '../../src/protocol/flow-control.js';
 import type { Snapshot } from '../../src/protocol/messages.js';
 import { waitFor } from '../server/fixtures.js';
