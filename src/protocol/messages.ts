@@ -1,7 +1,12 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import en from 'zod/v4/locales/en.js';
+
+// zod/mini carries no messages of its own; the English ones, as zod (classic) sets up itself.
+z.config(en());
 
 /**
- * Control messages of the wire protocol as schemas (DESIGN.md, "Wire protocol"): the server
+ * Control messages of the wire protocol as zod/mini schemas (DESIGN.md, "Wire protocol"; mini, so a
+ * session server without tasks loads 26 KB of zod, not 198 KB): the server
  * validates what clients send with them; clients read what the server sends with the zod-free
  * checks of client/server-messages.ts. Bump PROTOCOL_VERSION (version.ts) on any incompatible change.
  */
@@ -9,38 +14,38 @@ import * as z from 'zod';
 export { PROTOCOL_VERSION, versionMismatchMessage } from './version.js';
 
 export const helloSchema = z.object({
-  protocol: z.number().int(),
+  protocol: z.int(),
   version: z.string(),
   /** attach: a full client that receives layout, snapshots and output; command: one request, then close. */
   mode: z.enum(['attach', 'command']),
-  cols: z.number().int().min(1).max(10_000),
-  rows: z.number().int().min(1).max(10_000),
-  term: z.string().max(200),
+  cols: z.int().check(z.minimum(1), z.maximum(10_000)),
+  rows: z.int().check(z.minimum(1), z.maximum(10_000)),
+  term: z.string().check(z.maxLength(200)),
   readOnly: z.boolean(),
   /**
    * How an attached client gets pane screens: `bytes` (OUTPUT frames after a SNAPSHOT, for a client
    * with its own emulator) or `cells` (SCREEN frames: changed rows, the server's emulator the only
    * one; the TUI). Default bytes.
    */
-  screen: z.enum(['bytes', 'cells']).optional(),
+  screen: z.optional(z.enum(['bytes', 'cells'])),
 });
 export type Hello = z.infer<typeof helloSchema>;
 
 export const welcomeSchema = z.object({
-  protocol: z.number().int(),
+  protocol: z.int(),
   version: z.string(),
   session: z.string(),
-  pid: z.number().int(),
-  clientId: z.number().int(),
+  pid: z.int(),
+  clientId: z.int(),
   /** Secrets the server's queued agents need and it lacks (a client that has one may `set-env` it). */
-  missingEnv: z.array(z.string()).optional(),
+  missingEnv: z.optional(z.array(z.string())),
 });
 export type Welcome = z.infer<typeof welcomeSchema>;
 
 export const errorPayloadSchema = z.object({
   code: z.string(),
   message: z.string(),
-  hint: z.string().optional(),
+  hint: z.optional(z.string()),
 });
 export type ErrorPayload = z.infer<typeof errorPayloadSchema>;
 
@@ -49,18 +54,18 @@ export type LayoutKind = z.infer<typeof layoutKindSchema>;
 
 /** A pane as clients see it. Sizes are in character cells. */
 export const paneInfoSchema = z.object({
-  id: z.number().int(),
-  index: z.number().int(),
+  id: z.int(),
+  index: z.int(),
   name: z.string(),
   /** Agent state when known (working, waiting, done, error), else the pane's process state. */
-  state: z.string().optional(),
+  state: z.optional(z.string()),
   /** Extra title text: cost, container CPU and memory. */
-  detail: z.string().optional(),
-  cols: z.number().int(),
-  rows: z.number().int(),
+  detail: z.optional(z.string()),
+  cols: z.int(),
+  rows: z.int(),
   exited: z.boolean(),
-  exitCode: z.number().int().nullable(),
-  pid: z.number().int().optional(),
+  exitCode: z.nullable(z.int()),
+  pid: z.optional(z.int()),
   command: z.array(z.string()),
   cwd: z.string(),
 });
@@ -71,39 +76,39 @@ export const layoutStateSchema = z.object({
   session: z.string(),
   kind: layoutKindSchema,
   zoomed: z.boolean(),
-  focus: z.number().int().nullable(),
+  focus: z.nullable(z.int()),
   /** The size the panes are laid out for (tmux's `latest` policy: the last active client's). */
-  cols: z.number().int(),
-  rows: z.number().int(),
+  cols: z.int(),
+  rows: z.int(),
   panes: z.array(paneInfoSchema),
   /** Status-bar extras (task counts, cost), filled in by later parts of the server. */
-  status: z.record(z.string(), z.string()).default({}),
+  status: z._default(z.record(z.string(), z.string()), {}),
 });
 export type LayoutState = z.infer<typeof layoutStateSchema>;
 
 /** A pane's screen, as the serialize addon writes it, for a client to replay into its mirror. */
 export const snapshotSchema = z.object({
-  cols: z.number().int(),
-  rows: z.number().int(),
+  cols: z.int(),
+  rows: z.int(),
   data: z.string(),
 });
 export type Snapshot = z.infer<typeof snapshotSchema>;
 
-const target = z.string().min(1).max(200);
+const target = z.string().check(z.minLength(1), z.maxLength(200));
 
 /** Commands a client may send; the same set the TUI's `:` prompt takes. */
 export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('list-panes') }),
   z.object({
     cmd: z.literal('new-pane'),
-    name: z.string().max(100).optional(),
-    cwd: z.string().optional(),
-    command: z.array(z.string()).min(1),
-    env: z.record(z.string(), z.string()).optional(),
+    name: z.optional(z.string().check(z.maxLength(100))),
+    cwd: z.optional(z.string()),
+    command: z.array(z.string()).check(z.minLength(1)),
+    env: z.optional(z.record(z.string(), z.string())),
     /** Keep the pane after its process ends (agents). */
-    remainOnExit: z.boolean().optional(),
+    remainOnExit: z.optional(z.boolean()),
     /** An agent's run directory: its events.jsonl drives the pane's state and cost. */
-    runDir: z.string().optional(),
+    runDir: z.optional(z.string()),
   }),
   /** data: base64 of the bytes to write (key names are translated client-side). */
   z.object({ cmd: z.literal('send-keys'), pane: target, data: z.string() }),
@@ -111,19 +116,27 @@ export const commandSchema = z.discriminatedUnion('cmd', [
     cmd: z.literal('capture-pane'),
     pane: target,
     /** First line: 0 is the top of the visible screen, negative reaches into history. */
-    start: z.number().int().optional(),
+    start: z.optional(z.int()),
     /** Last line (inclusive); default the bottom of the visible screen. */
-    end: z.number().int().optional(),
+    end: z.optional(z.int()),
     /** Keep colours and attributes as escape sequences. */
-    escapes: z.boolean().optional(),
+    escapes: z.optional(z.boolean()),
   }),
   z.object({ cmd: z.literal('kill-pane'), pane: target }),
   z.object({ cmd: z.literal('select-pane'), pane: target }),
-  z.object({ cmd: z.literal('rename-pane'), pane: target, name: z.string().min(1).max(100) }),
+  z.object({
+    cmd: z.literal('rename-pane'),
+    pane: target,
+    name: z.string().check(z.minLength(1), z.maxLength(100)),
+  }),
   z.object({ cmd: z.literal('select-layout'), layout: z.union([layoutKindSchema, z.literal('next')]) }),
-  z.object({ cmd: z.literal('zoom'), pane: target.optional() }),
+  z.object({ cmd: z.literal('zoom'), pane: z.optional(target) }),
   /** An attached client's terminal size changed. */
-  z.object({ cmd: z.literal('resize'), cols: z.number().int().min(1), rows: z.number().int().min(1) }),
+  z.object({
+    cmd: z.literal('resize'),
+    cols: z.int().check(z.minimum(1)),
+    rows: z.int().check(z.minimum(1)),
+  }),
   /** Pane history for scroll mode, as escape-sequence text. */
   z.object({ cmd: z.literal('history'), pane: target }),
   /**
@@ -133,8 +146,8 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({
     cmd: z.literal('history-rows'),
     pane: target,
-    start: z.number().int().min(0).optional(),
-    count: z.number().int().min(1).max(1000),
+    start: z.optional(z.int().check(z.minimum(0))),
+    count: z.int().check(z.minimum(1), z.maximum(1000)),
   }),
   /**
    * Searches a pane's buffer for `text` (case-insensitive) from absolute line `from` upwards
@@ -143,8 +156,8 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({
     cmd: z.literal('search-history'),
     pane: target,
-    text: z.string().min(1).max(1000),
-    from: z.number().int(),
+    text: z.string().check(z.minLength(1), z.maxLength(1000)),
+    from: z.int(),
     direction: z.union([z.literal(-1), z.literal(1)]),
   }),
   z.object({ cmd: z.literal('list-clients') }),
@@ -153,14 +166,18 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   /** The task board: queue, running attempts with their panes, done, failed, costs. */
   z.object({ cmd: z.literal('task-board') }),
   /** Put a failed task back in the queue. */
-  z.object({ cmd: z.literal('retry-task'), task: z.string().min(1) }),
+  z.object({ cmd: z.literal('retry-task'), task: z.string().check(z.minLength(1)) }),
   /** Merge a done task's result into the base branch (after the checks pass on the merge). */
-  z.object({ cmd: z.literal('merge-task'), task: z.string().min(1) }),
+  z.object({ cmd: z.literal('merge-task'), task: z.string().check(z.minLength(1)) }),
   z.object({ cmd: z.literal('kill-server') }),
   /** The autonomous mode (issue 11): its status, or pause, resume, or start a cycle now. */
   z.object({ cmd: z.literal('autonomy'), action: z.enum(['status', 'pause', 'resume', 'run-now']) }),
   /** Hands the server a secret it lacks (one of SECRET_ENV, common/secret-env.ts); never logged. */
-  z.object({ cmd: z.literal('set-env'), name: z.string().min(1), value: z.string().min(1).max(10_000) }),
+  z.object({
+    cmd: z.literal('set-env'),
+    name: z.string().check(z.minLength(1)),
+    value: z.string().check(z.minLength(1), z.maxLength(10_000)),
+  }),
 ]);
 export type Command = z.infer<typeof commandSchema>;
 export type CommandName = Command['cmd'];
@@ -179,21 +196,21 @@ export const eventSchema = z.discriminatedUnion('event', [
 export type ServerEvent = z.infer<typeof eventSchema>;
 
 export const controlSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('request'), id: z.number().int(), command: commandSchema }),
+  z.object({ kind: z.literal('request'), id: z.int(), command: commandSchema }),
   /** ok: result holds the command's answer; otherwise error says why. */
   z.object({
     kind: z.literal('response'),
-    id: z.number().int(),
+    id: z.int(),
     ok: z.boolean(),
-    result: z.unknown().optional(),
-    error: errorPayloadSchema.optional(),
+    result: z.optional(z.unknown()),
+    error: z.optional(errorPayloadSchema),
   }),
   z.object({ kind: z.literal('event'), event: eventSchema }),
 ]);
 export type Control = z.infer<typeof controlSchema>;
 
 /** Parses a JSON payload with a schema; throws a one-line error naming what was wrong. */
-export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer, what: string): T {
+export function parsePayload<T>(schema: z.ZodMiniType<T>, payload: Buffer, what: string): T {
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString('utf8'));

@@ -11,10 +11,14 @@ import { bundleCli } from '../../scripts/bundle-cli.mjs';
  * What a process loads when it starts, read from the real CLI bundle: the modules and packages
  * reached from an entry through static imports (dynamic imports load later, on demand).
  */
-function loadedAtStart(metafile: Metafile, source: string): { modules: Set<string>; packages: Set<string> } {
+function loadedAtStart(
+  metafile: Metafile,
+  source: string,
+): { modules: Set<string>; packages: Set<string>; files: Set<string> } {
   const outputs = metafile.outputs;
   const modules = new Set<string>();
   const packages = new Set<string>();
+  const files = new Set<string>();
   // The chunk whose inputs hold `source` stands for it; a module can sit in a shared chunk.
   const start = Object.keys(outputs).filter((name) => Object.keys(outputs[name]!.inputs).includes(source));
   assert.ok(start.length > 0, `${source} is in the bundle`);
@@ -23,6 +27,7 @@ function loadedAtStart(metafile: Metafile, source: string): { modules: Set<strin
   while (queue.length > 0) {
     const output = outputs[queue.pop()!]!;
     for (const input of Object.keys(output.inputs)) {
+      files.add(input);
       const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1];
       if (pkg) packages.add(pkg);
       else modules.add(input);
@@ -36,7 +41,7 @@ function loadedAtStart(metafile: Metafile, source: string): { modules: Set<strin
       }
     }
   }
-  return { modules, packages };
+  return { modules, packages, files };
 }
 
 /** Issue 12: command clients start in little more than Node's own time; a plain session's server too. */
@@ -69,7 +74,7 @@ describe('what starts with a process', () => {
   });
 
   test('a session without tasks starts its server without the scheduler, Docker, git, the store or pino', () => {
-    const { packages, modules } = loadedAtStart(metafile, 'src/server/run.ts');
+    const { packages, modules, files } = loadedAtStart(metafile, 'src/server/run.ts');
     for (const heavy of ['dockerode', 'simple-git', 'lowdb', 'pino', 'chokidar', '@anthropic-ai/sdk']) {
       assert.ok(!packages.has(heavy), `the server loads ${heavy} at start: ${[...packages].join(', ')}`);
     }
@@ -79,6 +84,14 @@ describe('what starts with a process', () => {
     assert.ok(
       packages.has('node-pty') && packages.has('@xterm/headless'),
       'panes and their emulator are there',
+    );
+    // The protocol's schemas are zod/mini: classic zod (its schema classes and methods) waits
+    // for the config, which only a repository's session loads.
+    const classic = [...files].filter((file) => file.includes('node_modules/zod/v4/classic/'));
+    assert.deepEqual(classic, [], 'the server starts without classic zod');
+    assert.ok(
+      [...files].some((file) => file.includes('node_modules/zod/v4/mini/')),
+      'zod/mini is there',
     );
   });
   test('zod comes in shaken: what the schemas use, not its 60-odd error-message locales', () => {
