@@ -61,9 +61,9 @@ export interface CommandHost {
   changed(): void;
   layoutState(): LayoutState;
   /**
-   * `client`'s terminal is now `cols` × `rows` cells: records that size as the client's own (its
-   * hello, which `list-clients` and a later makeLatest read) and sizes the window to it when it is,
-   * or thereby becomes, the latest client.
+   * `client`'s terminal is now `cols` × `rows` cells (already recorded in its hello, which
+   * `list-clients` and a later makeLatest read): the window follows it when it is, or thereby
+   * becomes, the latest client.
    */
   resizeClient(client: ClientConnection, cols: number, rows: number): void;
 }
@@ -192,6 +192,8 @@ export async function executeCommand(
     }
     case 'resize': {
       if (!client) return {};
+      // Recorded first: the window follows the latest client at the size its hello holds.
+      client.hello = { ...client.hello!, cols: command.cols, rows: command.rows };
       host.resizeClient(client, command.cols, command.rows);
       return { cols: window.size.cols, rows: window.size.rows };
     }

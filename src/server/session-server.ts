@@ -115,8 +115,6 @@ export class SessionServer {
       changed: () => this.changed(),
       layoutState: () => this.layoutState(),
       resizeClient: (client, cols, rows) => {
-        // Recorded first: makeLatest lays the window out at the client's size as hello holds it.
-        client.hello = { ...client.hello!, cols, rows };
         if (this.latestClient === client.id) this.setSize(cols, rows);
         else this.makeLatest(client);
       },

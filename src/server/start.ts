@@ -42,8 +42,8 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     );
     if (initialised) {
       // Config, log and store are loaded only for a repository's session: a plain session (panes,
-      // no tasks) starts without pino, lowdb, the config, the scheduler or Docker (issue 12; zod stays:
-      // the server checks every client command against protocol/messages.ts).
+      // no tasks) starts without pino, lowdb, the config, the scheduler or Docker (issue 12; zod/mini
+      // stays: the server checks every client command against protocol/messages.ts).
       const [{ loadConfig }, { createLogger }, { StateStore }] = await Promise.all([
         import('../config/load.js'),
         import('../log/logger.js'),

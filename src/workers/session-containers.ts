@@ -40,7 +40,7 @@ export interface WorkerScope {
  * Lists the worker containers of one session of one repository, running or not, so a restarted
  * server can re-attach to the running ones and record how the others ended.
  *
- * @param scope a session name alone (tests, `orchestra gc` of a named session) or a
+ * @param scope a session name alone (tests) or a
  *   {@link WorkerScope}; containers without the repository label never match a scope with one
  * @throws Error from dockerode when the engine cannot be asked
  */

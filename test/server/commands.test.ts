@@ -91,9 +91,7 @@ function hostWith(names: string[]): { host: TestHost; panes: FakePane[] } {
     relayout: () => host.calls.push('relayout'),
     changed: () => host.calls.push('changed'),
     layoutState: () => ({ panes: window.panes.map((p, i) => p.info(i)) }) as unknown as LayoutState,
-    resizeClient: (client, cols, rows) => {
-      // As the server: the client's own size is recorded, then the window follows it.
-      client.hello = { ...client.hello!, cols, rows };
+    resizeClient: (_client, cols, rows) => {
       window.setSize(cols, rows);
     },
   };
@@ -178,6 +176,11 @@ describe('executeCommand', () => {
       cols: 120,
       rows: 40,
     });
+    assert.deepEqual(
+      [viewer.hello?.cols, viewer.hello?.rows],
+      [120, 40],
+      "the client's own size is recorded",
+    );
     const error = await rejectsWith(executeCommand(host, viewer, { cmd: 'kill-pane', pane: 'a' }), 'USAGE');
     assert.match(error.message, /read-only/);
     assert.deepEqual(host.removed, []);
