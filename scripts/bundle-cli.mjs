@@ -8,8 +8,7 @@
 // Split, not one file: the CLI loads each command's module only when that command runs
 // (cli/main.ts), and esbuild keeps that laziness only across chunks — in a single ESM file every
 // external package's import is hoisted to the top and runs at start. The packages left external
-// carry native addons or load files by computed path (blessed's widgets); they are imported
-// from node_modules, in the chunk that needs them only.
+// carry native addons; they are imported from node_modules, in the chunk that needs them only.
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +20,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the bundle goes, relative to the package root (bin/orchestra imports its main.js). */
 export const CLI_BUNDLE_DIR = 'dist/bundle';
 
-/** Packages not bundled: native addons (node-pty, ssh2's and cpu-features' via dockerode), blessed. */
-const EXTERNAL = ['node-pty', 'blessed', 'dockerode', 'ssh2', 'cpu-features'];
+/** Packages not bundled: native addons (node-pty, ssh2's and cpu-features' via dockerode). */
+const EXTERNAL = ['node-pty', 'dockerode', 'ssh2', 'cpu-features'];
 
 /**
  * Builds the bundle, replacing any earlier one.

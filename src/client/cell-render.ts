@@ -1,20 +1,25 @@
 /**
- * A blessed screen line: cells of `[attr, ch]` plus a dirty flag. blessed packs attributes as
- * `flags << 18 | fg << 9 | bg` with 0x1ff meaning the default colour (blessed/lib/widgets/screen.js).
+ * A line of the client's frame (terminal-screen.ts): cells of `[attr, ch]` plus a dirty flag.
+ * Attributes are packed as `flags << 18 | fg << 9 | bg`, colours as 256-palette indices with 0x1ff
+ * meaning the terminal's default colour (the packing blessed used, kept when the client stopped
+ * using it).
  */
 export type ScreenLine = Array<[number, string]> & { dirty?: boolean };
 
-/** blessed's "default colour" index. */
+/** The "default colour" index: the terminal's own foreground or background. */
 export const DEFAULT_COLOR = 0x1ff;
 
-/** blessed attribute flag bits (screen.js `attrCode`). */
+/** Attribute flag bits (the same bits as the protocol's `CellFlag`). */
 export const FLAG_BOLD = 1;
 export const FLAG_UNDERLINE = 2;
 export const FLAG_BLINK = 4;
 export const FLAG_INVERSE = 8;
 export const FLAG_INVISIBLE = 16;
+export const FLAG_ITALIC = 32;
+export const FLAG_DIM = 64;
+export const FLAG_STRIKETHROUGH = 128;
 
-/** Packs flags and colours into a blessed attribute. */
+/** Packs flags and colours (256-palette indices or DEFAULT_COLOR) into an attribute. */
 export function packAttr(flags: number, fg: number, bg: number): number {
   return (flags << 18) | (fg << 9) | bg;
 }
@@ -35,9 +40,7 @@ function distanceSquared(r: number, g: number, b: number, r2: number, g2: number
 /**
  * A truecolour value (0xRRGGBB) mapped down to a close colour of the xterm 256-colour cube or
  * grey ramp (16–255), as tmux does (colour.c `colour_find_rgb`). Colours 0–15 are left out because
- * terminal themes redefine them. blessed's own `colors.match` is not used: its cache is seeded with
- * 8-colour matches for every palette colour, so an exact palette colour such as #008700 came back
- * as basic green (#00cd00).
+ * terminal themes redefine them.
  */
 export function rgbTo256(rgb: number): number {
   const r = (rgb >> 16) & 0xff;
@@ -67,9 +70,9 @@ export interface CopyTarget {
 }
 
 /**
- * Copies a pane's cells (pane-view.ts: what the server sent, attributes in blessed's form) into
- * blessed's screen lines, `rows[0]` onto the window's first row. A wide character's right half
- * (`''`) becomes the blank blessed skips; one that would be cut at the window's edge is shown as a
+ * Copies a pane's cells (pane-view.ts: what the server sent, attributes packed) into the frame's
+ * lines, `rows[0]` onto the window's first row. A wide character's right half (`''`) becomes the
+ * blank the terminal's cursor steps over; one that would be cut at the window's edge is shown as a
  * blank instead of spilling into the next pane; cells outside the pane get `fillAttr`. Marks
  * changed lines dirty. With `only`, just those rows are copied (the rest are unchanged).
  */
@@ -91,8 +94,7 @@ export function copyCells(
       const c = source?.[col];
       if (c) {
         attr = c[0];
-        // '' is a wide character's right half: blessed's fullUnicode drawing skips the blank put
-        // there. A wide character whose right half the window would cut is drawn as a blank.
+        // '' is a wide character's right half: the screen steps over the blank put there. A wide character whose right half the window would cut is drawn as a blank.
         ch = c[1] === '' || (col === target.width - 1 && source![col + 1]?.[1] === '') ? ' ' : c[1];
       }
       if (out[0] !== attr || out[1] !== ch) {

@@ -3,8 +3,11 @@ import {
   DEFAULT_COLOR,
   FLAG_BLINK,
   FLAG_BOLD,
+  FLAG_DIM,
   FLAG_INVERSE,
   FLAG_INVISIBLE,
+  FLAG_ITALIC,
+  FLAG_STRIKETHROUGH,
   FLAG_UNDERLINE,
   packAttr,
   rgbTo256,
@@ -15,33 +18,35 @@ const WIDE_FROM = 0x1100;
 
 /**
  * Characters the server's emulator drew two cells wide, and ones it drew one cell wide, from U+1100
- * up: the widths of record (Unicode 11, the server's). The TUI makes blessed, whose own tables are
- * older (✅ is one cell there), use these.
+ * up: the widths of record (Unicode 11, the server's). The TUI's screen draws with these.
  */
 export const serverWidths = { wide: new Set<string>(), narrow: new Set<string>() };
 
-/** One cell: blessed's packed attribute and the character (`''` for a wide one's right half). */
+/** One cell: its packed attribute (cell-render.ts `packAttr`) and the character (`''` for a wide one's right half). */
 export type ViewCell = [attr: number, ch: string];
 
-function blessedColor(color: number): number {
+function paletteColor(color: number): number {
   if (color === COLOR_DEFAULT) return DEFAULT_COLOR;
   if (color >= COLOR_RGB) return rgbTo256(color - COLOR_RGB);
   return color;
 }
 
-function blessedFlags(flags: number): number {
+function attrFlags(flags: number): number {
   let out = 0;
   if (flags & CellFlag.Bold) out |= FLAG_BOLD;
   if (flags & CellFlag.Underline) out |= FLAG_UNDERLINE;
   if (flags & CellFlag.Blink) out |= FLAG_BLINK;
   if (flags & CellFlag.Inverse) out |= FLAG_INVERSE;
   if (flags & CellFlag.Invisible) out |= FLAG_INVISIBLE;
+  if (flags & CellFlag.Italic) out |= FLAG_ITALIC;
+  if (flags & CellFlag.Dim) out |= FLAG_DIM;
+  if (flags & CellFlag.Strikethrough) out |= FLAG_STRIKETHROUGH;
   return out;
 }
 
 /**
  * A row of runs as cells, `width` of them: 256 colours, truecolour mapped down, bold, underline,
- * blink, inverse, invisible (what blessed draws; italic, dim and strikethrough are dropped). A wide
+ * blink, inverse, invisible, italic, dim, strikethrough. A wide
  * character is followed by `''`, its right half. Fills `into` in place when given (no allocation
  * per cell on the hot path).
  */
@@ -57,7 +62,7 @@ export function runsToCells(runs: readonly CellRun[], width: number, into?: View
     col++;
   };
   for (const [flags, fg, bg, text] of runs) {
-    const attr = packAttr(blessedFlags(flags), blessedColor(fg), blessedColor(bg));
+    const attr = packAttr(attrFlags(flags), paletteColor(fg), paletteColor(bg));
     if (typeof text === 'string') {
       for (const ch of text) {
         if (col >= width) break;

@@ -4,7 +4,6 @@ import { pathToFileURL } from 'node:url';
 import * as z from 'zod';
 import { OrchestraError } from '../common/errors.js';
 import { packageRoot } from '../common/paths.js';
-import { blessedColors } from './blessed-colors.js';
 import { DEFAULT_COLOR, FLAG_BOLD, packAttr, rgbTo256 } from './cell-render.js';
 
 const colorSchema = z.string().min(1);
@@ -35,7 +34,7 @@ export const themeSchema = z.strictObject({
 export type ThemeFile = z.infer<typeof themeSchema>;
 type Style = z.infer<typeof styleSchema>;
 
-/** A theme with colours resolved to blessed attributes and palette indices. */
+/** A theme with colours resolved to packed attributes (cell-render.ts) and palette indices. */
 export interface Theme {
   file: ThemeFile;
   status: number;
@@ -49,13 +48,41 @@ export interface Theme {
   stateColor: Record<string, number>;
 }
 
-/** A colour as a 256-palette index (blessed's conversion: names, `#rgb`, numbers). */
+/**
+ * Colour names a theme may use, as palette indices: the 8 ANSI colours, their bright variants
+ * (`brightred` or `lightred`), and grey (the names the themes used under blessed).
+ */
+const COLOUR_NAMES: Readonly<Record<string, number>> = (() => {
+  const base = ['black', 'red', 'green', 'yellow', 'blue', 'magenta', 'cyan', 'white'];
+  const names: Record<string, number> = {
+    grey: 8,
+    gray: 8,
+    lightgrey: 7,
+    lightgray: 7,
+    brightgrey: 7,
+    brightgray: 7,
+  };
+  base.forEach((name, i) => {
+    names[name] = i;
+    names[`light${name}`] = i + 8;
+    names[`bright${name}`] = i + 8;
+  });
+  return names;
+})();
+
+/**
+ * A colour as a 256-palette index: `default`, a name (`green`, `bright-blue`), an index (`"42"`)
+ * or `#rrggbb` (mapped to the closest of the cube and grey ramp); anything else is the default.
+ */
 export function colorIndex(color: string | undefined): number {
   if (color === undefined || color === 'default') return DEFAULT_COLOR;
   if (/^\d+$/.test(color)) return Math.min(255, Number(color));
-  // blessed's own conversion of #rrggbb goes through a cache seeded with 8-colour matches.
   if (/^#[0-9a-fA-F]{6}$/.test(color)) return rgbTo256(Number.parseInt(color.slice(1), 16));
-  return blessedColors.convert(color);
+  if (/^#[0-9a-fA-F]{3}$/.test(color)) {
+    const [r, g, b] = [...color.slice(1)].map((c) => Number.parseInt(c + c, 16));
+    return rgbTo256((r! << 16) | (g! << 8) | b!);
+  }
+  return COLOUR_NAMES[color.replace(/[- ]/g, '').toLowerCase()] ?? DEFAULT_COLOR;
 }
 
 function attr(style: Style): number {

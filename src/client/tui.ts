@@ -1,5 +1,3 @@
-import { PassThrough } from 'node:stream';
-import blessed from 'blessed';
 import { errorMessage } from '../common/errors.js';
 import { printable } from '../common/printable.js';
 import { isSecretEnv } from '../common/secret-env.js';
@@ -25,11 +23,13 @@ import { type PromptHost, type PromptState, promptKey, runCommandLine } from './
 import { connectSession, type ServerConnection } from './connection.js';
 import { InputRouter, type MouseEvent } from './input-router.js';
 import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON } from './mouse.js';
-import { PaneView, serverWidths } from './pane-view.js';
+import { OverlayBox } from './overlay-box.js';
+import { PaneView } from './pane-view.js';
 import { enterScrollMode, type ScrollHost, type ScrollState, scrollBy, scrollKey } from './scroll-mode.js';
 import { drawStatusBar } from './status-bar.js';
 import { type BoardHost, type BoardState, boardContent, boardKey } from './task-board.js';
-import { loadTheme, type Theme } from './theme.js';
+import { type CursorPlace, TerminalScreen } from './terminal-screen.js';
+import { colorIndex, loadTheme, type Theme } from './theme.js';
 
 /**
  * Bytes the client's own terminal may hold unwritten before it stops acknowledging screens: a
@@ -76,27 +76,6 @@ type Mode =
   | ScrollState;
 
 /**
- * Makes blessed take the width of a character the server's emulator has drawn from the server
- * (pane-view.ts `serverWidths`): blessed's tables predate Unicode 9, and a wide emoji it counted as
- * one cell pushed the rest of its line one cell right.
- */
-function useServerWidths(): void {
-  const unicode = (
-    blessed as unknown as { unicode: { charWidth: (s: string | number, i?: number) => number } }
-  ).unicode;
-  const own = unicode.charWidth;
-  if ((own as { serverWidths?: boolean }).serverWidths) return;
-  const charWidth = (str: string | number, i?: number): number => {
-    if (typeof str === 'string' && !i) {
-      if (serverWidths.wide.has(str)) return 2;
-      if (serverWidths.narrow.has(str)) return 1;
-    }
-    return own(str, i);
-  };
-  unicode.charWidth = Object.assign(charWidth, { serverWidths: true });
-}
-
-/**
  * Whether the terminal draws 256 colours: TERM names a 256-colour or direct-colour terminal, or
  * COLORTERM says truecolor/24bit (the convention terminals and tmux follow).
  */
@@ -117,7 +96,7 @@ export function effectivePrefix(config: OrchestraConfig, env: NodeJS.ProcessEnv)
  */
 export class Tui {
   private connection!: ServerConnection;
-  private screen!: blessed.Widgets.Screen;
+  private screen: TerminalScreen | undefined;
   private theme!: Theme;
   private layout: LayoutState | undefined;
   private readonly views = new Map<number, PaneView>();
@@ -131,7 +110,7 @@ export class Tui {
   /** Set when the next frame must copy every pane's every row, not just the changed ones. */
   private fullPaint = true;
   private clockTimer: NodeJS.Timeout | undefined;
-  private overlay: blessed.Widgets.BoxElement | undefined;
+  private overlay: OverlayBox | undefined;
   private finished: ((code: number) => void) | undefined;
   private exitLine = '';
   private readonly prefixName: string;
@@ -237,57 +216,33 @@ export class Tui {
   // ---- screen ------------------------------------------------------------------------------
 
   private setupScreen(): void {
-    useServerWidths();
-    // blessed only draws; keys and mouse are read raw from stdin below, so that every byte the
-    // person types reaches the pane unchanged (blessed's key parser would lose some).
-    const fakeInput = new PassThrough() as unknown as NodeJS.ReadStream;
-    this.screen = blessed.screen({
-      smartCSR: true,
-      fullUnicode: true,
-      input: fakeInput,
-      output: process.stdout,
-      terminal: this.options.env.TERM ?? 'xterm-256color',
-      warnings: false,
-      autoPadding: false,
-      dockBorders: false,
-      title: `orchestra: ${this.options.session}`,
-      // Agents print UTF-8 whatever the locale says; without this blessed turns non-ASCII into '?'.
-      forceUnicode: true,
-    } as blessed.Widgets.IScreenOptions);
-    // Draw borders as UTF-8 box characters, not the terminal's line-drawing charset (ACS), so what
-    // a person sees and what `tmux capture-pane` reads are the same characters.
-    const tput = (
-      this.screen as unknown as {
-        tput?: { brokenACS: boolean; colors: number; numbers?: { max_colors?: number } };
-      }
-    ).tput;
-    if (tput) tput.brokenACS = true;
-    // blessed cannot read ncurses 6's terminfo format and falls back to `xterm`'s 8 colours for
-    // TERM=tmux-256color and the like; the terminal's name says what it can do.
-    if (tput && tput.colors < 256 && terminalHas256Colours(this.options.env)) {
-      tput.colors = 256;
-      if (tput.numbers) tput.numbers.max_colors = 256;
-    }
-    // blessed installs handlers that exit the process on SIGTERM/SIGINT; the client cleans up itself.
-    const view = blessed.box({ top: 0, left: 0, width: '100%', height: '100%' });
-    (view as unknown as { render: () => unknown }).render = () => this.draw(view);
-    this.screen.append(view);
-    this.screen.on('render', () => this.placeCursor());
-    this.screen.on('resize', () => {
-      void this.connection
-        .request({ cmd: 'resize', cols: this.screen.width as number, rows: this.screen.height as number })
-        .catch(() => {});
-      this.requestRender();
-    });
+    // The screen only draws; keys and mouse are read raw from stdin below, so that every byte the
+    // person types reaches the pane unchanged.
+    this.screen = new TerminalScreen(
+      process.stdout,
+      terminalHas256Colours(this.options.env) ? 256 : 16,
+      process.stdout.columns ?? 80,
+      process.stdout.rows ?? 24,
+    );
+    this.screen.enter(`orchestra: ${this.options.session}`);
+    process.stdout.on('resize', this.onTerminalResize);
     process.stdout.write(MOUSE_ON + PASTE_ON);
     if (process.stdin.isTTY) process.stdin.setRawMode(true);
     process.stdin.resume();
     process.stdin.on('data', this.onStdin);
     process.on('SIGHUP', this.onHangup);
     process.on('SIGTERM', this.onHangup);
-    this.clockTimer = setInterval(() => this.requestRender(), 15_000);
+    this.clockTimer = setInterval(() => this.requestRender(), 15_000).unref();
     this.requestRender();
   }
+
+  private readonly onTerminalResize = (): void => {
+    const cols = process.stdout.columns ?? 80;
+    const rows = process.stdout.rows ?? 24;
+    this.screen?.resize(cols, rows);
+    void this.connection.request({ cmd: 'resize', cols, rows }).catch(() => {});
+    this.requestRender();
+  };
 
   private readonly onStdin = (data: Buffer): void => {
     try {
@@ -312,8 +267,11 @@ export class Tui {
     process.stdin.off('data', this.onStdin);
     process.off('SIGHUP', this.onHangup);
     process.off('SIGTERM', this.onHangup);
+    process.stdout.off('resize', this.onTerminalResize);
     process.stdout.write(MOUSE_OFF + PASTE_OFF);
-    this.screen?.destroy();
+    this.screen?.leave();
+    // Nothing draws after this: a late timer or frame finds no screen.
+    this.screen = undefined;
     if (process.stdin.isTTY) process.stdin.setRawMode(false);
     process.stdin.pause();
     this.exitLine = line;
@@ -344,7 +302,7 @@ export class Tui {
     if (!this.screen) return;
     if (this.renderPending) return;
     // After an idle moment draw now; the turn of the loop ends with one more draw, for whatever
-    // else changed in it (it sends nothing when nothing did: blessed writes only changed cells).
+    // else changed in it (it sends nothing when nothing did: the screen writes only changed cells).
     this.paint();
     this.renderPending = setImmediate(() => {
       this.renderPending = undefined;
@@ -353,7 +311,10 @@ export class Tui {
   }
 
   private paint(): void {
-    this.screen.render();
+    const screen = this.screen;
+    if (!screen) return;
+    this.draw(screen);
+    screen.render(this.cursorPlace(screen));
     this.ackPainted();
   }
 
@@ -375,7 +336,8 @@ export class Tui {
   private flash(text: string): void {
     this.message = { text, until: Date.now() + MESSAGE_MS };
     this.requestRender();
-    setTimeout(() => this.requestRender(), MESSAGE_MS + 10);
+    // Redraw timers never keep a finished client alive (stdin and the socket hold a running one).
+    setTimeout(() => this.requestRender(), MESSAGE_MS + 10).unref();
   }
 
   // ---- server events -----------------------------------------------------------------------
@@ -423,25 +385,13 @@ export class Tui {
 
   // ---- drawing -----------------------------------------------------------------------------
 
-  private draw(view: blessed.Widgets.BoxElement): void {
-    const screen = this.screen;
-    const lines = (screen as unknown as { lines: ScreenLine[] }).lines;
-    const width = screen.width as number;
-    const height = screen.height as number;
+  private draw(screen: TerminalScreen): void {
+    const { lines, width, height } = screen;
     const areaRows = height - STATUS_ROWS;
-    (view as unknown as { lpos: unknown }).lpos = {
-      xi: 0,
-      xl: width,
-      yi: 0,
-      yl: height,
-      base: 0,
-      noleft: false,
-    };
     const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
     const layout = this.layout;
     // Panes and their borders cover the whole area; it is cleared only when the geometry changed,
-    // so that a frame marks dirty only the lines whose cells changed (blessed then compares and
-    // sends just those).
+    // so that a frame changes only the cells that did (the screen then sends just those).
     const geometry = `${width}x${height} ${layout?.panes.length ?? -1} ${this.rects()
       .map((r) => `${r.x},${r.y},${r.w},${r.h}`)
       .join(' ')}`;
@@ -472,6 +422,7 @@ export class Tui {
       if (this.mode.kind === 'numbers') this.drawNumbers(lines, rects, width, areaRows);
     }
     this.drawStatus(lines[height - 1], width);
+    this.overlay?.draw(lines, width, height);
   }
 
   private drawPane(
@@ -557,37 +508,19 @@ export class Tui {
     return undefined;
   }
 
-  private placeCursor(): void {
-    const program = this.screen.program;
+  /** Where the terminal's cursor goes: the prompt's end, the focused pane's cursor, or nowhere. */
+  private cursorPlace(screen: TerminalScreen): CursorPlace {
     const layout = this.layout;
     const focus = this.focusIndex();
-    if (this.mode.kind === 'prompt') {
-      program.cup((this.screen.height as number) - 1, 1 + this.mode.text.length);
-      program.showCursor();
-      return;
-    }
-    if (!layout || focus < 0 || this.mode.kind !== 'normal' || this.overlay) {
-      program.hideCursor();
-      return;
-    }
+    if (this.mode.kind === 'prompt') return { x: 1 + this.mode.text.length, y: screen.height - 1 };
+    if (!layout || focus < 0 || this.mode.kind !== 'normal' || this.overlay) return undefined;
     const view = this.views.get(layout.panes[focus]!.id);
     const rect = this.rects()[focus];
-    if (!view || !rect || !view.cursor.visible) {
-      program.hideCursor();
-      return;
-    }
+    if (!view || !rect || !view.cursor.visible) return undefined;
     const x = rect.x + view.cursor.x;
     const y = rect.y + 1 + view.cursor.y;
-    if (
-      x >= (this.screen.width as number) ||
-      y >= (this.screen.height as number) - STATUS_ROWS ||
-      view.cursor.x >= rect.w
-    ) {
-      program.hideCursor();
-      return;
-    }
-    program.cup(y, x);
-    program.showCursor();
+    if (x >= screen.width || y >= screen.height - STATUS_ROWS || view.cursor.x >= rect.w) return undefined;
+    return { x, y };
   }
 
   // ---- input -------------------------------------------------------------------------------
@@ -671,7 +604,7 @@ export class Tui {
         setTimeout(() => {
           if (this.mode.kind === 'numbers') this.mode = { kind: 'normal' };
           this.requestRender();
-        }, SHOW_NUMBERS_MS);
+        }, SHOW_NUMBERS_MS).unref();
         return;
       case 'next-waiting': {
         const panes = layout?.panes ?? [];
@@ -812,24 +745,10 @@ export class Tui {
 
   private showOverlay(label: string, content: string): void {
     this.closeOverlay();
-    const style = this.theme.file;
-    this.overlay = blessed.box({
-      parent: this.screen,
-      top: 'center',
-      left: 'center',
-      width: '80%',
-      height: '80%',
-      label: ` ${label} — q closes `,
-      content,
-      tags: false,
-      border: { type: 'line' },
-      scrollable: true,
-      alwaysScroll: true,
-      style: {
-        fg: style.overlay.fg,
-        bg: style.overlay.bg,
-        border: { fg: style.overlayBorder.fg, bg: style.overlay.bg },
-      },
+    const { overlay, overlayBorder } = this.theme.file;
+    this.overlay = new OverlayBox(` ${label} — q closes `, content, {
+      body: packAttr(0, colorIndex(overlay.fg), colorIndex(overlay.bg)),
+      border: packAttr(0, colorIndex(overlayBorder.fg), colorIndex(overlay.bg)),
     });
     this.mode = { kind: 'overlay' };
     this.requestRender();
@@ -837,7 +756,6 @@ export class Tui {
 
   private closeOverlay(): void {
     if (!this.overlay) return;
-    this.overlay.destroy();
     this.overlay = undefined;
     this.mode = { kind: 'normal' };
   }

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import xtermHeadless from '@xterm/headless';
-import blessed from 'blessed';
 import {
   type CopyTarget,
   copyCells,
   DEFAULT_COLOR,
   FLAG_BOLD,
+  FLAG_DIM,
   FLAG_INVERSE,
+  FLAG_ITALIC,
+  FLAG_STRIKETHROUGH,
   FLAG_UNDERLINE,
   packAttr,
   rgbTo256,
@@ -15,6 +17,7 @@ import {
   writeText,
 } from '../../src/client/cell-render.js';
 import { PaneView, runsToCells } from '../../src/client/pane-view.js';
+import { paletteRgb } from '../../src/client/terminal-screen.js';
 import { PaneScreen } from '../../src/panes/pane-screen.js';
 import type { ScreenUpdate } from '../../src/protocol/screen.js';
 import { historyRows } from '../../src/server/history-rows.js';
@@ -22,8 +25,8 @@ import { historyRows } from '../../src/server/history-rows.js';
 const { Terminal } = xtermHeadless;
 type HeadlessTerminal = InstanceType<typeof Terminal>;
 
-/** blessed's palette as RGB triples (lib/colors.js `vcolors`), to check what an index looks like. */
-const palette = (blessed.colors as unknown as { vcolors: Array<[number, number, number]> }).vcolors;
+/** The 256 palette as RGB triples, to check what an index looks like. */
+const palette = Array.from({ length: 256 }, (_, i) => paletteRgb(i));
 
 const fg = (attr: number) => (attr >> 9) & 0x1ff;
 const bg = (attr: number) => attr & 0x1ff;
@@ -33,7 +36,7 @@ function write(terminal: HeadlessTerminal, data: string): Promise<void> {
   return new Promise((resolve) => terminal.write(data, resolve));
 }
 
-/** A blessed-style screen: `rows` lines of `cols` blank cells with a marker attribute. */
+/** A screen's frame: `rows` lines of `cols` blank cells with a marker attribute. */
 function screen(cols: number, rows: number, attr = packAttr(0, 7, 0)): ScreenLine[] {
   return Array.from({ length: rows }, () => {
     const line: ScreenLine = Array.from({ length: cols }, () => [attr, '?'] as [number, string]);
@@ -51,7 +54,7 @@ function screenOf(terminal: HeadlessTerminal): ScreenUpdate {
 
 /**
  * What the TUI does with a pane: the server encodes its screen, the client applies the update to
- * its view and copies the view's cells into blessed's lines.
+ * its view and copies the view's cells into the screen's lines.
  */
 function copyTerminalCells(terminal: HeadlessTerminal, target: CopyTarget): void {
   const view = new PaneView();
@@ -78,7 +81,7 @@ function cell(lines: ScreenLine[], x: number, y: number): [number, string] {
   return c;
 }
 
-describe('screen cells from the server emulator to blessed lines', () => {
+describe('screen cells from the server emulator to the client screen lines', () => {
   test('plain text keeps the default colours and no flags', async () => {
     const lines = await render('hi');
     assert.equal(cell(lines, 0, 0)[1], 'h');
@@ -166,15 +169,20 @@ describe('screen cells from the server emulator to blessed lines', () => {
     }
   });
 
-  test('bold, underline and inverse set blessed flags', async () => {
-    const lines = await render('\x1b[1mB\x1b[0;4mU\x1b[0;7mI\x1b[1;4;7mA\x1b[0mN');
-    const f = [0, 1, 2, 3, 4].map((x) => flags(cell(lines, x, 0)[0]));
+  test('bold, underline, inverse, italic, dim and strikethrough set the attribute flags', async () => {
+    const lines = await render(
+      '\x1b[1mB\x1b[0;4mU\x1b[0;7mI\x1b[1;4;7mA\x1b[0mN\x1b[3mT\x1b[0;2mD\x1b[0;9mS\x1b[0m',
+    );
+    const f = [0, 1, 2, 3, 4, 5, 6, 7].map((x) => flags(cell(lines, x, 0)[0]));
     assert.deepEqual(f, [
       FLAG_BOLD,
       FLAG_UNDERLINE,
       FLAG_INVERSE,
       FLAG_BOLD | FLAG_UNDERLINE | FLAG_INVERSE,
       0,
+      FLAG_ITALIC,
+      FLAG_DIM,
+      FLAG_STRIKETHROUGH,
     ]);
   });
 

@@ -21,7 +21,7 @@ const RECORDING = fileURLToPath(new URL('../fixtures/recordings/claude-code-2.1.
 const COLS = 100;
 const BODY_ROWS = 30;
 
-/** A cell as both sides can be compared: what blessed can draw (256 colours; bold, underline, inverse). */
+/** A cell as both sides can be compared: 256 colours; bold, underline, inverse, italic, dim, strikethrough. */
 interface Cell {
   ch: string;
   fg: string;
@@ -64,13 +64,13 @@ async function cellsOf(text: string, rows: number, lineStartsClean: boolean): Pr
           continue;
         }
         const ch = cell.getWidth() === 0 ? '' : cell.getChars() || ' ';
-        const flags = `${cell.isBold() ? 'b' : ''}${cell.isUnderline() ? 'u' : ''}${cell.isInverse() ? 'i' : ''}`;
+        const flags = `${cell.isBold() ? 'b' : ''}${cell.isUnderline() ? 'u' : ''}${cell.isInverse() ? 'i' : ''}${cell.isItalic() ? 't' : ''}${cell.isDim() ? 'd' : ''}${cell.isStrikethrough() ? 's' : ''}`;
         // A blank's foreground is invisible: only its background and inverse show.
         row.push({
           ch,
           fg: ch === ' ' && !cell.isInverse() ? '-' : colour('fg', cell),
           bg: colour('bg', cell),
-          flags: ch === ' ' ? flags.replace(/[bu]/g, '') : flags,
+          flags: ch === ' ' ? flags.replace(/[butds]/g, '') : flags,
         });
       }
       out.push(row);
@@ -106,8 +106,8 @@ describe('the TUI paints the server screen cell for cell', () => {
 
   before(async () => {
     world = await TuiWorld.create();
-    // A 256-colour terminal, as tmux users set `default-terminal` (in an 8-colour one blessed
-    // draws the nearest of 8 colours, and the screens would rightly differ).
+    // A 256-colour terminal, as tmux users set `default-terminal` (in a 16-colour one the client
+    // draws the nearest of 16 colours, and the screens would rightly differ).
     term = await world.client(['tui'], { cols: COLS, rows: BODY_ROWS + 2, term: 'tmux-256color' });
     await term.waitForScreen((s) => /[$#] *$/m.test(screenLines(s)[1] ?? ''), { what: 'the shell prompt' });
   });
