@@ -1,17 +1,5 @@
 import { CellFlag, type CellRun, COLOR_DEFAULT, COLOR_RGB, type ScreenUpdate } from '../protocol/screen.js';
-import {
-  DEFAULT_COLOR,
-  FLAG_BLINK,
-  FLAG_BOLD,
-  FLAG_DIM,
-  FLAG_INVERSE,
-  FLAG_INVISIBLE,
-  FLAG_ITALIC,
-  FLAG_STRIKETHROUGH,
-  FLAG_UNDERLINE,
-  packAttr,
-  rgbTo256,
-} from './cell-render.js';
+import { DEFAULT_COLOR, packAttr, rgbTo256 } from './cell-render.js';
 
 /** Below U+1100 no character takes two cells. */
 const WIDE_FROM = 0x1100;
@@ -31,55 +19,66 @@ function paletteColor(color: number): number {
   return color;
 }
 
-function attrFlags(flags: number): number {
-  let out = 0;
-  if (flags & CellFlag.Bold) out |= FLAG_BOLD;
-  if (flags & CellFlag.Underline) out |= FLAG_UNDERLINE;
-  if (flags & CellFlag.Blink) out |= FLAG_BLINK;
-  if (flags & CellFlag.Inverse) out |= FLAG_INVERSE;
-  if (flags & CellFlag.Invisible) out |= FLAG_INVISIBLE;
-  if (flags & CellFlag.Italic) out |= FLAG_ITALIC;
-  if (flags & CellFlag.Dim) out |= FLAG_DIM;
-  if (flags & CellFlag.Strikethrough) out |= FLAG_STRIKETHROUGH;
-  return out;
+/** The protocol's `CellFlag` bits the attribute keeps (cell-render.ts uses the same bits). */
+const ATTR_FLAGS =
+  CellFlag.Bold |
+  CellFlag.Underline |
+  CellFlag.Blink |
+  CellFlag.Inverse |
+  CellFlag.Invisible |
+  CellFlag.Italic |
+  CellFlag.Dim |
+  CellFlag.Strikethrough;
+
+const BLANK = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
+
+/** Sets cell `col` of `cells` (reusing its pair when there is one) and returns the next column. */
+function setCell(cells: ViewCell[], col: number, attr: number, ch: string): number {
+  const cell = cells[col];
+  if (cell) {
+    cell[0] = attr;
+    cell[1] = ch;
+  } else cells[col] = [attr, ch];
+  return col + 1;
 }
 
 /**
  * A row of runs as cells, `width` of them: 256 colours, truecolour mapped down, bold, underline,
- * blink, inverse, invisible, italic, dim, strikethrough. A wide
- * character is followed by `''`, its right half. Fills `into` in place when given (no allocation
- * per cell on the hot path).
+ * blink, inverse, invisible, italic, dim, strikethrough. A wide character is followed by `''`, its
+ * right half. Fills `into` in place when given (no allocation per cell on the hot path). Plain
+ * loops, no closures or string iterators: attach converts every visible cell before the JIT has
+ * warmed up.
  */
 export function runsToCells(runs: readonly CellRun[], width: number, into?: ViewCell[]): ViewCell[] {
   const cells: ViewCell[] = into && into.length === width ? into : new Array(width);
   let col = 0;
-  const put = (attr: number, ch: string) => {
-    const cell = cells[col];
-    if (cell) {
-      cell[0] = attr;
-      cell[1] = ch;
-    } else cells[col] = [attr, ch];
-    col++;
-  };
-  for (const [flags, fg, bg, text] of runs) {
-    const attr = packAttr(attrFlags(flags), paletteColor(fg), paletteColor(bg));
+  for (let r = 0; r < runs.length && col < width; r++) {
+    const [flags, fg, bg, text] = runs[r]!;
+    const attr = packAttr(flags & ATTR_FLAGS, paletteColor(fg), paletteColor(bg));
     if (typeof text === 'string') {
-      for (const ch of text) {
-        if (col >= width) break;
-        if (ch.charCodeAt(0) >= WIDE_FROM) serverWidths.narrow.add(ch);
-        put(attr, ch);
+      // One code point per cell: a surrogate pair is one character.
+      for (let i = 0; i < text.length && col < width; i++) {
+        const code = text.charCodeAt(i);
+        if (code < WIDE_FROM) {
+          col = setCell(cells, col, attr, text[i]!);
+          continue;
+        }
+        const pair = code >= 0xd800 && code <= 0xdbff && i + 1 < text.length;
+        const ch = pair ? text.slice(i, i + 2) : text[i]!;
+        if (pair) i++;
+        serverWidths.narrow.add(ch);
+        col = setCell(cells, col, attr, ch);
       }
     } else {
       for (let i = 0; i < text.length && col < width; i++) {
         const ch = text[i]!;
         if (ch.charCodeAt(0) >= WIDE_FROM)
           (text[i + 1] === '' ? serverWidths.wide : serverWidths.narrow).add(ch);
-        put(attr, ch);
+        col = setCell(cells, col, attr, ch);
       }
     }
   }
-  const blank = packAttr(0, DEFAULT_COLOR, DEFAULT_COLOR);
-  while (col < width) put(blank, ' ');
+  while (col < width) col = setCell(cells, col, BLANK, ' ');
   return cells;
 }
 

@@ -64,10 +64,17 @@ export function parseWelcome(payload: Buffer): Welcome {
       session: 'string',
       pid: 'number',
       clientId: 'number',
+      ui: 'object',
       missingEnv: 'array?',
     },
     'WELCOME',
   );
+  const ui = o.ui as Json;
+  expect(ui, { prefix: 'string?', bindings: 'object', theme: 'string' }, 'WELCOME', 'ui.');
+  for (const [key, action] of Object.entries(ui.bindings as Json)) {
+    if (typeof action !== 'string')
+      throw new Error(`WELCOME: ui.bindings.${key}: expected string, received ${kindOf(action)}`);
+  }
   (o.missingEnv as unknown[] | undefined)?.forEach((name, i) => {
     if (typeof name !== 'string')
       throw new Error(`WELCOME: missingEnv.${i}: expected string, received ${kindOf(name)}`);

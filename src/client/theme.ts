@@ -1,38 +1,72 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as z from 'zod';
 import { OrchestraError } from '../common/errors.js';
 import { packageRoot } from '../common/paths.js';
 import { DEFAULT_COLOR, FLAG_BOLD, packAttr, rgbTo256 } from './cell-render.js';
 
-const colorSchema = z.string().min(1);
-const styleSchema = z.strictObject({
-  fg: colorSchema.optional(),
-  bg: colorSchema.optional(),
-  bold: z.boolean().optional(),
-});
+/** One style of a theme: colours and boldness. */
+interface Style {
+  fg?: string;
+  bg?: string;
+  bold?: boolean;
+}
+
+/** The styles a theme file sets, and its state colours (each a colour string). */
+const STYLE_KEYS = [
+  'status',
+  'statusPrefix',
+  'title',
+  'titleFocused',
+  'border',
+  'borderFocused',
+  'overlay',
+  'overlayBorder',
+  'message',
+] as const;
+const STATE_KEYS = ['stateWorking', 'stateWaiting', 'stateDone', 'stateError'] as const;
 
 /** A theme file in `themes/<name>.json`: colours by name (`green`), 256-index (`"42"`) or `#rrggbb`. */
-export const themeSchema = z.strictObject({
-  name: z.string(),
-  description: z.string().optional(),
-  status: styleSchema,
-  statusPrefix: styleSchema,
-  title: styleSchema,
-  titleFocused: styleSchema,
-  border: styleSchema,
-  borderFocused: styleSchema,
-  overlay: styleSchema,
-  overlayBorder: styleSchema,
-  message: styleSchema,
-  stateWorking: colorSchema,
-  stateWaiting: colorSchema,
-  stateDone: colorSchema,
-  stateError: colorSchema,
-});
-export type ThemeFile = z.infer<typeof themeSchema>;
-type Style = z.infer<typeof styleSchema>;
+export type ThemeFile = { name: string; description?: string } & Record<(typeof STYLE_KEYS)[number], Style> &
+  Record<(typeof STATE_KEYS)[number], string>;
+
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  if (value === null) return 'null';
+  return typeof value;
+}
+
+/**
+ * Checks a parsed theme file: every style and state colour present, nothing unknown. Checked by
+ * hand rather than with zod, which would cost the client more start-up time than the rest of it.
+ * @returns the first problem as `<path>: <what is wrong>`, or undefined when the file is good
+ */
+export function themeProblem(raw: unknown): string | undefined {
+  if (kindOf(raw) !== 'object') return `(root): expected object, received ${kindOf(raw)}`;
+  const file = raw as Record<string, unknown>;
+  const known = new Set<string>(['name', 'description', ...STYLE_KEYS, ...STATE_KEYS]);
+  const unknown = Object.keys(file).find((key) => !known.has(key));
+  if (unknown) return `${unknown}: not a theme setting`;
+  if (typeof file.name !== 'string') return `name: expected string, received ${kindOf(file.name)}`;
+  if (file.description !== undefined && typeof file.description !== 'string')
+    return `description: expected string, received ${kindOf(file.description)}`;
+  const colour = (value: unknown) => typeof value === 'string' && value.length > 0;
+  for (const key of STYLE_KEYS) {
+    const style = file[key];
+    if (kindOf(style) !== 'object') return `${key}: expected object, received ${kindOf(style)}`;
+    for (const [field, value] of Object.entries(style as Record<string, unknown>)) {
+      if (field === 'bold') {
+        if (typeof value !== 'boolean') return `${key}.bold: expected boolean, received ${kindOf(value)}`;
+      } else if (field === 'fg' || field === 'bg') {
+        if (!colour(value)) return `${key}.${field}: expected a colour name, index or #rrggbb`;
+      } else return `${key}.${field}: not a style setting (fg, bg, bold)`;
+    }
+  }
+  for (const key of STATE_KEYS) {
+    if (!colour(file[key])) return `${key}: expected a colour name, index or #rrggbb`;
+  }
+  return undefined;
+}
 
 /** A theme with colours resolved to packed attributes (cell-render.ts) and palette indices. */
 export interface Theme {
@@ -111,18 +145,13 @@ export async function loadTheme(name: string): Promise<Theme> {
       cause: error,
     });
   }
-  const parsed = themeSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new OrchestraError(
-      'CONFIG_INVALID',
-      `theme "${name}": ${issue?.path.join('.')}: ${issue?.message}`,
-      {
-        hint: 'compare it with themes/default.json',
-      },
-    );
+  const problem = themeProblem(raw);
+  if (problem) {
+    throw new OrchestraError('CONFIG_INVALID', `theme "${name}": ${problem}`, {
+      hint: 'compare it with themes/default.json',
+    });
   }
-  const file = parsed.data;
+  const file = raw as ThemeFile;
   return {
     file,
     status: attr(file.status),

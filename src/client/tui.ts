@@ -1,13 +1,12 @@
+import { closeSync } from 'node:fs';
 import { errorMessage } from '../common/errors.js';
 import { printable } from '../common/printable.js';
 import { isSecretEnv } from '../common/secret-env.js';
 import { releaseYoungGeneration } from '../common/young-generation.js';
 import type { KeyAction } from '../config/key-bindings.js';
-import type { OrchestraConfig } from '../config/schema.js';
 import { keyNameToBytes, normalizeKeyName } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
-import { BoardTaskSchema } from '../protocol/board.js';
-import type { LayoutState, PaneInfo } from '../protocol/messages.js';
+import type { ClientUi, LayoutState, PaneInfo } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
 import { STATUS_ROWS } from '../protocol/status-bar.js';
 import {
@@ -53,7 +52,6 @@ export interface TuiOptions {
   /** Start the server when none answers (`orchestra tui`); `attach` does not. */
   autostart: boolean;
   readOnly: boolean;
-  config: OrchestraConfig;
   version: string;
   env: NodeJS.ProcessEnv;
   /** When the session has no panes, start one running this command (tmux's new-session does). */
@@ -83,9 +81,12 @@ export function terminalHas256Colours(env: NodeJS.ProcessEnv): boolean {
   return /-(256colou?r|direct)$/.test(env.TERM ?? '') || /^(truecolor|24bit)$/i.test(env.COLORTERM ?? '');
 }
 
-/** The prefix key in effect: the config's, else C-b, or C-a when running inside tmux (DESIGN.md, "Keys"). */
-export function effectivePrefix(config: OrchestraConfig, env: NodeJS.ProcessEnv): string {
-  if (config.keys.prefix) return normalizeKeyName(config.keys.prefix);
+/**
+ * The prefix key in effect: the configured one (the server's `ui.prefix`), else C-b, or C-a when
+ * the client runs inside tmux (DESIGN.md, "Keys").
+ */
+export function effectivePrefix(ui: Pick<ClientUi, 'prefix'>, env: NodeJS.ProcessEnv): string {
+  if (ui.prefix) return normalizeKeyName(ui.prefix);
   return env.TMUX ? 'C-a' : 'C-b';
 }
 
@@ -113,21 +114,14 @@ export class Tui {
   private overlay: OverlayBox | undefined;
   private finished: ((code: number) => void) | undefined;
   private exitLine = '';
-  private readonly prefixName: string;
-  private readonly bindings: Map<string, KeyAction>;
-  private readonly router: InputRouter;
+  /** Prefix key and bindings: the server's (its welcome's `ui`), set once attached. */
+  private prefixName = 'C-b';
+  private bindings = new Map<string, KeyAction>();
+  private router = new InputRouter('\x02', this.bindings);
   private readonly promptHost: PromptHost;
   private readonly boardHost: BoardHost;
 
   constructor(private readonly options: TuiOptions) {
-    this.prefixName = effectivePrefix(options.config, options.env);
-    this.bindings = new Map(
-      Object.entries(options.config.keys.bindings).map(([key, action]) => [
-        normalizeKeyName(key),
-        action as KeyAction,
-      ]),
-    );
-    this.router = new InputRouter(keyNameToBytes(this.prefixName) ?? '\x02', this.bindings);
     this.promptHost = {
       session: this.options.session,
       env: this.options.env,
@@ -153,7 +147,6 @@ export class Tui {
    * @returns the exit code: 0 after a detach or a clean end, 1 when the server was lost
    */
   async run(): Promise<number> {
-    this.theme = await loadTheme(this.options.config.theme);
     const cols = process.stdout.columns ?? 80;
     const rows = process.stdout.rows ?? 24;
     this.connection = await connectSession({
@@ -175,6 +168,13 @@ export class Tui {
       },
       ...(this.options.autostart ? { autostart: this.options.root ? { root: this.options.root } : {} } : {}),
     });
+    try {
+      await this.useUi(this.connection.welcome?.ui ?? { bindings: {}, theme: 'default' });
+    } catch (error) {
+      // A theme that cannot be read: say so on the person's screen, which is still theirs.
+      this.connection.close();
+      throw error;
+    }
     const handedOver = await this.handOverSecrets();
     if (this.options.initialCommand && !this.options.readOnly) {
       const panes = await this.connection.request<PaneInfo[]>({ cmd: 'list-panes' });
@@ -192,6 +192,16 @@ export class Tui {
     return new Promise<number>((resolve) => {
       this.finished = resolve;
     });
+  }
+
+  /** Takes the server's keys and theme (its config's, checked when the server loaded it). */
+  private async useUi(ui: ClientUi): Promise<void> {
+    this.theme = await loadTheme(ui.theme);
+    this.prefixName = effectivePrefix(ui, this.options.env);
+    this.bindings = new Map(
+      Object.entries(ui.bindings).map(([key, action]) => [normalizeKeyName(key), action as KeyAction]),
+    );
+    this.router = new InputRouter(keyNameToBytes(this.prefixName) ?? '\x02', this.bindings);
   }
 
   /**
@@ -224,6 +234,9 @@ export class Tui {
       process.stdout.columns ?? 80,
       process.stdout.rows ?? 24,
     );
+    // The terminal can vanish (an SSH connection drops): writes then fail with EIO or EPIPE, which
+    // ends the client as a hangup does. Never removed: finish's own last writes can fail too.
+    process.stdout.on('error', this.onStdoutError);
     this.screen.enter(`orchestra: ${this.options.session}`);
     process.stdout.on('resize', this.onTerminalResize);
     process.stdout.write(MOUSE_ON + PASTE_ON);
@@ -231,7 +244,7 @@ export class Tui {
     process.stdin.resume();
     process.stdin.on('data', this.onStdin);
     process.on('SIGHUP', this.onHangup);
-    process.on('SIGTERM', this.onHangup);
+    process.on('SIGTERM', this.onTerminate);
     this.clockTimer = setInterval(() => this.requestRender(), 15_000).unref();
     this.requestRender();
   }
@@ -252,9 +265,38 @@ export class Tui {
     }
   };
 
+  private readonly onStdoutError = (): void => {
+    this.onTerminalGone();
+  };
+
+  /** SIGHUP: the terminal closed (or the SSH connection dropped) under the client. */
   private readonly onHangup = (): void => {
+    this.onTerminalGone();
+  };
+
+  private readonly onTerminate = (): void => {
     this.finish(0, '');
   };
+
+  /**
+   * Ends the client as a detach does when its terminal has gone away. Node 20 restores the
+   * terminal's settings at exit and aborts when that fails, as it does on a hung-up terminal
+   * (nodejs/node#51519, fixed only in later Node lines by #58200); it skips descriptors the
+   * program closed, so the dead terminal's are closed just before the process exits.
+   */
+  private onTerminalGone(): void {
+    if (!this.finished) return;
+    process.once('exit', () => {
+      for (const fd of [0, 1, 2]) {
+        try {
+          closeSync(fd);
+        } catch {
+          // Already closed: nothing for Node to restore there either.
+        }
+      }
+    });
+    this.finish(0, '');
+  }
 
   /** Restores the terminal exactly as it was (cursor, echo, main screen) and resolves `run`. */
   private finish(code: number, line: string): void {
@@ -266,7 +308,7 @@ export class Tui {
     process.stdout.off('drain', this.onStdoutDrain);
     process.stdin.off('data', this.onStdin);
     process.off('SIGHUP', this.onHangup);
-    process.off('SIGTERM', this.onHangup);
+    process.off('SIGTERM', this.onTerminate);
     process.stdout.off('resize', this.onTerminalResize);
     process.stdout.write(MOUSE_OFF + PASTE_OFF);
     this.screen?.leave();
@@ -781,7 +823,12 @@ export class Tui {
   /** prefix t: the task board — queue, running attempts with their panes, done, failed, costs. */
   private async showTaskBoard(selected = 0): Promise<void> {
     try {
-      const rows = BoardTaskSchema.array().parse(await this.connection.request({ cmd: 'task-board' }));
+      // The board's schema (zod) loads with the board, not with the client.
+      const [{ BoardTaskSchema }, reply] = await Promise.all([
+        import('../protocol/board.js'),
+        this.connection.request({ cmd: 'task-board' }),
+      ]);
+      const rows = BoardTaskSchema.array().parse(reply);
       this.showOverlay('tasks', '');
       this.mode = { kind: 'board', rows, selected: Math.min(selected, Math.max(0, rows.length - 1)) };
       this.renderBoard();

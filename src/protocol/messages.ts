@@ -31,12 +31,28 @@ export const helloSchema = z.object({
 });
 export type Hello = z.infer<typeof helloSchema>;
 
+/**
+ * What the person configured for the client (config `keys` and `theme`, or their defaults for a
+ * session without a repository), sent in the welcome: the server is the one place a client's
+ * options come from, as tmux's are, so `attach` reads no config of its own.
+ */
+export const clientUiSchema = z.object({
+  /** The prefix key as configured; absent: the client's default (C-b, or C-a inside tmux). */
+  prefix: z.optional(z.string()),
+  /** Key name (after the prefix) → action name (config/key-bindings.ts), defaults included. */
+  bindings: z.record(z.string(), z.string()),
+  /** Theme name: `themes/<name>.json`. */
+  theme: z.string(),
+});
+export type ClientUi = z.infer<typeof clientUiSchema>;
+
 export const welcomeSchema = z.object({
   protocol: z.int(),
   version: z.string(),
   session: z.string(),
   pid: z.int(),
   clientId: z.int(),
+  ui: clientUiSchema,
   /** Secrets the server's queued agents need and it lacks (a client that has one may `set-env` it). */
   missingEnv: z.optional(z.array(z.string())),
 });

@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { CostSummary } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
+import { DEFAULT_KEY_BINDINGS } from '../config/key-bindings.js';
 import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
 import { DEFAULT_SCROLLBACK, Pane, type PaneCloseReason, type PaneSpec } from '../panes/pane.js';
@@ -9,6 +10,7 @@ import type { Disposable, PaneProcess } from '../panes/pane-process.js';
 import { CLIENT_OUTPUT_BUDGET_BYTES } from '../protocol/flow-control.js';
 import { FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
 import {
+  type ClientUi,
   type Command,
   type Control,
   commandSchema,
@@ -51,6 +53,8 @@ export interface SessionServerOptions {
   logger?: Logger;
   /** Called once the server has shut down (sockets closed, panes ended). */
   onShutdown?: (reason: string) => void;
+  /** Keys and theme for clients (config `keys` and `theme`); default: the default bindings and theme. */
+  ui?: ClientUi;
 }
 
 /**
@@ -516,6 +520,7 @@ export class SessionServer {
         session: this.session,
         pid: process.pid,
         clientId: client.id,
+        ui: this.options.ui ?? { bindings: { ...DEFAULT_KEY_BINDINGS }, theme: 'default' },
         ...(missingEnv.length ? { missingEnv } : {}),
       }),
     );

@@ -77,6 +77,15 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       ...(options.root ? { root: options.root } : {}),
       ...(store ? { store } : {}),
       ...(scrollback ? { scrollback } : {}),
+      ...(config
+        ? {
+            ui: {
+              ...(config.keys.prefix ? { prefix: config.keys.prefix } : {}),
+              bindings: config.keys.bindings,
+              theme: config.theme,
+            },
+          }
+        : {}),
       onShutdown: () => {
         logger.close();
         void store?.close();

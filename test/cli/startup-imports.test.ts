@@ -73,6 +73,24 @@ describe('what starts with a process', () => {
     assert.ok(!modules.has('src/git/repo.ts'), 'the repository lookup waits until a target needs it');
   });
 
+  test('attach loads neither zod, the config, simple-git nor an emulator before its screen is up', () => {
+    // attach.ts at start, then the TUI it imports when it runs: the whole path to a full screen.
+    const command = loadedAtStart(metafile, 'src/cli/commands/attach.ts');
+    const tui = loadedAtStart(metafile, 'src/client/tui.ts');
+    const packages = new Set([...command.packages, ...tui.packages]);
+    const modules = new Set([...command.modules, ...tui.modules]);
+    for (const heavy of ['zod', 'simple-git', 'jsonc-parser', '@xterm/headless', 'node-pty', 'pino']) {
+      assert.ok(!packages.has(heavy), `attach loads ${heavy}: ${[...packages].join(', ')}`);
+    }
+    for (const module of ['src/config/load.ts', 'src/config/schema.ts', 'src/git/repo.ts']) {
+      assert.ok(!modules.has(module), `attach loads ${module} at start`);
+    }
+    assert.ok(
+      modules.has('src/client/terminal-screen.ts'),
+      'the reading is not vacuous: the screen is there',
+    );
+  });
+
   test('a session without tasks starts its server without the scheduler, Docker, git, the store or pino', () => {
     const { packages, modules, files } = loadedAtStart(metafile, 'src/server/run.ts');
     for (const heavy of ['dockerode', 'simple-git', 'lowdb', 'pino', 'chokidar', '@anthropic-ai/sdk']) {

@@ -24,25 +24,28 @@ const pane = {
 const layout = { session: 's', kind: 'tiled', zoomed: false, focus: 1, cols: 80, rows: 24, panes: [pane] };
 
 type Case = [what: string, value: unknown];
+const welcome = {
+  ...{ protocol: 2, version: '0.1.0', session: 's', pid: 10, clientId: 1 },
+  ui: { bindings: { z: 'zoom', d: 'detach' }, theme: 'default' },
+};
 const kinds = [
   {
     name: 'WELCOME',
     parse: (b: Buffer) => parseWelcome(b),
     schema: welcomeSchema,
     good: [
-      ['minimal', { protocol: 2, version: '0.1.0', session: 's', pid: 10, clientId: 1 }],
-      [
-        'missingEnv',
-        { protocol: 2, version: '0.1.0', session: 's', pid: 10, clientId: 1, missingEnv: ['K'] },
-      ],
+      ['minimal', { ...welcome }],
+      ['missingEnv', { ...welcome, missingEnv: ['K'] }],
+      ['a prefix', { ...welcome, ui: { ...welcome.ui, prefix: 'C-a' } }],
     ] as Case[],
     bad: [
-      ['pid a string', { protocol: 2, version: '0.1.0', session: 's', pid: '10', clientId: 1 }],
-      ['no session', { protocol: 2, version: '0.1.0', pid: 10, clientId: 1 }],
-      [
-        'missingEnv of numbers',
-        { protocol: 2, version: 'v', session: 's', pid: 1, clientId: 1, missingEnv: [1] },
-      ],
+      ['pid a string', { ...welcome, pid: '10' }],
+      ['no session', { ...welcome, session: undefined }],
+      ['missingEnv of numbers', { ...welcome, missingEnv: [1] }],
+      ['no ui', { ...welcome, ui: undefined }],
+      ['ui without a theme', { ...welcome, ui: { bindings: {} } }],
+      ['a binding to a number', { ...welcome, ui: { ...welcome.ui, bindings: { z: 1 } } }],
+      ['bindings an array', { ...welcome, ui: { ...welcome.ui, bindings: ['zoom'] } }],
       ['an array', [1]],
     ] as Case[],
   },

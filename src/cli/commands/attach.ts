@@ -2,9 +2,6 @@ import { access } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { OrchestraError } from '../../common/errors.js';
 import { orchestraPaths } from '../../common/paths.js';
-import { loadConfig } from '../../config/load.js';
-import { defaultConfig, type OrchestraConfig } from '../../config/schema.js';
-import { findRepoRoot } from '../../git/repo.js';
 import { parseTarget, repoSessionName } from '../../ipc/session-target.js';
 import type { CommandEnv } from '../command-env.js';
 import { QuietExit } from '../output.js';
@@ -18,11 +15,6 @@ function requireTerminal(): void {
   }
 }
 
-async function configFor(root: string | undefined, env: CommandEnv): Promise<OrchestraConfig> {
-  if (!root) return defaultConfig();
-  return (await loadConfig(root, { env: env.env })).config;
-}
-
 async function runTui(
   env: CommandEnv,
   options: {
@@ -30,7 +22,6 @@ async function runTui(
     root?: string;
     autostart: boolean;
     readOnly: boolean;
-    config: OrchestraConfig;
     initialCommand?: string[];
   },
 ): Promise<void> {
@@ -65,8 +56,15 @@ export function registerAttachCommands(program: Command, env: CommandEnv): void 
     .description("open this repository's session full-screen (starting its server if needed)")
     .option('-r, --read-only', 'watch only: keys are not sent to panes')
     .action(async (opts: { readOnly?: boolean }) => {
+      // The config names the session (and its server loads it again for the keys and theme the
+      // TUI gets); `attach` reads no config at all, so it starts quicker.
+      const [{ findRepoRoot }, { loadConfig }, { defaultConfig }] = await Promise.all([
+        import('../../git/repo.js'),
+        import('../../config/load.js'),
+        import('../../config/schema.js'),
+      ]);
       const root = await findRepoRoot(env.cwd);
-      const config = await configFor(root, env);
+      const config = root ? (await loadConfig(root, { env: env.env })).config : defaultConfig();
       const session = repoSessionName(root, config);
       // A repository with a task queue fills the window with agent panes; elsewhere start with a
       // shell, as tmux's new-session does.
@@ -79,7 +77,6 @@ export function registerAttachCommands(program: Command, env: CommandEnv): void 
         root,
         autostart: true,
         readOnly: opts.readOnly ?? false,
-        config,
         ...(hasQueue ? {} : { initialCommand: [env.env.SHELL || '/bin/sh'] }),
       });
     });
@@ -92,13 +89,11 @@ export function registerAttachCommands(program: Command, env: CommandEnv): void 
     .option('-r, --read-only', 'watch only: keys are not sent to panes')
     .action(async (opts: { target?: string; readOnly?: boolean }) => {
       const target = await parseTarget(opts.target, env.cwd, env.env, false);
-      const config = await configFor(target.root, env);
       await runTui(env, {
         session: target.session,
         ...(target.root ? { root: target.root } : {}),
         autostart: false,
         readOnly: opts.readOnly ?? false,
-        config,
       });
     });
 }
