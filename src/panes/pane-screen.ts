@@ -153,9 +153,10 @@ export class PaneScreen {
         else this.markDirty(range.start, range.end);
       });
     } else this.trackEverything = true;
-    terminal.onScroll(() => {
-      this.allDirty = true;
-    });
+    // A scroll needs no listener of its own: xterm marks the scrolled region dirty itself (its
+    // core's buffer-service scroll handler), so the rows above arrive through the same event. A
+    // listener on the public onScroll cost a `seq` flood ~10 % of the server's time (3 emitters
+    // per scrolled line); test/panes/pane-screen.test.ts pins that scrolled rows are resent.
     terminal.buffer.onBufferChange(() => {
       this.allDirty = true;
     });
