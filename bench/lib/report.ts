@@ -327,6 +327,17 @@ export function summarize(results: BenchResults): SummaryRow[] {
     );
   }
   for (const c of Array.isArray(results.commands) ? results.commands : []) {
+    if (c.floor) {
+      out.push(
+        summaryRow(
+          `\`${c.command}\` wall time (the floor), median`,
+          'ms',
+          c.orchestraMedianMs,
+          c.tmuxMedianMs,
+        ),
+      );
+      continue;
+    }
     out.push(
       summaryRow(
         `\`${c.command}\` CLI wall time, median`,

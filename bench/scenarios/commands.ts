@@ -33,6 +33,8 @@ export interface CommandRow {
   tmuxP90Ms: number | null;
   /** orchestra median / tmux median. */
   ratio: number | null;
+  /** The floor row: Node and tmux starting and doing nothing, no target of its own. */
+  floor?: boolean;
   error?: string;
 }
 
@@ -80,6 +82,8 @@ interface Command {
   tmux: string[];
   /** Checks one run's output; throws when it is not what the command should print. */
   check(stdout: string, system: 'orchestra' | 'tmux'): void;
+  /** Not an orchestra command: `node -e 0` (what any Node CLI pays to start), against `tmux -V`. */
+  floor?: boolean;
 }
 
 /** A pane that shows a known text and then echoes what is typed (`cat` on a cooked tty). */
@@ -109,6 +113,15 @@ export async function runCommands(ctx: BenchContext, options: { rounds: number }
     const node = (args: string[]) => [...ctx.nodeFlags(`${session}-cli`), ORCHESTRA_BIN, ...args];
     const tmuxBase = ['-L', tmux.options.socket, '-f', '/dev/null'];
     const commands: Command[] = [
+      {
+        // The floor under every orchestra command: Node starting and exiting (issue 12's target
+        // assumed ~50 ms of it), measured in the same rounds.
+        name: 'node -e 0',
+        orchestra: [...ctx.nodeFlags(`${session}-floor`), '-e', '0'],
+        tmux: ['-V'],
+        check: () => {},
+        floor: true,
+      },
       {
         name: 'ls',
         orchestra: node(['ls', '-t', session]),
@@ -175,7 +188,9 @@ export async function runCommands(ctx: BenchContext, options: { rounds: number }
       const tmuxMedian = median(s.tmux);
       return {
         command: c.name,
-        orchestraArgv: ['orchestra', ...c.orchestra.slice(c.orchestra.indexOf(ORCHESTRA_BIN) + 1)],
+        orchestraArgv: c.floor
+          ? ['node', ...c.orchestra]
+          : ['orchestra', ...c.orchestra.slice(c.orchestra.indexOf(ORCHESTRA_BIN) + 1)],
         tmuxArgv: ['tmux', ...c.tmux],
         orchestraMs: s.orchestra.map((v) => round(v, 1) ?? 0),
         tmuxMs: s.tmux.map((v) => round(v, 1) ?? 0),
@@ -184,6 +199,7 @@ export async function runCommands(ctx: BenchContext, options: { rounds: number }
         tmuxMedianMs: round(tmuxMedian, 1),
         tmuxP90Ms: round(percentile(s.tmux, 90), 1),
         ratio: round(orchestraMedian / tmuxMedian, 2),
+        ...(c.floor ? { floor: true } : {}),
       };
     });
   } finally {
