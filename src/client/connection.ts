@@ -6,7 +6,7 @@ import { orchestraEntry } from '../common/paths.js';
 import { ensureSocketDir } from '../ipc/socket-dir.js';
 import { probeSocket, withSessionLock } from '../ipc/socket-lock.js';
 import { encodeFrame, FrameDecoder, FrameType, NO_PANE } from '../protocol/frame.js';
-import type { Command, Hello, LayoutState, Snapshot, Welcome } from '../protocol/messages.js';
+import type { Command, Hello, LayoutState, Notice, Snapshot, Welcome } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
 import { socketPath } from '../protocol/socket-path.js';
 import { PROTOCOL_VERSION, versionMismatchMessage } from '../protocol/version.js';
@@ -23,6 +23,8 @@ export interface ConnectionHandlers {
   onScreen?: (pane: number, update: ScreenUpdate, bytes: number) => void;
   /** The connection ended; `reason` says why (server-exit reason, or the socket closing). */
   onClose?: (reason: string) => void;
+  /** An agent started waiting for a person, or ended (attached clients only). */
+  onNotice?: (notice: Notice) => void;
 }
 
 /** A client's connection to a session server: HELLO, then requests, events and pane streams. */
@@ -158,6 +160,10 @@ export class ServerConnection {
           if (message.event.event === 'layout') this.handlers.onLayout?.(message.event.layout);
           else if (message.event.event === 'server-exit')
             this.closeReason = `server exited (${message.event.reason})`;
+          else if (message.event.event === 'notify') {
+            const { event: _, ...notice } = message.event;
+            this.handlers.onNotice?.(notice);
+          }
         }
         return;
       }

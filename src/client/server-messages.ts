@@ -155,6 +155,21 @@ function parseEvent(o: Json, what: string): ServerEvent {
     expect(o, { reason: 'string' }, what);
     return { event: 'server-exit', reason: o.reason as string };
   }
+  if (o.event === 'notify') {
+    expect(
+      o,
+      {
+        pane: 'number',
+        name: 'string',
+        state: 'string',
+        summary: 'string',
+        attempt: 'string?',
+        task: 'string?',
+      },
+      what,
+    );
+    return o as unknown as ServerEvent;
+  }
   throw new Error(`${what}: event: unknown event ${JSON.stringify(o.event)}`);
 }
 

@@ -169,6 +169,21 @@ export class TerminalScreen {
     this.forgetPainted();
   }
 
+  /**
+   * Rings the terminal's bell and asks it for a desktop notification, both ways terminals take it:
+   * OSC 9 (iTerm2, Windows Terminal, kitty, WezTerm) and OSC 777 `notify` (urxvt, foot, Ghostty,
+   * VTE). They pass over SSH as any output does; a terminal that knows neither ignores them.
+   * `title` and `body` lose every control character (they cannot end the sequence early) and
+   * the title its `;` (OSC 777's separator).
+   */
+  notify(title: string, body: string): void {
+    const clean = (text: string) =>
+      [...text].filter((ch) => ch >= ' ' && (ch < '\x7f' || ch > '\x9f')).join('');
+    const t = clean(title).replaceAll(';', ',');
+    const b = clean(body);
+    this.output.write(`\x07\x1b]9;${t}: ${b}\x07\x1b]777;notify;${t};${b}\x07`);
+  }
+
   /** Leaves the alternate screen: attributes reset, cursor shown, the person's screen back. */
   leave(): void {
     if (!this.entered) return;
@@ -209,7 +224,9 @@ export class TerminalScreen {
       // A wide character cut by the screen's right edge is shown as a blank, as tmux does.
       const wide = cellWidth(c[1]) === 2;
       const fits = !wide || at + 1 < this.width;
-      out += fits && c[1] ? c[1] : ' ';
+      // A control character never reaches the terminal from a cell, whoever put it there.
+      const code = c[1].charCodeAt(0);
+      out += fits && c[1] && code >= 0x20 && (code < 0x7f || code > 0x9f) ? c[1] : ' ';
       painted[at] = [c[0], c[1]];
       cx = at + (wide && fits ? 2 : 1);
       cy = y;

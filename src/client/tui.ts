@@ -6,7 +6,7 @@ import { releaseYoungGeneration } from '../common/young-generation.js';
 import type { KeyAction } from '../config/key-bindings.js';
 import { keyNameToBytes, normalizeKeyName } from '../keys/key-names.js';
 import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/layout.js';
-import type { ClientUi, LayoutState, PaneInfo } from '../protocol/messages.js';
+import type { ClientUi, LayoutState, Notice, PaneInfo } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
 import { STATUS_ROWS } from '../protocol/status-bar.js';
 import {
@@ -165,6 +165,7 @@ export class Tui {
         onLayout: (layout) => this.onLayout(layout),
         onScreen: (pane, update, bytes) => this.onScreen(pane, update, bytes),
         onClose: (reason) => this.onClose(reason),
+        onNotice: (notice) => this.onNotice(notice),
       },
       ...(this.options.autostart ? { autostart: this.options.root ? { root: this.options.root } : {} } : {}),
     });
@@ -390,6 +391,19 @@ export class Tui {
     if (this.mode.kind === 'scroll' && !known.has(this.mode.pane)) this.mode = { kind: 'normal' };
     this.layout = layout;
     this.requestRender();
+  }
+
+  /**
+   * An agent waits for the person or has ended: ring and notify the desktop. The screen already
+   * shows it (the pane's title has its state, the status bar marks a waiting pane `!`); a message
+   * across the status bar would hide the session's own fields each time an agent moved on.
+   */
+  private onNotice(notice: Notice): void {
+    const index = this.layout?.panes.find((p) => p.id === notice.pane)?.index;
+    const what =
+      notice.state === 'waiting' ? 'waits for you' : notice.state === 'done' ? 'is done' : 'failed';
+    const who = printable(`${notice.task ?? notice.name}${index !== undefined ? ` (pane ${index})` : ''}`);
+    this.screen?.notify(`orchestra: ${who} ${what}`, printable(notice.summary) || notice.state);
   }
 
   private onScreen(paneId: number, update: ScreenUpdate, bytes: number): void {

@@ -6,13 +6,20 @@ import { setFlagsFromString } from 'node:v8';
  */
 const V8_DEFAULT_GROWTH_FACTOR = 2;
 
+/** Whether new space is held (set by {@link holdYoungGeneration}, cleared on release). */
+let held = false;
+
 /**
- * Lets V8's young generation (new space) grow again after {@link holdYoungGeneration}. Call it
- * once a long-lived process (the session server, the TUI) has started: from then on a flood of
- * pane output may grow new space as V8 likes, since a small one promotes the emulator's lines early
- * and costs more CPU than the memory is worth.
+ * Lets V8's young generation (new space) grow again after {@link holdYoungGeneration}. Called
+ * once a long-lived process has work: the session server when its first pane starts, the TUI once
+ * its screen is up. From then on a flood of pane output may grow new space as V8 likes, since a
+ * small one promotes the emulator's lines early and costs more CPU than the memory is worth. A
+ * server released right after it listened grew new space again under a loaded machine while it
+ * still idled (the rest of its start-up ran released). Does nothing when not held.
  */
 export function releaseYoungGeneration(): void {
+  if (!held) return;
+  held = false;
   setFlagsFromString(`--semi-space-growth-factor=${V8_DEFAULT_GROWTH_FACTOR}`);
 }
 
@@ -26,7 +33,8 @@ const LONG_LIVED_COMMANDS: ReadonlySet<string> = new Set(['server', 'tui', 'atta
  * memory pressure (issue 12, `npm run bench` memory). Other commands (the local agent, the model
  * server, a merge, short commands) are not held: for a busy process a small new space costs CPU.
  * `bin/orchestra` calls this before `main()` loads the command's code (the bundle's entry chunk
- * is small: the argument parser); the server and the TUI release it once started.
+ * is small: the argument parser); the server releases it with its first pane, the TUI once its
+ * screen is up.
  *
  * The growth factor is read each time new space would grow (`SemiSpaceNewSpace::Grow` in V8's
  * `heap/new-spaces.cc`), so setting it at run time works; `--max-semi-space-size` is read once,
@@ -40,5 +48,6 @@ export function holdYoungGeneration(argv: readonly string[]): boolean {
   const command = argv.slice(2).find((word) => !word.startsWith('-'));
   if (command === undefined || !LONG_LIVED_COMMANDS.has(command)) return false;
   setFlagsFromString('--semi-space-growth-factor=1');
+  held = true;
   return true;
 }

@@ -337,6 +337,13 @@ export const configSchema = z
       ),
     keys: keysSchema.prefault({ bindings: {} }).describe('Prefix key and key bindings.'),
     theme: nonEmpty.default('default').describe('Colour theme name.'),
+    notify: z
+      .array(nonEmpty)
+      .min(1)
+      .optional()
+      .describe(
+        'Command run when an agent starts waiting for you or ends (done, error): argv, no shell; {task}, {attempt}, {state} and {summary} in an argument are replaced, each as part of that one argument.',
+      ),
     scrollback: z
       .int()
       .min(0)

@@ -205,9 +205,26 @@ export interface SessionInfo {
   clients: number;
 }
 
+/**
+ * Something a person should know about (server/notifications.ts): pane `pane`'s agent entered
+ * `state` (waiting, done, error). Every text is printable; `summary` is the agent's, cut short.
+ */
+export const noticeSchema = z.object({
+  pane: z.int(),
+  /** The pane's name (its title). */
+  name: z.string(),
+  state: z.string(),
+  /** What the agent said about it, at most 200 characters; '' when it said nothing. */
+  summary: z.string(),
+  attempt: z.optional(z.string()),
+  task: z.optional(z.string()),
+});
+export type Notice = z.infer<typeof noticeSchema>;
+
 export const eventSchema = z.discriminatedUnion('event', [
   z.object({ event: z.literal('layout'), layout: layoutStateSchema }),
   z.object({ event: z.literal('server-exit'), reason: z.string() }),
+  z.extend(noticeSchema, { event: z.literal('notify') }),
 ]);
 export type ServerEvent = z.infer<typeof eventSchema>;
 

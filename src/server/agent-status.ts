@@ -3,7 +3,9 @@ import { AGENT_STATUS_STATES } from '../agents/adapters/status-command.js';
 import { type CostSummary, combineCosts, formatCost, formatUsd, summarizeCost } from '../agents/cost.js';
 import type { Pane } from '../panes/pane.js';
 import type { Disposable } from '../panes/pane-process.js';
+import type { Notice } from '../protocol/messages.js';
 import { type AgentEvent, tailEvents } from './events-tail.js';
+import { noticeFor } from './notifications.js';
 
 /** The agent states a pane title may show (DESIGN.md, "Agent status protocol"). */
 const AGENT_STATES: ReadonlySet<string> = new Set(AGENT_STATUS_STATES);
@@ -19,10 +21,12 @@ export class AgentStatus {
   /**
    * @param onCost called when a pane's spend changed (the session's total is to be redone)
    * @param onChange called when a pane's title changed (state or spend)
+   * @param onNotice called when an agent starts waiting for a person or ends (notifications.ts)
    */
   constructor(
     private readonly onCost: () => void,
     private readonly onChange: () => void,
+    private readonly onNotice: (notice: Notice) => void = () => {},
   ) {}
 
   /**
@@ -37,7 +41,17 @@ export class AgentStatus {
       // The agent writes this file: only the states the protocol knows reach a title, never its bytes.
       if (event.type === 'status' && typeof event.state === 'string') {
         if (!AGENT_STATES.has(event.state)) return;
+        const changed = pane.state !== event.state;
         pane.state = event.state;
+        // Told once per change: a second `waiting` in a row (another hook firing) is no news.
+        const notice = changed
+          ? noticeFor(
+              { id: pane.id, name: pane.spec.name, attemptId: pane.spec.attemptId },
+              event.state,
+              event.summary,
+            )
+          : undefined;
+        if (notice) this.onNotice(notice);
       } else if (event.type === 'usage') {
         usage.push(event);
         this.paneCosts.set(pane.id, summarizeCost(usage));

@@ -1,6 +1,5 @@
 import type { CommandEnv } from '../cli/command-env.js';
 import { VERSION } from '../cli/version.js';
-import { releaseYoungGeneration } from '../common/young-generation.js';
 import { defaultSession } from '../ipc/session-target.js';
 import { sanitizeSessionName } from '../protocol/socket-path.js';
 import { startServer } from './start.js';
@@ -17,7 +16,6 @@ export async function runServerForeground(
   const session = sanitizeSessionName(opts.session ?? fallback.session);
   const root = opts.repo ?? fallback.root;
   const server = await startServer({ session, version: VERSION, env: env.env, ...(root ? { root } : {}) });
-  releaseYoungGeneration();
   process.on('SIGHUP', () => {
     // Ignored on purpose: the server outlives the terminal that started it.
   });

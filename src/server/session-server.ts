@@ -2,6 +2,7 @@ import { unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { CostSummary } from '../agents/cost.js';
 import { errorMessage, isOrchestraError, OrchestraError } from '../common/errors.js';
+import { releaseYoungGeneration } from '../common/young-generation.js';
 import { DEFAULT_KEY_BINDINGS } from '../config/key-bindings.js';
 import type { Logger } from '../log/logger.js';
 import { LocalPtyProcess } from '../panes/local-pty.js';
@@ -17,6 +18,7 @@ import {
   controlSchema,
   helloSchema,
   type LayoutState,
+  type Notice,
   PROTOCOL_VERSION,
   parsePayload,
   versionMismatchMessage,
@@ -25,6 +27,7 @@ import type { StateStore } from '../store/store.js';
 import { AgentStatus } from './agent-status.js';
 import { ClientConnection } from './client-connection.js';
 import { type CommandHost, executeCommand, isActivity, resolvePane, type SessionTasks } from './commands.js';
+import { runNotifyCommand } from './notifications.js';
 import type { NewPaneRequest } from './pane-request.js';
 import { ScreenFrames, ScreenStream } from './screen-frames.js';
 import { Window } from './window.js';
@@ -55,6 +58,8 @@ export interface SessionServerOptions {
   onShutdown?: (reason: string) => void;
   /** Keys and theme for clients (config `keys` and `theme`); default: the default bindings and theme. */
   ui?: ClientUi;
+  /** Config `notify`: argv run when an agent starts waiting or ends (notifications.ts). */
+  notify?: string[];
 }
 
 /**
@@ -83,6 +88,7 @@ export class SessionServer {
   private readonly agents = new AgentStatus(
     () => this.updateSessionCost(),
     () => this.changedSoon(),
+    (notice) => this.tell(notice),
   );
   private shuttingDown = false;
   /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
@@ -162,6 +168,8 @@ export class SessionServer {
    * @throws OrchestraError SPAWN_FAILED when the process cannot be started
    */
   newPane(request: NewPaneRequest): Pane {
+    // A server with panes has work: new space may grow again (common/young-generation.ts).
+    releaseYoungGeneration();
     const id = this.nextPaneId++;
     const cwd = request.cwd ?? this.options.root ?? process.cwd();
     // Size it as it will be once laid out with the others, so the program starts at the right size.
@@ -323,6 +331,16 @@ export class SessionServer {
       panes: w.panes.map((p, i) => p.info(i)),
       status: { ...this.status },
     };
+  }
+
+  /**
+   * Tells the person that an agent waits for them or has ended: every attached client rings and
+   * shows a desktop notification, and the config's `notify` command runs.
+   */
+  private tell(notice: Notice): void {
+    const message: Control = { kind: 'event', event: { event: 'notify', ...notice } };
+    for (const client of this.clients.values()) if (client.attached) client.sendControl(message);
+    if (this.options.notify) runNotifyCommand(this.options.notify, notice, this.options.logger);
   }
 
   /** Broadcasts the layout and schedules a save. */

@@ -84,6 +84,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
               bindings: config.keys.bindings,
               theme: config.theme,
             },
+            ...(config.notify ? { notify: config.notify } : {}),
           }
         : {}),
       onShutdown: () => {

@@ -63,7 +63,7 @@ test('a session server started through bin/orchestra keeps new space at its firs
     await exited;
     assert.ok(
       idle <= 2,
-      `new space stayed at its first size while starting: at most ${idle} MiB (unheld: 8 MiB)`,
+      `new space stayed at its first size while starting: at most ${idle} MiB (held from the first line: 1 MiB; unheld: 8 MiB)`,
     );
     assert.ok(flooded > 2, `released, new space grows under pane output (${flooded} MiB)`);
   } finally {

@@ -24,6 +24,7 @@ const pane = {
 const layout = { session: 's', kind: 'tiled', zoomed: false, focus: 1, cols: 80, rows: 24, panes: [pane] };
 
 type Case = [what: string, value: unknown];
+const notice = { pane: 1, name: 'claude', state: 'waiting', summary: 'yes?', attempt: 't-1-a1', task: 't-1' };
 const welcome = {
   ...{ protocol: 2, version: '0.1.0', session: 's', pid: 10, clientId: 1 },
   ui: { bindings: { z: 'zoom', d: 'detach' }, theme: 'default' },
@@ -73,6 +74,11 @@ const kinds = [
       ['layout event', { kind: 'event', event: { event: 'layout', layout } }],
       ['layout, no focus', { kind: 'event', event: { event: 'layout', layout: { ...layout, focus: null } } }],
       ['server-exit', { kind: 'event', event: { event: 'server-exit', reason: 'bye' } }],
+      ['notify', { kind: 'event', event: { event: 'notify', ...notice } }],
+      [
+        'notify, no task',
+        { kind: 'event', event: { event: 'notify', ...notice, task: undefined, attempt: undefined } },
+      ],
     ] as Case[],
     bad: [
       ['response id a string', { kind: 'response', id: '1', ok: true }],
@@ -93,6 +99,11 @@ const kinds = [
         'status value a number',
         { kind: 'event', event: { event: 'layout', layout: { ...layout, status: { left: 1 } } } },
       ],
+      [
+        'notify without summary',
+        { kind: 'event', event: { event: 'notify', ...notice, summary: undefined } },
+      ],
+      ['notify pane a string', { kind: 'event', event: { event: 'notify', ...notice, pane: '1' } }],
       ['unknown kind', { kind: 'shout' }],
     ] as Case[],
   },

@@ -138,6 +138,26 @@ describe('TerminalScreen', () => {
     assert.equal(terminal.buffer.active.type, 'normal');
   });
 
+  test('a notification rings and asks for a desktop notification both ways; its text cannot end them', () => {
+    const { screen, written } = setup();
+    screen.notify('orchestra: t-1; waits', 'ok?\x07\x1b]52;c;eA==\x9c done');
+    assert.equal(
+      written.at(-1),
+      '\x07\x1b]9;orchestra: t-1, waits: ok?]52;c;eA== done\x07\x1b]777;notify;orchestra: t-1, waits;ok?]52;c;eA== done\x07',
+    );
+  });
+
+  test('a control character in a cell reaches the terminal as a blank', async () => {
+    const { terminal, screen, written } = setup(10, 2);
+    screen.enter('t');
+    screen.lines[0]![0] = [plain, '\x1b'];
+    screen.lines[0]![1] = [plain, 'a'];
+    screen.render(undefined);
+    await flush(terminal);
+    assert.ok(!written.at(-1)!.includes('\x1ba'), 'no ESC written from a cell');
+    assert.equal(row(terminal, 0), ' a');
+  });
+
   test('the title cannot carry control characters out of its OSC', () => {
     const { screen, written } = setup();
     screen.enter('a\x07\x1b]52;c;eA==\x07b');
