@@ -23,6 +23,16 @@ export interface ScrollState {
   loading: boolean;
   search?: string;
   searching?: string;
+  /** The copy cursor: absolute line and column (copy mode, as tmux's). */
+  cursor: BufferPoint;
+  /** Where the selection started (`v` or Space), when one is being made; it ends at the cursor. */
+  anchor?: BufferPoint;
+}
+
+/** A position in the pane's buffer: absolute line and column. */
+export interface BufferPoint {
+  line: number;
+  col: number;
 }
 
 /** What scroll mode needs of the TUI. */
@@ -37,13 +47,19 @@ export interface ScrollHost {
   showing(state: ScrollState): boolean;
   /** Back to normal mode. */
   leave(): void;
+  /** The selection was copied into the session's paste buffer: `text` goes to the clipboard too. */
+  copied(text: string): void;
 }
 
-/** Enters scroll mode on the focused pane, `linesUp` lines above its live screen. */
+/**
+ * Enters scroll mode on the focused pane, `linesUp` lines above its live screen, the copy cursor
+ * where the pane's cursor is (`at`, a row and column of its screen) or on the view's last row.
+ */
 export async function enterScrollMode(
   host: ScrollHost,
   layout: LayoutState | undefined,
   linesUp: number,
+  at?: { x: number; y: number },
 ): Promise<void> {
   if (!layout || layout.focus === null) return;
   const paneId = layout.focus;
@@ -65,7 +81,13 @@ export async function enterScrollMode(
       cols: first.cols,
       lines: new Map(),
       loading: false,
+      cursor: { line: 0, col: 0 },
     };
+    const top = Math.max(0, first.base - linesUp);
+    mode.cursor =
+      linesUp === 0 && at
+        ? { line: Math.min(first.total - 1, first.base + at.y), col: Math.min(at.x, first.cols - 1) }
+        : { line: Math.min(first.total - 1, top + info.rows - 1), col: 0 };
     keepRows(mode, first);
     host.enter(mode);
     await loadScrollRows(host, mode);
@@ -118,10 +140,66 @@ export function scrollBy(host: ScrollHost, mode: ScrollState, delta: number): vo
 
 function scrollTo(host: ScrollHost, mode: ScrollState, top: number): void {
   mode.top = Math.max(0, Math.min(mode.base, top));
+  // The copy cursor moves with the view, as tmux's does.
+  const bottom = Math.min(mode.total - 1, mode.top + mode.height - 1);
+  mode.cursor.line = Math.max(mode.top, Math.min(bottom, mode.cursor.line));
   void loadScrollRows(host, mode);
 }
 
-/** One key in scroll mode: movement, `/` search and its prompt, `n`/`N`, `q` to leave. */
+/** Moves the copy cursor to `line`, `col` (kept in the buffer), scrolling the view to show it. */
+function moveCursor(host: ScrollHost, mode: ScrollState, line: number, col: number): void {
+  mode.cursor = {
+    line: Math.max(0, Math.min(mode.total - 1, line)),
+    col: Math.max(0, Math.min(mode.cols - 1, col)),
+  };
+  if (mode.cursor.line < mode.top) scrollTo(host, mode, mode.cursor.line);
+  else if (mode.cursor.line >= mode.top + mode.height)
+    scrollTo(host, mode, mode.cursor.line - mode.height + 1);
+}
+
+/** The last column of `line` that is not blank (0 for an empty or unfetched line). */
+function lineEnd(mode: ScrollState, line: number): number {
+  const cells = mode.lines.get(line) ?? [];
+  for (let col = cells.length - 1; col >= 0; col--)
+    if (cells[col]![1] !== ' ' && cells[col]![1] !== '') return col;
+  return 0;
+}
+
+/**
+ * The columns of `line` the selection covers, both included, or undefined when it covers none:
+ * from the anchor to the cursor, whole lines in between (tmux's default, not a rectangle).
+ */
+export function selectionSpan(mode: ScrollState, line: number): [number, number] | undefined {
+  if (!mode.anchor) return undefined;
+  const a = mode.anchor;
+  const c = mode.cursor;
+  const [start, end] = a.line < c.line || (a.line === c.line && a.col <= c.col) ? [a, c] : [c, a];
+  if (line < start.line || line > end.line) return undefined;
+  return [line === start.line ? start.col : 0, line === end.line ? end.col : mode.cols - 1];
+}
+
+/** Copies the selection into the session's paste buffer (and the clipboard), then leaves. */
+async function copySelection(host: ScrollHost, mode: ScrollState): Promise<void> {
+  const anchor = mode.anchor;
+  if (!anchor) return;
+  try {
+    const { text } = await host.request<{ text: string }>({
+      cmd: 'copy-selection',
+      pane: `%${mode.pane}`,
+      from: anchor,
+      to: mode.cursor,
+    });
+    host.copied(text);
+  } catch (error) {
+    host.flash(errorMessage(error));
+  }
+}
+
+/**
+ * One key in scroll mode (tmux's copy mode, vi keys): the copy cursor (arrows, `h j k l`, `0`,
+ * `$`), the view (PgUp/PgDn, `C-b`/`C-f`, `g`/`G`), a selection (`v` or Space starts it, `y` or
+ * Enter copies it, Escape drops it), `/` search and its prompt, `n`/`N`, `q` to leave.
+ */
 export function scrollKey(host: ScrollHost, mode: ScrollState, token: string): void {
   if (mode.searching !== undefined) {
     if (token === '\r') {
@@ -134,21 +212,50 @@ export function scrollKey(host: ScrollHost, mode: ScrollState, token: string): v
     return;
   }
   const page = Math.max(1, mode.height - 1);
+  const { line, col } = mode.cursor;
   switch (token) {
-    case 'q':
     case '\x1b':
+      if (mode.anchor) mode.anchor = undefined;
+      else host.leave();
+      return;
+    case 'q':
     case '\x03':
       host.leave();
       return;
     case 'k':
     case '\x1b[A':
     case '\x1bOA':
-      scrollBy(host, mode, -1);
+      moveCursor(host, mode, line - 1, col);
       return;
     case 'j':
     case '\x1b[B':
     case '\x1bOB':
-      scrollBy(host, mode, 1);
+      moveCursor(host, mode, line + 1, col);
+      return;
+    case 'h':
+    case '\x1b[D':
+    case '\x1bOD':
+      moveCursor(host, mode, line, col - 1);
+      return;
+    case 'l':
+    case '\x1b[C':
+    case '\x1bOC':
+      moveCursor(host, mode, line, col + 1);
+      return;
+    case '0':
+      moveCursor(host, mode, line, 0);
+      return;
+    case '$':
+      moveCursor(host, mode, line, lineEnd(mode, line));
+      return;
+    case 'v':
+    case ' ':
+      mode.anchor = mode.anchor ? undefined : { ...mode.cursor };
+      return;
+    case 'y':
+    case '\r':
+      if (mode.anchor) void copySelection(host, mode);
+      else if (token === '\r') host.leave();
       return;
     case '\x1b[5~':
     case '\x02':
@@ -156,7 +263,6 @@ export function scrollKey(host: ScrollHost, mode: ScrollState, token: string): v
       return;
     case '\x1b[6~':
     case '\x06':
-    case ' ':
       scrollBy(host, mode, page);
       return;
     case 'g':
@@ -197,6 +303,7 @@ async function searchFrom(host: ScrollHost, mode: ScrollState, start: number, st
       return;
     }
     scrollTo(host, mode, line);
+    mode.cursor = { line, col: 0 };
     host.flash(`found "${text}" at line ${line + 1}`);
   } catch (error) {
     host.flash(errorMessage(error));

@@ -184,6 +184,14 @@ export class TerminalScreen {
     this.output.write(`\x07\x1b]9;${t}: ${b}\x07\x1b]777;notify;${t};${b}\x07`);
   }
 
+  /**
+   * Puts `text` on the person's clipboard with OSC 52 (xterm's "manipulate selection data"), which
+   * travels over SSH; terminals that do not allow it ignore it. Base64 carries any text safely.
+   */
+  copyToClipboard(text: string): void {
+    this.output.write(`\x1b]52;c;${Buffer.from(text, 'utf8').toString('base64')}\x07`);
+  }
+
   /** Leaves the alternate screen: attributes reset, cursor shown, the person's screen back. */
   leave(): void {
     if (!this.entered) return;

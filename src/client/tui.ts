@@ -24,7 +24,14 @@ import { InputRouter, type MouseEvent } from './input-router.js';
 import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON } from './mouse.js';
 import { OverlayBox } from './overlay-box.js';
 import { PaneView } from './pane-view.js';
-import { enterScrollMode, type ScrollHost, type ScrollState, scrollBy, scrollKey } from './scroll-mode.js';
+import {
+  enterScrollMode,
+  type ScrollHost,
+  type ScrollState,
+  scrollBy,
+  scrollKey,
+  selectionSpan,
+} from './scroll-mode.js';
 import { drawStatusBar } from './status-bar.js';
 import { type BoardHost, type BoardState, boardContent, boardKey } from './task-board.js';
 import { type CursorPlace, TerminalScreen } from './terminal-screen.js';
@@ -72,6 +79,16 @@ type Mode =
   | { kind: 'overlay' }
   | BoardState
   | ScrollState;
+
+/** Row `line` of a scroll view as drawn: the selection's cells inverted (a copy; the fetched row stays). */
+function selected(mode: ScrollState, line: number): ReadonlyArray<readonly [number, string]> {
+  const cells = mode.lines.get(line) ?? [];
+  const span = selectionSpan(mode, line);
+  if (!span) return cells;
+  return cells.map(([attr, ch], col) =>
+    col >= span[0] && col <= span[1] ? ([attr ^ (FLAG_INVERSE << 18), ch] as const) : ([attr, ch] as const),
+  );
+}
 
 /**
  * Whether the terminal draws 256 colours: TERM names a 256-colour or direct-colour terminal, or
@@ -515,7 +532,7 @@ export class Tui {
     const dirty = view?.takeDirty();
     if (scroll) {
       copyCells(
-        Array.from({ length: bodyRows }, (_, i) => scroll.lines.get(scroll.top + i) ?? []),
+        Array.from({ length: bodyRows }, (_, i) => selected(scroll, scroll.top + i)),
         target,
       );
     } else if (!view) {
@@ -569,6 +586,18 @@ export class Tui {
     const layout = this.layout;
     const focus = this.focusIndex();
     if (this.mode.kind === 'prompt') return { x: 1 + this.mode.text.length, y: screen.height - 1 };
+    if (this.mode.kind === 'scroll' && this.mode.searching === undefined && !this.overlay) {
+      // The copy cursor, on the pane being scrolled.
+      const mode = this.mode;
+      const index = layout?.panes.findIndex((p) => p.id === mode.pane) ?? -1;
+      const rect = index < 0 ? undefined : this.rects()[index];
+      const row = mode.cursor.line - mode.top;
+      if (!rect || row < 0 || row >= Math.min(mode.height, rect.h - 1) || mode.cursor.col >= rect.w)
+        return undefined;
+      const x = rect.x + mode.cursor.col;
+      const y = rect.y + 1 + row;
+      return x < screen.width && y < screen.height - STATUS_ROWS ? { x, y } : undefined;
+    }
     if (!layout || focus < 0 || this.mode.kind !== 'normal' || this.overlay) return undefined;
     const view = this.views.get(layout.panes[focus]!.id);
     const rect = this.rects()[focus];
@@ -680,8 +709,16 @@ export class Tui {
       case 'next-layout':
         this.request({ cmd: 'select-layout', layout: 'next' });
         return;
-      case 'scroll-mode':
-        void enterScrollMode(this.scrollHost, this.layout, 0);
+      case 'scroll-mode': {
+        const view = this.layout?.focus != null ? this.views.get(this.layout.focus) : undefined;
+        void enterScrollMode(this.scrollHost, this.layout, 0, view?.cursor);
+        return;
+      }
+      case 'paste-buffer':
+        if (focus < 0) return;
+        void this.connection
+          .request({ cmd: 'paste-buffer', pane: `%${layout!.panes[focus]!.id}` })
+          .catch((error: unknown) => this.flash(errorMessage(error)));
         return;
       case 'detach':
         this.finish(0, `[detached (from session ${this.options.session})]`);
@@ -768,6 +805,12 @@ export class Tui {
     },
     showing: (state) => this.mode === state,
     leave: () => this.leaveScrollMode(),
+    copied: (text) => {
+      // To the person's clipboard too (OSC 52: it works over SSH), as tmux's set-clipboard does.
+      this.screen?.copyToClipboard(text);
+      this.leaveScrollMode();
+      this.flash(`copied ${[...text].length} characters: prefix ] pastes them`);
+    },
   };
 
   private leaveScrollMode(): void {
@@ -829,7 +872,8 @@ export class Tui {
       '',
       'without the prefix, every key goes to the focused pane',
       'mouse: click focuses a pane, the wheel scrolls its history',
-      'scroll mode: arrows/j/k, PgUp/PgDn, g/G, / search, n/N next/previous, q leaves',
+      'scroll mode: arrows/h/j/k/l/0/$ move, PgUp/PgDn, g/G, / search, n/N next/previous, q leaves',
+      'copy: in scroll mode v or Space starts a selection, y or Enter copies it (clipboard too); prefix ] pastes',
     ];
     this.showOverlay('keys', lines.join('\n'));
   }

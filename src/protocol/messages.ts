@@ -112,6 +112,9 @@ export type Snapshot = z.infer<typeof snapshotSchema>;
 
 const target = z.string().check(z.minLength(1), z.maxLength(200));
 
+/** A position in a pane's buffer: absolute line (0 = the oldest kept) and column. */
+const bufferPoint = z.object({ line: z.int().check(z.minimum(0)), col: z.int().check(z.minimum(0)) });
+
 /** Commands a client may send; the same set the TUI's `:` prompt takes. */
 export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('list-panes') }),
@@ -176,6 +179,18 @@ export const commandSchema = z.discriminatedUnion('cmd', [
     from: z.int(),
     direction: z.union([z.literal(-1), z.literal(1)]),
   }),
+  /**
+   * Copies the text between two buffer positions of a pane (absolute line, column; either order,
+   * both ends included, wrapped lines joined) into the session's paste buffer. Answers `{ text }`.
+   */
+  z.object({
+    cmd: z.literal('copy-selection'),
+    pane: target,
+    from: bufferPoint,
+    to: bufferPoint,
+  }),
+  /** Types the paste buffer into a pane (bracketed when the pane asked for it). Answers `{ pane, chars }`. */
+  z.object({ cmd: z.literal('paste-buffer'), pane: target }),
   z.object({ cmd: z.literal('list-clients') }),
   /** What `orchestra ls` shows of a session, in one request: {@link SessionInfo}. */
   z.object({ cmd: z.literal('session-info') }),

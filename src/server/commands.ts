@@ -6,6 +6,7 @@ import type { Command, LayoutState } from '../protocol/messages.js';
 import type { ClientConnection } from './client-connection.js';
 import { historyRows, searchHistory } from './history-rows.js';
 import type { NewPaneRequest } from './pane-request.js';
+import { pasteBytes, selectionText } from './paste-buffer.js';
 import type { Window } from './window.js';
 
 /**
@@ -60,6 +61,8 @@ export interface CommandHost {
   /** Broadcasts the layout (and saves it). */
   changed(): void;
   layoutState(): LayoutState;
+  /** The session's paste buffer (copy mode's last copy), shared by its clients as tmux's is. */
+  pasteBuffer: string | undefined;
   /**
    * `client`'s terminal is now `cols` × `rows` cells (already recorded in its hello, which
    * `list-clients` and a later makeLatest read): the window follows it when it is, or thereby
@@ -160,6 +163,23 @@ export async function executeCommand(
     case 'search-history': {
       const pane = resolvePane(host, command.pane);
       return { line: searchHistory(pane.terminal, command.text, command.from, command.direction) };
+    }
+    case 'copy-selection': {
+      const pane = resolvePane(host, command.pane);
+      await parsed(pane);
+      const text = selectionText(pane.terminal, command.from, command.to);
+      host.pasteBuffer = text;
+      return { text };
+    }
+    case 'paste-buffer': {
+      const pane = resolvePane(host, command.pane);
+      if (!host.pasteBuffer) {
+        throw new OrchestraError('USAGE', 'the paste buffer is empty', {
+          hint: 'copy text first: prefix [, move, v or Space, move, y',
+        });
+      }
+      pane.input(Buffer.from(pasteBytes(host.pasteBuffer, pane.terminal.modes.bracketedPasteMode), 'utf8'));
+      return { pane: pane.id, chars: host.pasteBuffer.length };
     }
     case 'kill-pane': {
       const pane = resolvePane(host, command.pane);

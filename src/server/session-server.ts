@@ -124,6 +124,7 @@ export class SessionServer {
       relayout: () => this.relayout(),
       changed: () => this.changed(),
       layoutState: () => this.layoutState(),
+      pasteBuffer: undefined,
       resizeClient: (client, cols, rows) => {
         if (this.latestClient === client.id) this.setSize(cols, rows);
         else this.makeLatest(client);

@@ -91,6 +91,7 @@ function hostWith(names: string[]): { host: TestHost; panes: FakePane[] } {
     relayout: () => host.calls.push('relayout'),
     changed: () => host.calls.push('changed'),
     layoutState: () => ({ panes: window.panes.map((p, i) => p.info(i)) }) as unknown as LayoutState,
+    pasteBuffer: undefined,
     resizeClient: (_client, cols, rows) => {
       window.setSize(cols, rows);
     },

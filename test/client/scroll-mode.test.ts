@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ViewCell } from '../../src/client/pane-view.js';
+import { type ScrollHost, type ScrollState, scrollKey, selectionSpan } from '../../src/client/scroll-mode.js';
+
+function cells(text: string, cols: number): ViewCell[] {
+  return [...text.padEnd(cols)].map((ch) => [0, ch] as ViewCell);
+}
+
+/** A scroll view of 5 lines × 10 columns, all fetched, showing lines 2–4. */
+function view(): { mode: ScrollState; host: ScrollHost; requests: unknown[]; left: () => boolean } {
+  const lines = new Map([0, 1, 2, 3, 4].map((y) => [y, cells(`line ${y}`, 10)]));
+  const mode: ScrollState = {
+    kind: 'scroll',
+    ...{ pane: 1, top: 2, total: 5, base: 2, height: 3, cols: 10, lines, loading: false },
+    cursor: { line: 4, col: 0 },
+  };
+  const requests: unknown[] = [];
+  let leftMode = false;
+  const host: ScrollHost = {
+    request: async <T>(command: unknown) => {
+      requests.push(command);
+      return { text: 'x' } as T;
+    },
+    flash: () => {},
+    requestRender: () => {},
+    enter: () => {},
+    showing: () => true,
+    leave: () => {
+      leftMode = true;
+    },
+    copied: () => {},
+  };
+  return { mode, host, requests, left: () => leftMode };
+}
+
+describe('copy mode keys', () => {
+  test('the cursor moves with the keys, and the view follows it up', () => {
+    const { mode, host } = view();
+    scrollKey(host, mode, 'l');
+    scrollKey(host, mode, 'l');
+    assert.deepEqual(mode.cursor, { line: 4, col: 2 });
+    for (let i = 0; i < 3; i++) scrollKey(host, mode, 'k');
+    assert.deepEqual(mode.cursor, { line: 1, col: 2 });
+    assert.equal(mode.top, 1, 'scrolled up to show the cursor');
+    scrollKey(host, mode, '$');
+    assert.equal(mode.cursor.col, 5, 'the last cell that is not blank ("line 1")');
+    scrollKey(host, mode, '0');
+    assert.equal(mode.cursor.col, 0);
+    scrollKey(host, mode, 'h');
+    assert.equal(mode.cursor.col, 0, 'kept in the buffer');
+  });
+
+  test('v starts a selection to the cursor, whole lines between; Escape drops it before leaving', () => {
+    const { mode, host, left } = view();
+    mode.cursor = { line: 2, col: 3 };
+    scrollKey(host, mode, 'v');
+    scrollKey(host, mode, 'j');
+    scrollKey(host, mode, 'j');
+    scrollKey(host, mode, 'h');
+    assert.deepEqual(selectionSpan(mode, 2), [3, 9]);
+    assert.deepEqual(selectionSpan(mode, 3), [0, 9]);
+    assert.deepEqual(selectionSpan(mode, 4), [0, 2]);
+    assert.equal(selectionSpan(mode, 1), undefined);
+    scrollKey(host, mode, '\x1b');
+    assert.equal(mode.anchor, undefined);
+    assert.equal(left(), false);
+    scrollKey(host, mode, '\x1b');
+    assert.equal(left(), true);
+  });
+
+  test('y copies from the anchor to the cursor through the server; without a selection it asks nothing', async () => {
+    const { mode, host, requests } = view();
+    scrollKey(host, mode, 'y');
+    assert.deepEqual(requests, []);
+    mode.cursor = { line: 3, col: 1 };
+    scrollKey(host, mode, ' ');
+    scrollKey(host, mode, 'l');
+    scrollKey(host, mode, 'y');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(requests, [
+      { cmd: 'copy-selection', pane: '%1', from: { line: 3, col: 1 }, to: { line: 3, col: 2 } },
+    ]);
+  });
+});
