@@ -9,40 +9,58 @@ export interface OverlayStyle {
 /** Share of the screen an overlay covers, each way (centred). */
 const OVERLAY_SHARE = 0.8;
 
-/** `text` as lines of at most `width` characters: long lines wrap, as a pager's do. */
-export function wrapLines(text: string, width: number): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const chars = [...line];
-    if (chars.length === 0) out.push('');
-    for (let i = 0; i < chars.length; i += Math.max(1, width)) out.push(chars.slice(i, i + width).join(''));
+/** A line of an overlay with its own attribute (a diff's added line in green); default the body's. */
+export interface OverlayLine {
+  text: string;
+  attr?: number;
+}
+
+/** Lines of at most `width` characters: long lines wrap, as a pager's do, keeping their attribute. */
+export function wrapLines(lines: readonly OverlayLine[], width: number): OverlayLine[] {
+  const out: OverlayLine[] = [];
+  for (const line of lines) {
+    const chars = [...line.text];
+    if (chars.length === 0) out.push({ ...line, text: '' });
+    for (let i = 0; i < chars.length; i += Math.max(1, width))
+      out.push({ ...line, text: chars.slice(i, i + width).join('') });
   }
   return out;
 }
 
+function asLines(content: string | readonly OverlayLine[]): readonly OverlayLine[] {
+  return typeof content === 'string' ? content.split('\n').map((text) => ({ text })) : content;
+}
+
 /**
- * A bordered, scrollable box of text over the panes (key help, command output, the task board):
+ * A bordered, scrollable box of text over the panes (key help, command output, the task board, a
+ * diff):
  * 80 % of the screen each way, centred, its label in the top border. It draws itself into the
  * frame's lines each time (TerminalScreen then writes only what changed).
  */
 export class OverlayBox {
-  private content: string;
+  private content: readonly OverlayLine[];
   private top = 0;
   /** Body lines shown by the last draw (for scrolling's bound). */
   private shown = 1;
   private total = 0;
 
+  /** @param content text (lines split at `\n`), or lines with attributes of their own */
   constructor(
     readonly label: string,
-    content: string,
+    content: string | readonly OverlayLine[],
     private readonly style: OverlayStyle,
   ) {
-    this.content = content;
+    this.content = asLines(content);
   }
 
   /** Replaces the text; the scroll position stays where it was (within the new text). */
-  setContent(content: string): void {
-    this.content = content;
+  setContent(content: string | readonly OverlayLine[]): void {
+    this.content = asLines(content);
+  }
+
+  /** Body lines a page scrolls (what one screenful shows, less one line kept for context). */
+  get page(): number {
+    return Math.max(1, this.shown - 1);
   }
 
   /** Scrolls by `lines` (negative: up), kept between the first line and the last screenful. */
@@ -68,7 +86,8 @@ export class OverlayBox {
     for (let row = 0; row < this.shown; row++) {
       const line = lines[y + 1 + row];
       writeText(line, x, 1, '│', border);
-      writeText(line, x + 1, inner, body[this.top + row] ?? '', this.style.body);
+      const shown = body[this.top + row];
+      writeText(line, x + 1, inner, shown?.text ?? '', shown?.attr ?? this.style.body);
       writeText(line, x + w - 1, 1, '│', border);
     }
     writeText(lines[y + h - 1], x, w, `└${'─'.repeat(inner)}┘`, border);

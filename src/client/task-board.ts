@@ -2,6 +2,7 @@ import { errorMessage } from '../common/errors.js';
 import { printable } from '../common/printable.js';
 import type { BoardTask } from '../protocol/board.js';
 import type { Command, PaneInfo } from '../protocol/messages.js';
+import type { TaskDiff } from '../protocol/task-diff.js';
 
 /** The task board overlay (`prefix t`): the rows the server sent, and the one selected. */
 export interface BoardState {
@@ -41,7 +42,7 @@ export function boardContent(mode: BoardState, panes: readonly PaneInfo[]): stri
   const total = mode.rows.reduce((sum, r) => sum + (r.costUsd ?? 0), 0);
   const header = `  ${'TASK'.padEnd(9)} ${'STATUS'.padEnd(9)} ${'STRATEGY'.padEnd(10)} ${'COST'.padEnd(9)} ${'TITLE'.padEnd(40)} ATTEMPTS (@pane)`;
   const help =
-    'j/k move · Enter jumps to its pane · r retries a failed task · m merges a done one · q closes';
+    'j/k move · Enter jumps to its pane · d shows its diff · r retries a failed task · m merges a done one · q closes';
   return [
     header,
     ...(lines.length ? lines : ['  no tasks — add one with `orchestra task add "<goal>"`']),
@@ -67,9 +68,11 @@ export interface BoardHost {
   open(): boolean;
   /** Fetches the board again, keeping row `selected` selected. */
   reload(selected: number): void;
+  /** Shows a task's diff over the board; closing it brings the board back at row `selected`. */
+  showDiff(diff: TaskDiff, selected: number): void;
 }
 
-/** One key on the board: j/k move, Enter jumps to the task's pane, r retries, m merges, q closes. */
+/** One key on the board: j/k move, Enter jumps to the task's pane, d diffs, r retries, m merges, q closes. */
 export function boardKey(host: BoardHost, mode: BoardState, token: string): void {
   const row = mode.rows[mode.selected];
   switch (token) {
@@ -101,6 +104,15 @@ export function boardKey(host: BoardHost, mode: BoardState, token: string): void
       host.selectPane(`%${pane.paneId}`);
       return;
     }
+    case 'd':
+      if (!row) return;
+      host
+        .request<TaskDiff>({ cmd: 'task-diff', task: row.id })
+        .then((diff) => {
+          if (host.open()) host.showDiff(diff, mode.selected);
+        })
+        .catch((error: unknown) => host.flash(errorMessage(error)));
+      return;
     case 'r':
     case 'm': {
       if (!row || host.readOnly) return;

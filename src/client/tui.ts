@@ -9,6 +9,7 @@ import { computeLayout, paneAt, paneInDirection, type Rect } from '../layout/lay
 import type { ClientUi, LayoutState, Notice, PaneInfo } from '../protocol/messages.js';
 import type { ScreenUpdate } from '../protocol/screen.js';
 import { STATUS_ROWS } from '../protocol/status-bar.js';
+import { candidateLines, type DiffLineKind, diffDisplayLines, type TaskDiff } from '../protocol/task-diff.js';
 import {
   copyCells,
   DEFAULT_COLOR,
@@ -22,7 +23,7 @@ import { type PromptHost, type PromptState, promptKey, runCommandLine } from './
 import { connectSession, type ServerConnection } from './connection.js';
 import { InputRouter, type MouseEvent } from './input-router.js';
 import { MOUSE_OFF, MOUSE_ON, PASTE_OFF, PASTE_ON } from './mouse.js';
-import { OverlayBox } from './overlay-box.js';
+import { OverlayBox, type OverlayLine } from './overlay-box.js';
 import { PaneView } from './pane-view.js';
 import {
   enterScrollMode,
@@ -76,7 +77,7 @@ type Mode =
   | PromptState
   | { kind: 'confirm'; question: string; onYes: () => void }
   | { kind: 'numbers'; until: number }
-  | { kind: 'overlay' }
+  | { kind: 'overlay'; back?: () => void }
   | BoardState
   | ScrollState;
 
@@ -156,6 +157,7 @@ export class Tui {
       selectPane: (target) => this.selectPane(target),
       open: () => this.mode.kind === 'board',
       reload: (selected) => void this.showTaskBoard(selected),
+      showDiff: (diff, selected) => this.showDiff(diff, selected),
     };
   }
 
@@ -768,9 +770,17 @@ export class Tui {
       return;
     }
     if (this.overlay) {
-      if (token === 'q' || token === '\x1b' || token === '\r') this.closeOverlay();
-      else if (token === 'j' || token === '\x1b[B') this.overlay.scroll(1);
-      else if (token === 'k' || token === '\x1b[A') this.overlay.scroll(-1);
+      const overlay = this.overlay;
+      if (token === 'q' || token === '\x1b' || token === '\r') {
+        const back = mode.kind === 'overlay' ? mode.back : undefined;
+        this.closeOverlay();
+        back?.();
+      } else if (token === 'j' || token === '\x1b[B') overlay.scroll(1);
+      else if (token === 'k' || token === '\x1b[A') overlay.scroll(-1);
+      else if (token === ' ' || token === '\x1b[6~' || token === '\x06') overlay.scroll(overlay.page);
+      else if (token === 'b' || token === '\x1b[5~' || token === '\x02') overlay.scroll(-overlay.page);
+      else if (token === 'g') overlay.scroll(Number.NEGATIVE_INFINITY);
+      else if (token === 'G') overlay.scroll(Number.POSITIVE_INFINITY);
       this.requestRender();
       return;
     }
@@ -842,7 +852,7 @@ export class Tui {
 
   // ---- overlays ----------------------------------------------------------------------------
 
-  private showOverlay(label: string, content: string): void {
+  private showOverlay(label: string, content: string | readonly OverlayLine[]): void {
     this.closeOverlay();
     const { overlay, overlayBorder } = this.theme.file;
     this.overlay = new OverlayBox(` ${label} — q closes `, content, {
@@ -851,6 +861,36 @@ export class Tui {
     });
     this.mode = { kind: 'overlay' };
     this.requestRender();
+  }
+
+  /**
+   * The board's `d`: a task's diff, coloured as `git diff --color` colours it, under the compare
+   * view of its attempts (check result, score, diffstat, the result marked); q goes back to the board.
+   */
+  private showDiff(diff: TaskDiff, selected: number): void {
+    const bg = colorIndex(this.theme.file.overlay.bg);
+    const colour: Record<DiffLineKind, number | undefined> = {
+      add: packAttr(0, 2, bg),
+      del: packAttr(0, 1, bg),
+      hunk: packAttr(0, 6, bg),
+      file: packAttr(FLAG_BOLD, colorIndex(this.theme.file.overlay.fg), bg),
+      context: undefined,
+    };
+    const head = printable(
+      `${diff.attemptId}: ${diff.stat.files} files, +${diff.stat.insertions} -${diff.stat.deletions} against ${diff.base.slice(0, 10)}`,
+    );
+    const lines: OverlayLine[] = [
+      { text: head },
+      ...candidateLines(diff).map((text) => ({ text })),
+      { text: '' },
+      ...diffDisplayLines(diff.diff.text).map(({ text, kind }) => ({
+        text,
+        ...(colour[kind] !== undefined ? { attr: colour[kind] } : {}),
+      })),
+      ...(diff.diff.truncated ? [{ text: `… cut; \`orchestra diff ${diff.taskId}\` prints all of it` }] : []),
+    ];
+    this.showOverlay(`diff ${diff.taskId}`, lines);
+    this.mode = { kind: 'overlay', back: () => void this.showTaskBoard(selected) };
   }
 
   private closeOverlay(): void {

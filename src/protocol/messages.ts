@@ -196,6 +196,12 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('session-info') }),
   /** The task board: queue, running attempts with their panes, done, failed, costs. */
   z.object({ cmd: z.literal('task-board') }),
+  /** One attempt's change and the task's candidates: {@link TaskDiff} (protocol/task-diff.ts). */
+  z.object({
+    cmd: z.literal('task-diff'),
+    task: z.string().check(z.minLength(1)),
+    attempt: z.optional(z.string().check(z.minLength(1))),
+  }),
   /** Put a failed task back in the queue. */
   z.object({ cmd: z.literal('retry-task'), task: z.string().check(z.minLength(1)) }),
   /** Merge a done task's result into the base branch (after the checks pass on the merge). */

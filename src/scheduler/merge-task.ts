@@ -5,8 +5,8 @@ import { type MergeOutcome, mergeResult } from '../git/merge.js';
 import { repoSessionName } from '../ipc/session-target.js';
 import { upsertTask } from '../store/records.js';
 import type { StateStore } from '../store/store.js';
-import { taskNumberFromRef } from '../tasks/naming.js';
 import { mergeGate } from './merge-gate.js';
+import { findTaskRecord } from './task-diff.js';
 
 /**
  * `orchestra merge <task>` (and `autoMerge`): merges the task's result branch into the base
@@ -32,16 +32,7 @@ export async function mergeTask(
   ref: string,
   onOutput?: (chunk: string) => void,
 ): Promise<MergeOutcome & { taskId: string; branch: string }> {
-  const state = await ctx.store.reload();
-  const n = taskNumberFromRef(ref);
-  const record = Object.values(state.tasks).find(
-    (t) => n !== undefined && Number(t.id.replace(/\D+/g, '')) === n,
-  );
-  if (!record) {
-    throw new OrchestraError('TASK_NOT_FOUND', `no task ${ref} has run in this repository`, {
-      hint: 'see `orchestra task ls --all`',
-    });
-  }
+  const record = findTaskRecord(await ctx.store.reload(), ref);
   if (!record.resultBranch) {
     throw new OrchestraError(
       'TASK_NOT_FOUND',

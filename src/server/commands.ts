@@ -23,6 +23,7 @@ const READ_COMMANDS: ReadonlySet<string> = new Set([
   'search-history',
   'list-clients',
   'session-info',
+  'task-diff',
   'resize',
 ]);
 
@@ -32,6 +33,8 @@ const QUIET_COMMANDS: ReadonlySet<string> = new Set([...READ_COMMANDS, 'task-boa
 /** What the scheduler offers to clients through the server. */
 export interface SessionTasks {
   board(): unknown;
+  /** An attempt's change and the task's candidates (scheduler/task-diff.ts `taskDiff`). */
+  diff(task: string, attempt?: string): Promise<unknown>;
   retry(task: string): Promise<unknown>;
   merge(task: string): Promise<unknown>;
   /** Secrets (SECRET_ENV names) queued agents need that the server's environment lacks. */
@@ -229,6 +232,8 @@ export async function executeCommand(
         .map((c) => ({ id: c.id, cols: c.cols, rows: c.rows, term: c.hello?.term, readOnly: c.readOnly }));
     case 'task-board':
       return host.tasks()?.board() ?? [];
+    case 'task-diff':
+      return requireTasks(host).diff(command.task, command.attempt);
     case 'retry-task':
       return requireTasks(host).retry(command.task);
     case 'merge-task':

@@ -101,9 +101,10 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
   });
   await server.restore();
   if (options.root && store && config) {
-    const [{ Scheduler }, { mergeTask }] = await Promise.all([
+    const [{ Scheduler }, { mergeTask }, { taskDiff }] = await Promise.all([
       import('../scheduler/scheduler.js'),
       import('../scheduler/merge-task.js'),
+      import('../scheduler/task-diff.js'),
     ]);
     const scheduler = new Scheduler({
       root: options.root,
@@ -125,6 +126,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     };
     server.tasks = {
       board: () => scheduler.board(),
+      diff: (task, attempt) => taskDiff(ctx.root, store.read(), task, attempt ? { attempt } : {}),
       retry: (task) => scheduler.retry(task),
       merge: (task) => mergeTask(ctx, task),
       missingEnv: () => scheduler.missingEnv(),

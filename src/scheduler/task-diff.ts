@@ -1,0 +1,102 @@
+import { OrchestraError } from '../common/errors.js';
+import { diffStat, diffText } from '../git/attempt-repo.js';
+import type { TaskDiff } from '../protocol/task-diff.js';
+import type { AttemptRecord, DeepReadonly, ReadonlyState, TaskRecord } from '../store/schema.js';
+import { taskNumberFromRef } from '../tasks/naming.js';
+
+/**
+ * The task `ref` names (`task-03`, `3`, `03`) among those that have run.
+ * @throws OrchestraError TASK_NOT_FOUND when none has that number
+ */
+export function findTaskRecord(state: ReadonlyState, ref: string): DeepReadonly<TaskRecord> {
+  const n = taskNumberFromRef(ref);
+  const record = Object.values(state.tasks).find(
+    (t) => n !== undefined && Number(t.id.replace(/\D+/g, '')) === n,
+  );
+  if (!record) {
+    throw new OrchestraError('TASK_NOT_FOUND', `no task ${ref} has run in this repository`, {
+      hint: 'see `orchestra task ls --all`',
+    });
+  }
+  return record;
+}
+
+/** The attempt `attemptRef` (`a2`, `2` or the full id) names, else the result's, else the newest with one. */
+function chooseAttempt(
+  task: DeepReadonly<TaskRecord>,
+  attempts: DeepReadonly<AttemptRecord>[],
+  attemptRef?: string,
+): DeepReadonly<AttemptRecord> {
+  if (attemptRef !== undefined) {
+    const n = /^(?:.*-)?a?(\d+)$/.exec(attemptRef.trim())?.[1];
+    const found = attempts.find((a) => a.id === attemptRef || (n !== undefined && a.n === Number(n)));
+    if (!found) {
+      throw new OrchestraError('TASK_NOT_FOUND', `${task.id} has no attempt ${attemptRef}`, {
+        hint: `its attempts: ${attempts.map((a) => a.id).join(', ') || 'none yet'}`,
+      });
+    }
+    return found;
+  }
+  const chosen =
+    attempts.find((a) => a.commit !== undefined && a.commit === task.resultCommit) ??
+    [...attempts].reverse().find((a) => a.commit !== undefined);
+  if (!chosen) {
+    throw new OrchestraError('TASK_NOT_FOUND', `no attempt of ${task.id} has a result yet (${task.state})`, {
+      hint: 'an attempt has a diff once it passed its check gate',
+    });
+  }
+  return chosen;
+}
+
+/**
+ * The change of one attempt of task `ref` against the commit it started from (never the moving
+ * base branch), with every attempt of the task for comparison. Git runs in the host repository
+ * only, on commits the attempt's result was imported as: nothing of the attempt's worktree runs.
+ *
+ * @param options.attempt `a2`, `2` or a full attempt id; default the task's result, else its newest
+ *   attempt with a commit
+ * @param options.maxBytes cap of the diff text (diffText's default: 100 KB)
+ * @throws OrchestraError TASK_NOT_FOUND: no such task or attempt, or no commit yet
+ */
+export async function taskDiff(
+  root: string,
+  state: ReadonlyState,
+  ref: string,
+  options: { attempt?: string; maxBytes?: number } = {},
+): Promise<TaskDiff> {
+  const task = findTaskRecord(state, ref);
+  const attempts = task.attempts
+    .map((id) => state.attempts[id])
+    .filter((a): a is DeepReadonly<AttemptRecord> => !!a);
+  const attempt = chooseAttempt(task, attempts, options.attempt);
+  if (!attempt.commit || !attempt.baseCommit) {
+    throw new OrchestraError('TASK_NOT_FOUND', `${attempt.id} has no result yet (${attempt.state})`, {
+      hint: 'an attempt has a diff once it passed its check gate',
+    });
+  }
+  const [stat, diff] = await Promise.all([
+    diffStat(root, attempt.baseCommit, attempt.commit),
+    diffText(
+      root,
+      attempt.baseCommit,
+      attempt.commit,
+      options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {},
+    ),
+  ]);
+  return {
+    taskId: task.id,
+    attemptId: attempt.id,
+    base: attempt.baseCommit,
+    commit: attempt.commit,
+    stat,
+    diff,
+    candidates: attempts.map((a) => ({
+      id: a.id,
+      state: a.state,
+      ...(a.checkPassed !== undefined ? { checkPassed: a.checkPassed } : {}),
+      ...(a.score !== undefined ? { score: a.score } : {}),
+      ...(a.diffStat ? { diffStat: a.diffStat } : {}),
+      winner: a.commit !== undefined && a.commit === task.resultCommit,
+    })),
+  };
+}

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdir, rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { orchestraPaths } from '../../src/common/paths.js';
+import { candidateLines, diffDisplayLines } from '../../src/protocol/task-diff.js';
+import { taskDiff } from '../../src/scheduler/task-diff.js';
+import { StateStore } from '../../src/store/store.js';
+import { makeRepo } from '../git/fixtures.js';
+import { runCli } from '../support/cli.js';
+import { addTaskWithTwoAttempts } from './diff-fixture.js';
+
+describe("a task attempt's diff", () => {
+  let repo: { root: string; base: string };
+  before(async () => {
+    const root = await makeRepo({ initialized: true });
+    await mkdir(orchestraPaths(root).tasks, { recursive: true });
+    repo = { root, ...(await addTaskWithTwoAttempts(root)) };
+  });
+  after(async () => {
+    await rm(repo.root, { recursive: true, force: true });
+  });
+
+  test('by default the result attempt, against the commit it started from, with every candidate', async () => {
+    const store = await StateStore.open(orchestraPaths(repo.root).state);
+    try {
+      const diff = await taskDiff(repo.root, store.read(), '4');
+      assert.equal(diff.attemptId, 'task-04-a2');
+      assert.equal(diff.base, repo.base);
+      assert.match(diff.diff.text, /^\+\+\+ b\/two\.txt$/m);
+      assert.doesNotMatch(diff.diff.text, /one\.txt/);
+      assert.deepEqual(
+        diff.candidates.map((c) => [c.id, c.score, c.winner]),
+        [
+          ['task-04-a1', 4, false],
+          ['task-04-a2', 7, true],
+        ],
+      );
+      assert.deepEqual(candidateLines(diff), [
+        '  task-04-a1  archived  checks pass  score 4  1 files +1 -0',
+        '* task-04-a2  archived  checks pass  score 7  1 files +2 -0  (the result)',
+      ]);
+      const other = await taskDiff(repo.root, store.read(), 'task-04', { attempt: 'a1' });
+      assert.match(other.diff.text, /one\.txt/);
+      await assert.rejects(
+        taskDiff(repo.root, store.read(), '4', { attempt: 'a9' }),
+        /task-04 has no attempt a9/,
+      );
+      await assert.rejects(taskDiff(repo.root, store.read(), '5'), /no task 5 has run/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('shown lines carry no escape sequence of the file (nor its payload), tabs expanded, each with its kind', async () => {
+    const store = await StateStore.open(orchestraPaths(repo.root).state);
+    try {
+      const lines = diffDisplayLines((await taskDiff(repo.root, store.read(), '4')).diff.text);
+      assert.ok(
+        lines.every((l) => !/[\x00-\x1f\x7f-\x9f]/.test(l.text)),
+        JSON.stringify(lines),
+      );
+      assert.ok(lines.some((l) => l.kind === 'add' && l.text === '+second try'));
+      assert.ok(lines.some((l) => l.kind === 'add' && l.text === '+       indented'));
+      assert.ok(lines.some((l) => l.kind === 'hunk'));
+      assert.ok(lines.some((l) => l.kind === 'file' && l.text === '+++ b/two.txt'));
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('orchestra diff prints it, coloured on request; a bad --color is refused with a hint', async () => {
+    const plain = await runCli(['diff', '4'], { cwd: repo.root });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^task-04 task-04-a2: 1 files, \+2 -0 against [0-9a-f]{10}$/m);
+    assert.match(plain.stdout, /^\* task-04-a2 .*\(the result\)$/m);
+    assert.match(plain.stdout, /^\+second try$/m);
+    assert.doesNotMatch(plain.stdout, /\x1b/, 'no colour when not asked, and nothing of the file');
+    const coloured = await runCli(['diff', '4', '--attempt', 'a1', '--color', 'always'], { cwd: repo.root });
+    assert.match(coloured.stdout, /\x1b\[32m\+first try\x1b\[0m/);
+    const bad = await runCli(['diff', '4', '--color', 'sometimes'], { cwd: repo.root });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--color sometimes: expected auto, always or never/);
+  });
+});
