@@ -75,9 +75,9 @@ export interface TuiOptions {
 type Mode =
   | { kind: 'normal' }
   | PromptState
-  | { kind: 'confirm'; question: string; onYes: () => void }
+  | { kind: 'confirm'; question: string; onYes: () => void; back?: Mode }
   | { kind: 'numbers'; until: number }
-  | { kind: 'overlay'; back?: () => void }
+  | { kind: 'overlay'; back?: () => void; key?: (token: string) => boolean }
   | BoardState
   | ScrollState;
 
@@ -769,8 +769,20 @@ export class Tui {
       this.requestRender();
       return;
     }
+    if (mode.kind === 'confirm') {
+      // Asked over an overlay (the diff view's w): the answer goes back to it.
+      this.mode = mode.back ?? { kind: 'normal' };
+      if (token === 'y' || token === 'Y') mode.onYes();
+      this.requestRender();
+      return;
+    }
     if (this.overlay) {
       const overlay = this.overlay;
+      // The overlay's own keys first (the diff view's a and w).
+      if (mode.kind === 'overlay' && mode.key?.(token)) {
+        this.requestRender();
+        return;
+      }
       if (token === 'q' || token === '\x1b' || token === '\r') {
         const back = mode.kind === 'overlay' ? mode.back : undefined;
         this.closeOverlay();
@@ -791,10 +803,6 @@ export class Tui {
         if (line) void runCommandLine(this.promptHost, line);
         break;
       }
-      case 'confirm':
-        this.mode = { kind: 'normal' };
-        if (token === 'y' || token === 'Y') mode.onYes();
-        break;
       case 'scroll':
         scrollKey(this.scrollHost, mode, token);
         break;
@@ -889,8 +897,62 @@ export class Tui {
       })),
       ...(diff.diff.truncated ? [{ text: `… cut; \`orchestra diff ${diff.taskId}\` prints all of it` }] : []),
     ];
-    this.showOverlay(`diff ${diff.taskId}`, lines);
-    this.mode = { kind: 'overlay', back: () => void this.showTaskBoard(selected) };
+    this.showOverlay(`diff ${diff.taskId} — a next attempt · w makes it the result`, lines);
+    const back = () => void this.showTaskBoard(selected);
+    const key = (token: string): boolean => {
+      if (token === 'a') {
+        // The next attempt's diff (in the task's order, round to the first).
+        const ids = diff.candidates.map((c) => c.id);
+        const next = ids[(ids.indexOf(diff.attemptId) + 1) % ids.length];
+        if (next && next !== diff.attemptId) void this.openDiff(diff.taskId, selected, next);
+        return true;
+      }
+      if (token === 'w') {
+        if (this.options.readOnly) return true;
+        if (diff.candidates.find((c) => c.id === diff.attemptId)?.winner) {
+          this.flash(`${diff.attemptId} is the result already`);
+          return true;
+        }
+        const asked = this.mode;
+        this.mode = {
+          kind: 'confirm',
+          back: asked,
+          question: `make ${diff.attemptId} the result of ${diff.taskId}?`,
+          onYes: () => {
+            this.connection
+              .request<{ attemptId: string; was?: string }>({
+                cmd: 'pick-winner',
+                task: diff.taskId,
+                attempt: diff.attemptId,
+              })
+              .then((picked) => {
+                this.flash(
+                  `${picked.attemptId} is the result now${picked.was ? ` (was ${picked.was})` : ''}`,
+                );
+                void this.openDiff(diff.taskId, selected, picked.attemptId);
+              })
+              .catch((error: unknown) => this.flash(errorMessage(error)));
+          },
+        };
+        return true;
+      }
+      return false;
+    };
+    this.mode = { kind: 'overlay', back, key };
+  }
+
+  /** Fetches and shows task `task`'s diff (of `attempt`, default its result) over the board. */
+  private async openDiff(task: string, selected: number, attempt?: string): Promise<void> {
+    try {
+      const diff = await this.connection.request<TaskDiff>({
+        cmd: 'task-diff',
+        task,
+        ...(attempt ? { attempt } : {}),
+      });
+      this.showDiff(diff, selected);
+    } catch (error) {
+      this.flash(errorMessage(error));
+    }
   }
 
   private closeOverlay(): void {

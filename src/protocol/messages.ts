@@ -202,6 +202,12 @@ export const commandSchema = z.discriminatedUnion('cmd', [
     task: z.string().check(z.minLength(1)),
     attempt: z.optional(z.string().check(z.minLength(1))),
   }),
+  /** Makes attempt `attempt` task `task`'s result (a person's pick over the strategy's). */
+  z.object({
+    cmd: z.literal('pick-winner'),
+    task: z.string().check(z.minLength(1)),
+    attempt: z.string().check(z.minLength(1)),
+  }),
   /** Put a failed task back in the queue. */
   z.object({ cmd: z.literal('retry-task'), task: z.string().check(z.minLength(1)) }),
   /** Merge a done task's result into the base branch (after the checks pass on the merge). */

@@ -11,6 +11,8 @@ export interface DiffCandidate {
   diffStat?: { files: number; insertions: number; deletions: number };
   /** Its commit is the task's result. */
   winner: boolean;
+  /** A person picked it as the result (over the strategy's choice). */
+  picked?: boolean;
 }
 
 /**
@@ -72,8 +74,7 @@ export function candidateLines(diff: TaskDiff): string[] {
       ? `  ${c.diffStat.files} files +${c.diffStat.insertions} -${c.diffStat.deletions}`
       : '';
     const mark = c.winner ? '*' : c.id === diff.attemptId ? '>' : ' ';
-    return printable(
-      `${mark} ${c.id}  ${c.state}  ${check}${score}${stat}${c.winner ? '  (the result)' : ''}`,
-    );
+    const result = c.winner ? (c.picked ? '  (the result, picked by you)' : '  (the result)') : '';
+    return printable(`${mark} ${c.id}  ${c.state}  ${check}${score}${stat}${result}`);
   });
 }

@@ -1,7 +1,9 @@
 import { OrchestraError } from '../common/errors.js';
 import { diffStat, diffText } from '../git/attempt-repo.js';
 import type { TaskDiff } from '../protocol/task-diff.js';
+import { taskOutcome } from '../store/records.js';
 import type { AttemptRecord, DeepReadonly, ReadonlyState, TaskRecord } from '../store/schema.js';
+import type { StateStore } from '../store/store.js';
 import { taskNumberFromRef } from '../tasks/naming.js';
 
 /**
@@ -97,6 +99,53 @@ export async function taskDiff(
       ...(a.score !== undefined ? { score: a.score } : {}),
       ...(a.diffStat ? { diffStat: a.diffStat } : {}),
       winner: a.commit !== undefined && a.commit === task.resultCommit,
+      ...(task.winnerPicked?.attempt === a.id ? { picked: true } : {}),
     })),
   };
+}
+
+/**
+ * Makes attempt `attemptRef` of task `ref` its result instead of the strategy's pick (a person's
+ * choice in the compare view, recorded as such): its branch and commit become the task's result,
+ * what `merge` lands.
+ *
+ * @returns the task, the attempt now its result, and the one it replaced
+ * @throws OrchestraError TASK_NOT_FOUND when the task or attempt is not there; USAGE when the task
+ *   did not end done, is merged already, or the attempt has no commit that passed its checks
+ */
+export async function pickWinner(
+  store: StateStore,
+  ref: string,
+  attemptRef: string,
+): Promise<{ taskId: string; attemptId: string; was?: string }> {
+  return store.update((draft) => {
+    const task = findTaskRecord(draft, ref) as TaskRecord;
+    const attempts = task.attempts.map((id) => draft.attempts[id]).filter((a): a is AttemptRecord => !!a);
+    const attempt = chooseAttempt(task, attempts, attemptRef) as AttemptRecord;
+    if (taskOutcome(task) !== 'done') {
+      throw new OrchestraError(
+        'USAGE',
+        `${task.id} did not end done (${task.state}): it has no result to change`,
+        {
+          hint: 'retry it instead (r on the board, or `orchestra task` commands)',
+        },
+      );
+    }
+    if (task.mergedCommit) {
+      throw new OrchestraError('USAGE', `${task.id} is merged already: its result cannot change`, {
+        hint: 'revert the merge on the base branch first',
+      });
+    }
+    if (!attempt.commit || attempt.checkPassed === false) {
+      throw new OrchestraError('USAGE', `${attempt.id} has no result that passed its checks`, {
+        hint: 'pick an attempt whose checks pass',
+      });
+    }
+    const was = attempts.find((a) => a.commit !== undefined && a.commit === task.resultCommit)?.id;
+    task.resultBranch = attempt.branch;
+    task.resultCommit = attempt.commit;
+    task.winnerPicked = { attempt: attempt.id, at: new Date().toISOString(), ...(was ? { was } : {}) };
+    task.updatedAt = new Date().toISOString();
+    return { taskId: task.id, attemptId: attempt.id, ...(was ? { was } : {}) };
+  });
 }

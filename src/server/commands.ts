@@ -35,6 +35,8 @@ export interface SessionTasks {
   board(): unknown;
   /** An attempt's change and the task's candidates (scheduler/task-diff.ts `taskDiff`). */
   diff(task: string, attempt?: string): Promise<unknown>;
+  /** Makes `attempt` the task's result (scheduler/task-diff.ts `pickWinner`). */
+  pick(task: string, attempt: string): Promise<unknown>;
   retry(task: string): Promise<unknown>;
   merge(task: string): Promise<unknown>;
   /** Secrets (SECRET_ENV names) queued agents need that the server's environment lacks. */
@@ -234,6 +236,8 @@ export async function executeCommand(
       return host.tasks()?.board() ?? [];
     case 'task-diff':
       return requireTasks(host).diff(command.task, command.attempt);
+    case 'pick-winner':
+      return requireTasks(host).pick(command.task, command.attempt);
     case 'retry-task':
       return requireTasks(host).retry(command.task);
     case 'merge-task':

@@ -101,7 +101,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
   });
   await server.restore();
   if (options.root && store && config) {
-    const [{ Scheduler }, { mergeTask }, { taskDiff }] = await Promise.all([
+    const [{ Scheduler }, { mergeTask }, { pickWinner, taskDiff }] = await Promise.all([
       import('../scheduler/scheduler.js'),
       import('../scheduler/merge-task.js'),
       import('../scheduler/task-diff.js'),
@@ -127,6 +127,7 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     server.tasks = {
       board: () => scheduler.board(),
       diff: (task, attempt) => taskDiff(ctx.root, store.read(), task, attempt ? { attempt } : {}),
+      pick: (task, attempt) => pickWinner(store, task, attempt),
       retry: (task) => scheduler.retry(task),
       merge: (task) => mergeTask(ctx, task),
       missingEnv: () => scheduler.missingEnv(),

@@ -68,6 +68,10 @@ export const taskRecordSchema = z.object({
   mergeError: z.string().optional(),
   /** how the task ended, once archived: the one record of its outcome every screen reads */
   outcome: z.enum(['done', 'failed']).optional(),
+  /** a person chose this attempt as the result over the strategy's pick (the board's compare view) */
+  winnerPicked: z
+    .object({ attempt: z.string().min(1), at: timestamp, was: z.string().optional() })
+    .optional(),
   /** when its current run first started (kept across server restarts; a retry starts a new run) */
   startedAt: timestamp.optional(),
   /** spend of its judge and reviewer calls in the current run, USD */

@@ -27,9 +27,12 @@ describe('the task board shows a task diff before it is merged', () => {
     await term.sendKeys('C-b', 't');
     await term.waitForScreen((s) => /task-04 +done/.test(s), { what: 'the board with task-04' });
     await term.sendKeys('d');
-    const screen = await term.waitForScreen((s) => s.includes('diff task-04 — q closes'), {
-      what: 'the diff overlay',
-    });
+    const screen = await term.waitForScreen(
+      (s) => s.includes('diff task-04 — a next attempt · w makes it the result — q closes'),
+      {
+        what: 'the diff overlay',
+      },
+    );
     assert.match(screen, /task-04-a2: 1 files, \+2 -0 against [0-9a-f]{10}/);
     assert.match(screen, / {2}task-04-a1 {2}archived {2}checks pass {2}score 4 {2}1 files \+1 -0/);
     assert.match(
@@ -43,5 +46,23 @@ describe('the task board shows a task diff before it is merged', () => {
     await term.waitForScreen((s) => /task-04 +done/.test(s) && !s.includes('diff task-04'), {
       what: 'the board again',
     });
+  });
+
+  test("a shows the next attempt; w makes it the result, after a yes, recorded as the person's pick", async () => {
+    await term.sendKeys('d');
+    await term.waitForScreen((s) => s.includes('+second try'), { what: 'the result attempt' });
+    await term.sendKeys('a');
+    const other = await term.waitForScreen((s) => s.includes('+first try'), { what: 'the other attempt' });
+    assert.match(other, /task-04-a1: 1 files, \+1 -0/);
+    await term.sendKeys('w');
+    await term.waitForScreen((s) => s.includes('make task-04-a1 the result of task-04? (y/n)'), {
+      what: 'the question',
+    });
+    await term.sendKeys('y');
+    const picked = await term.waitForScreen((s) => s.includes('(the result, picked by you)'), {
+      what: 'the pick in the compare view',
+    });
+    assert.match(picked, /\* task-04-a1 .*\(the result, picked by you\)/);
+    assert.match(picked, / {2}task-04-a2 {2}archived/);
   });
 });

@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { orchestraPaths } from '../../src/common/paths.js';
 import { candidateLines, diffDisplayLines } from '../../src/protocol/task-diff.js';
-import { taskDiff } from '../../src/scheduler/task-diff.js';
+import { pickWinner, taskDiff } from '../../src/scheduler/task-diff.js';
 import { StateStore } from '../../src/store/store.js';
 import { makeRepo } from '../git/fixtures.js';
 import { runCli } from '../support/cli.js';
@@ -80,5 +80,38 @@ describe("a task attempt's diff", () => {
     const bad = await runCli(['diff', '4', '--color', 'sometimes'], { cwd: repo.root });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--color sometimes: expected auto, always or never/);
+  });
+
+  test('a person picks another attempt as the result: recorded as theirs; refused once merged', async () => {
+    const picked = await runCli(['task', 'pick', '4', 'a1'], { cwd: repo.root });
+    assert.equal(picked.code, 0, picked.stderr);
+    assert.match(picked.stdout, /task-04: task-04-a1 is its result now \(was task-04-a2\)/);
+    const store = await StateStore.open(orchestraPaths(repo.root).state);
+    try {
+      const task = store.read().tasks['task-04']!;
+      assert.equal(task.resultBranch, 'a1');
+      assert.equal(task.resultCommit, store.read().attempts['task-04-a1']!.commit);
+      assert.equal(task.winnerPicked?.attempt, 'task-04-a1');
+      assert.equal(task.winnerPicked?.was, 'task-04-a2');
+      const diff = await taskDiff(repo.root, store.read(), '4');
+      assert.equal(diff.attemptId, 'task-04-a1', 'the result is what diff shows by default now');
+      assert.match(candidateLines(diff)[0]!, /\(the result, picked by you\)$/);
+      await store.update((draft) => {
+        draft.tasks['task-04']!.mergedCommit = 'abc';
+      });
+      await assert.rejects(pickWinner(store, '4', 'a2'), /task-04 is merged already/);
+      await store.update((draft) => {
+        delete draft.tasks['task-04']!.mergedCommit;
+        draft.attempts['task-04-a2']!.checkPassed = false;
+      });
+      await assert.rejects(pickWinner(store, '4', 'a2'), /task-04-a2 has no result that passed its checks/);
+      await store.update((draft) => {
+        draft.attempts['task-04-a2']!.checkPassed = true;
+      });
+    } finally {
+      await store.close();
+    }
+    // Back as it was for the other tests.
+    assert.equal((await runCli(['task', 'pick', '4', 'a2'], { cwd: repo.root })).code, 0);
   });
 });

@@ -252,6 +252,32 @@ export function registerTaskCommands(program: Command, env: CommandEnv): void {
     });
 
   task
+    .command('pick')
+    .description(
+      "make another attempt the task's result instead of the strategy's pick (before it is merged)",
+    )
+    .argument('<id>', 'task id: task-03, 3 or 03')
+    .argument('<attempt>', 'attempt: a2, 2 or its id (see `orchestra diff <id>`)')
+    .action(async (id: string, attempt: string) => {
+      const { paths } = await repoContext(env.cwd);
+      const [{ pickWinner }, { StateStore }] = await Promise.all([
+        import('../../scheduler/task-diff.js'),
+        import('../../store/store.js'),
+      ]);
+      const store = await StateStore.open(paths.state);
+      try {
+        const picked = await pickWinner(store, id, attempt);
+        env.output.out(
+          printable(
+            `${picked.taskId}: ${picked.attemptId} is its result now${picked.was ? ` (was ${picked.was})` : ''}; \`orchestra merge ${picked.taskId}\` lands it`,
+          ),
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+  task
     .command('rm')
     .description('remove a queued task (archived tasks are kept)')
     .argument('<id>', 'task id: task-03, 3 or 03')
