@@ -1,3 +1,4 @@
+import { eastAsianWidth } from 'get-east-asian-width';
 /**
  * A line of the client's frame (terminal-screen.ts): cells of `[attr, ch]` plus a dirty flag.
  * Attributes are packed as `flags << 18 | fg << 9 | bg`, colours as 256-palette indices with 0x1ff
@@ -5,6 +6,36 @@
  * using it).
  */
 export type ScreenLine = Array<[number, string]> & { dirty?: boolean };
+
+/**
+ * Characters the server's emulator drew two cells wide, and ones it drew one cell wide, from U+1100
+ * up: the widths of record (Unicode 11, the server's), filled as pane rows arrive (pane-view.ts).
+ */
+export const serverWidths = { wide: new Set<string>(), narrow: new Set<string>() };
+
+/** Marks, format characters (U+200B and the like) and variation selectors take no cell of their own. */
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}\p{Cf}]/u;
+
+/**
+ * Cells `ch` (one character: a code point, maybe with marks) takes on the terminal: the server's
+ * width when its emulator drew it, else East Asian Width (wide and fullwidth take 2, as in
+ * Unicode 11's wcwidth), 0 for controls and zero-width characters, 1 for the rest.
+ */
+export function cellWidth(ch: string): number {
+  const cp = ch.codePointAt(0) ?? 0;
+  if (cp < 0x300) return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) ? 0 : 1;
+  if (serverWidths.wide.has(ch)) return 2;
+  if (serverWidths.narrow.has(ch)) return 1;
+  if (ZERO_WIDTH.test(ch)) return 0;
+  return eastAsianWidth(cp) === 2 ? 2 : 1;
+}
+
+/** Cells `text` takes when written with {@link writeText}. */
+export function textWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) width += cellWidth(ch);
+  return width;
+}
 
 /** The "default colour" index: the terminal's own foreground or background. */
 export const DEFAULT_COLOR = 0x1ff;
@@ -106,7 +137,12 @@ export function copyCells(
   }
 }
 
-/** Writes `text` into a screen line at `x` with `attr`, clipped to `width` cells. */
+/**
+ * Writes `text` into a screen line at `x` with `attr`, clipped to `width` cells, by the cells each
+ * character takes ({@link cellWidth}): a wide one is followed by the blank the terminal's cursor
+ * steps over (as `copyCells` puts it), one that would be cut at the edge is left out, and a
+ * zero-width one is dropped (it cannot have a cell of its own). The rest of `width` is blanked.
+ */
 export function writeText(
   line: ScreenLine | undefined,
   x: number,
@@ -115,23 +151,22 @@ export function writeText(
   attr: number,
 ): void {
   if (!line) return;
-  let col = 0;
-  for (const ch of text) {
-    if (col >= width) break;
+  const put = (col: number, ch: string) => {
     const out = line[x + col];
     if (out && (out[0] !== attr || out[1] !== ch)) {
       out[0] = attr;
       out[1] = ch;
       line.dirty = true;
     }
-    col++;
+  };
+  let col = 0;
+  for (const ch of text) {
+    const w = cellWidth(ch);
+    if (w === 0) continue;
+    if (col + w > width) break;
+    put(col, ch);
+    if (w === 2) put(col + 1, ' ');
+    col += w;
   }
-  for (; col < width; col++) {
-    const out = line[x + col];
-    if (out && (out[0] !== attr || out[1] !== ' ')) {
-      out[0] = attr;
-      out[1] = ' ';
-      line.dirty = true;
-    }
-  }
+  for (; col < width; col++) put(col, ' ');
 }

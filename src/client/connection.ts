@@ -77,7 +77,15 @@ export class ServerConnection {
         }
         for (const frame of frames) {
           if (connection.welcome) {
-            connection.handleFrame(frame.type, frame.pane, frame.payload);
+            try {
+              connection.handleFrame(frame.type, frame.pane, frame.payload);
+            } catch (error) {
+              // A message this client cannot read ends the connection with the reason, never the
+              // process with a stack trace (which would leave the person's terminal as it drew it).
+              connection.closeReason = `the server sent what this client cannot read: ${errorMessage(error)}`;
+              socket.destroy();
+              return;
+            }
             continue;
           }
           try {

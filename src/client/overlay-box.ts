@@ -1,4 +1,4 @@
-import { type ScreenLine, writeText } from './cell-render.js';
+import { cellWidth, type ScreenLine, textWidth, writeText } from './cell-render.js';
 
 /** Colours of an overlay: its body and its border (packed attributes, cell-render.ts `packAttr`). */
 export interface OverlayStyle {
@@ -15,14 +15,29 @@ export interface OverlayLine {
   attr?: number;
 }
 
-/** Lines of at most `width` characters: long lines wrap, as a pager's do, keeping their attribute. */
+/**
+ * Lines of at most `width` cells (cell-render.ts `cellWidth`: a wide character takes two): long
+ * lines wrap, as a pager's do, keeping their attribute.
+ */
 export function wrapLines(lines: readonly OverlayLine[], width: number): OverlayLine[] {
   const out: OverlayLine[] = [];
+  const limit = Math.max(2, width);
   for (const line of lines) {
-    const chars = [...line.text];
-    if (chars.length === 0) out.push({ ...line, text: '' });
-    for (let i = 0; i < chars.length; i += Math.max(1, width))
-      out.push({ ...line, text: chars.slice(i, i + width).join('') });
+    let text = '';
+    let used = 0;
+    let pushed = false;
+    for (const ch of line.text) {
+      const w = cellWidth(ch);
+      if (used + w > limit) {
+        out.push({ ...line, text });
+        pushed = true;
+        text = '';
+        used = 0;
+      }
+      text += ch;
+      used += w;
+    }
+    if (text || !pushed) out.push({ ...line, text });
   }
   return out;
 }
@@ -79,10 +94,10 @@ export class OverlayBox {
     this.total = body.length;
     this.shown = h - 2;
     this.top = Math.max(0, Math.min(this.top, Math.max(0, this.total - this.shown)));
-    const label = [...this.label].slice(0, Math.max(0, inner - 1));
+    const label = wrapLines([{ text: this.label }], Math.max(2, inner - 1))[0]?.text ?? '';
     const { border } = this.style;
-    const rule = '─'.repeat(Math.max(0, inner - 1 - label.length));
-    writeText(lines[y], x, w, `┌─${label.join('')}${rule}┐`, border);
+    const rule = '─'.repeat(Math.max(0, inner - 1 - textWidth(label)));
+    writeText(lines[y], x, w, `┌─${label}${rule}┐`, border);
     for (let row = 0; row < this.shown; row++) {
       const line = lines[y + 1 + row];
       writeText(line, x, 1, '│', border);

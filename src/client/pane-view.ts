@@ -1,14 +1,8 @@
 import { CellFlag, type CellRun, COLOR_DEFAULT, COLOR_RGB, type ScreenUpdate } from '../protocol/screen.js';
-import { DEFAULT_COLOR, packAttr, rgbTo256 } from './cell-render.js';
+import { DEFAULT_COLOR, packAttr, rgbTo256, serverWidths } from './cell-render.js';
 
 /** Below U+1100 no character takes two cells. */
 const WIDE_FROM = 0x1100;
-
-/**
- * Characters the server's emulator drew two cells wide, and ones it drew one cell wide, from U+1100
- * up: the widths of record (Unicode 11, the server's). The TUI's screen draws with these.
- */
-export const serverWidths = { wide: new Set<string>(), narrow: new Set<string>() };
 
 /** One cell: its packed attribute (cell-render.ts `packAttr`) and the character (`''` for a wide one's right half). */
 export type ViewCell = [attr: number, ch: string];

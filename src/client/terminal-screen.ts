@@ -1,4 +1,5 @@
 import {
+  cellWidth,
   DEFAULT_COLOR,
   FLAG_BLINK,
   FLAG_BOLD,
@@ -10,7 +11,6 @@ import {
   FLAG_UNDERLINE,
   type ScreenLine,
 } from './cell-render.js';
-import { serverWidths } from './pane-view.js';
 
 /** Where the terminal's cursor goes after a frame, 0-based cell; `undefined` hides it. */
 export type CursorPlace = { x: number; y: number } | undefined;
@@ -117,10 +117,11 @@ export function sgrFor(attr: number, depth: ColourDepth): string {
   return `${out}m`;
 }
 
-/** Cells a character takes on the terminal: 2 for the ones the server's emulator drew wide. */
-function cellWidth(ch: string): number {
-  return ch.length > 0 && ch.charCodeAt(0) >= 0x1100 && serverWidths.wide.has(ch) ? 2 : 1;
-}
+/** Distinct attributes whose SGR sequence is kept: past this the cache starts again (a pane cycling colours cannot grow it). */
+const SGR_CACHE_MAX = 4096;
+
+/** What `painted` holds for a cell the terminal may show anything in: never equal to a frame's cell. */
+const UNKNOWN: readonly [number, string] = [-1, ''];
 
 function blankLine(width: number, attr: number): ScreenLine {
   return Array.from({ length: width }, () => [attr, ' '] as [number, string]);
@@ -134,7 +135,7 @@ function blankLine(width: number, attr: number): ScreenLine {
  * person's screen and cursor.
  *
  * A wide character's right half is the blank `copyCells` puts after it (the terminal's cursor steps
- * over it); widths come from the server's emulator (pane-view.ts `serverWidths`).
+ * over it); widths are cell-render.ts `cellWidth`'s (the server's emulator's where it drew them).
  */
 export class TerminalScreen {
   /** The frame being built, `height` lines of `width` cells. */
@@ -163,8 +164,9 @@ export class TerminalScreen {
   enter(title: string): void {
     this.entered = true;
     // Title: OSC 2, with C0 controls taken out so a session name cannot end the sequence early.
-    const safeTitle = [...title].filter((ch) => ch >= ' ' && ch !== '\x7f').join('');
-    this.output.write(`\x1b[?1049h\x1b[?25l\x1b[0m\x1b[H\x1b[2J\x1b]2;${safeTitle}\x07`);
+    const safeTitle = [...title].filter((ch) => ch >= ' ' && (ch < '\x7f' || ch > '\x9f')).join('');
+    // The scroll region is reset too: a program before may have left one set.
+    this.output.write(`\x1b[?1049h\x1b[r\x1b[?25l\x1b[0m\x1b[H\x1b[2J\x1b]2;${safeTitle}\x07`);
     this.cursorShown = false;
     this.forgetPainted();
   }
@@ -225,13 +227,20 @@ export class TerminalScreen {
         let code = this.sgr.get(attr);
         if (code === undefined) {
           code = sgrFor(attr, this.depth);
+          if (this.sgr.size >= SGR_CACHE_MAX) this.sgr.clear();
           this.sgr.set(attr, code);
         }
         out += code;
       }
-      // A wide character cut by the screen's right edge is shown as a blank, as tmux does.
+      // A wide character is drawn only over the blank the frame keeps for its right half: one cut
+      // by the screen's edge, or whose right half something else covers (an overlay's border), is
+      // shown as a blank, as tmux does.
       const wide = cellWidth(c[1]) === 2;
-      const fits = !wide || at + 1 < this.width;
+      const fits = !wide || (at + 1 < this.width && line[at + 1]![1] === ' ');
+      // A narrow character over a wide one's left half makes the terminal blank its right half too,
+      // in whatever attribute it likes: that cell is drawn again.
+      const was = painted[at]!;
+      if (!wide && at + 1 < this.width && cellWidth(was[1]) === 2) painted[at + 1] = UNKNOWN;
       // A control character never reaches the terminal from a cell, whoever put it there.
       const code = c[1].charCodeAt(0);
       out += fits && c[1] && code >= 0x20 && (code < 0x7f || code > 0x9f) ? c[1] : ' ';
@@ -252,8 +261,11 @@ export class TerminalScreen {
         // A cell under the right half of a wide character that stays: drawing it alone would
         // break the wide one, so the wide one is drawn again (covering this cell).
         const left = x > 0 ? line[x - 1]! : undefined;
-        if (left && cellWidth(left[1]) === 2 && painted[x - 1]![1] === left[1]) draw(line, painted, x - 1, y);
-        else draw(line, painted, x, y);
+        if (left && cellWidth(left[1]) === 2 && painted[x - 1]![1] === left[1]) {
+          draw(line, painted, x - 1, y);
+          // It no longer fits (this cell is no blank now): drawn as a blank, and this cell too.
+          if (cx <= x) draw(line, painted, x, y);
+        } else draw(line, painted, x, y);
         if (cy === y && cx > x + 1) x = cx - 1;
       }
     }

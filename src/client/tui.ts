@@ -17,6 +17,7 @@ import {
   FLAG_INVERSE,
   packAttr,
   type ScreenLine,
+  textWidth,
   writeText,
 } from './cell-render.js';
 import { type PromptHost, type PromptState, promptKey, runCommandLine } from './command-prompt.js';
@@ -92,11 +93,18 @@ function selected(mode: ScrollState, line: number): ReadonlyArray<readonly [numb
 }
 
 /**
- * Whether the terminal draws 256 colours: TERM names a 256-colour or direct-colour terminal, or
- * COLORTERM says truecolor/24bit (the convention terminals and tmux follow).
+ * Whether the terminal draws 256 colours: TERM names a 256-colour or direct-colour terminal, or a
+ * modern terminal by its own name, or COLORTERM says truecolor/24bit (the convention terminals and
+ * tmux follow).
  */
 export function terminalHas256Colours(env: NodeJS.ProcessEnv): boolean {
-  return /-(256colou?r|direct)$/.test(env.TERM ?? '') || /^(truecolor|24bit)$/i.test(env.COLORTERM ?? '');
+  return (
+    /-(256colou?r|direct)$/.test(env.TERM ?? '') ||
+    // Terminals whose own TERM names say nothing of colours but draw 256 and more (their terminfo
+    // entries have 256 colours); over SSH COLORTERM rarely comes along.
+    /^(xterm-kitty|xterm-ghostty|alacritty|foot|foot-extra|wezterm|contour|rio)$/.test(env.TERM ?? '') ||
+    /^(truecolor|24bit)$/i.test(env.COLORTERM ?? '')
+  );
 }
 
 /**
@@ -188,12 +196,19 @@ export class Tui {
       },
       ...(this.options.autostart ? { autostart: this.options.root ? { root: this.options.root } : {} } : {}),
     });
+    let themeProblem: string | undefined;
     try {
       await this.useUi(this.connection.welcome?.ui ?? { bindings: {}, theme: 'default' });
     } catch (error) {
-      // A theme that cannot be read: say so on the person's screen, which is still theirs.
-      this.connection.close();
-      throw error;
+      // A theme that cannot be read must not lock the person out of their session until the
+      // server restarts (its config is read once): the default theme, and a word about it.
+      try {
+        this.theme = await loadTheme('default');
+      } catch {
+        this.connection.close();
+        throw error;
+      }
+      themeProblem = `${errorMessage(error)}: the default theme is used`;
     }
     const handedOver = await this.handOverSecrets();
     if (this.options.initialCommand && !this.options.readOnly) {
@@ -209,6 +224,7 @@ export class Tui {
     this.setupScreen();
     releaseYoungGeneration();
     if (handedOver) this.flash(handedOver);
+    if (themeProblem) this.flash(themeProblem);
     return new Promise<number>((resolve) => {
       this.finished = resolve;
     });
@@ -216,12 +232,13 @@ export class Tui {
 
   /** Takes the server's keys and theme (its config's, checked when the server loaded it). */
   private async useUi(ui: ClientUi): Promise<void> {
-    this.theme = await loadTheme(ui.theme);
     this.prefixName = effectivePrefix(ui, this.options.env);
     this.bindings = new Map(
       Object.entries(ui.bindings).map(([key, action]) => [normalizeKeyName(key), action as KeyAction]),
     );
     this.router = new InputRouter(keyNameToBytes(this.prefixName) ?? '\x02', this.bindings);
+    // Last: the keys are set even when the theme cannot be read.
+    this.theme = await loadTheme(ui.theme);
   }
 
   /**
@@ -257,6 +274,10 @@ export class Tui {
     // The terminal can vanish (an SSH connection drops): writes then fail with EIO or EPIPE, which
     // ends the client as a hangup does. Never removed: finish's own last writes can fail too.
     process.stdout.on('error', this.onStdoutError);
+    // Whatever ends the process, the person's terminal is given back as it was (blessed did this
+    // for its screens): a crash says why on the main screen, not on the alternate one it leaves.
+    process.on('exit', this.onProcessExit);
+    process.on('uncaughtException', this.onCrash);
     this.screen.enter(`orchestra: ${this.options.session}`);
     process.stdout.on('resize', this.onTerminalResize);
     process.stdout.write(MOUSE_ON + PASTE_ON);
@@ -265,6 +286,9 @@ export class Tui {
     process.stdin.on('data', this.onStdin);
     process.on('SIGHUP', this.onHangup);
     process.on('SIGTERM', this.onTerminate);
+    // Raw mode sends C-c to the pane; these come from elsewhere (kill -INT): end as a detach does.
+    process.on('SIGINT', this.onTerminate);
+    process.on('SIGQUIT', this.onTerminate);
     this.clockTimer = setInterval(() => this.requestRender(), 15_000).unref();
     this.requestRender();
   }
@@ -283,6 +307,20 @@ export class Tui {
     } catch (error) {
       this.flash(`error: ${errorMessage(error)}`);
     }
+  };
+
+  /** The process is exiting with the screen still up (a crash, process.exit): restore the terminal. */
+  private readonly onProcessExit = (): void => {
+    if (!this.screen) return;
+    process.stdout.write(MOUSE_OFF + PASTE_OFF);
+    this.screen.leave();
+    this.screen = undefined;
+  };
+
+  private readonly onCrash = (error: Error): void => {
+    this.finish(1, '');
+    process.stderr.write(`orchestra: the client failed: ${error.stack ?? error.message}\n`);
+    process.exit(1);
   };
 
   private readonly onStdoutError = (): void => {
@@ -329,6 +367,10 @@ export class Tui {
     process.stdin.off('data', this.onStdin);
     process.off('SIGHUP', this.onHangup);
     process.off('SIGTERM', this.onTerminate);
+    process.off('SIGINT', this.onTerminate);
+    process.off('SIGQUIT', this.onTerminate);
+    process.off('exit', this.onProcessExit);
+    process.off('uncaughtException', this.onCrash);
     process.stdout.off('resize', this.onTerminalResize);
     process.stdout.write(MOUSE_OFF + PASTE_OFF);
     this.screen?.leave();
@@ -587,7 +629,7 @@ export class Tui {
   private cursorPlace(screen: TerminalScreen): CursorPlace {
     const layout = this.layout;
     const focus = this.focusIndex();
-    if (this.mode.kind === 'prompt') return { x: 1 + this.mode.text.length, y: screen.height - 1 };
+    if (this.mode.kind === 'prompt') return { x: 1 + textWidth(this.mode.text), y: screen.height - 1 };
     if (this.mode.kind === 'scroll' && this.mode.searching === undefined && !this.overlay) {
       // The copy cursor, on the pane being scrolled.
       const mode = this.mode;
@@ -958,6 +1000,8 @@ export class Tui {
   private closeOverlay(): void {
     if (!this.overlay) return;
     this.overlay = undefined;
+    // What the box covered is drawn again (a pane's unchanged rows, the empty area).
+    this.paintedGeometry = '';
     this.mode = { kind: 'normal' };
   }
 

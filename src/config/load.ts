@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { isAbsolute, relative, sep } from 'node:path';
 import { type ParseError, parse, printParseErrorCode, stripComments, visit } from 'jsonc-parser';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
@@ -8,6 +8,7 @@ import { ConfigError } from './config-error.js';
 import { deepMerge } from './deep-merge.js';
 import { formatIssues, issueMessage } from './format-issue.js';
 import { configSchema, type OrchestraConfig } from './schema.js';
+import { userConfigPath } from './user-config-path.js';
 
 /** jsonc-parser's error codes in words a config author understands. */
 const SYNTAX_PROBLEMS: Record<string, string> = {
@@ -98,20 +99,7 @@ export function validateConfig(raw: unknown, file: string): OrchestraConfig {
   );
 }
 
-/**
- * The user's configuration directory: `$XDG_CONFIG_HOME`, or `~/.config` when XDG_CONFIG_HOME is
- * unset or relative (the XDG spec says a relative value is to be ignored). systemd's user manager
- * reads units from `systemd/user/` below the same directory.
- */
-export function userConfigHome(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CONFIG_HOME;
-  return xdg !== undefined && xdg !== '' && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.config');
-}
-
-/** The user-level defaults file: `orchestra/config.json` in {@link userConfigHome}. */
-export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(userConfigHome(env), 'orchestra', 'config.json');
-}
+export { userConfigHome, userConfigPath } from './user-config-path.js';
 
 /** The file's content, or undefined when it does not exist. */
 async function readOptional(path: string, label: string): Promise<string | undefined> {

@@ -338,11 +338,20 @@ export const configSchema = z
     keys: keysSchema.prefault({ bindings: {} }).describe('Prefix key and key bindings.'),
     theme: nonEmpty.default('default').describe('Colour theme name.'),
     notify: z
-      .array(nonEmpty)
+      .array(
+        nonEmpty.refine(
+          (arg) =>
+            !/\{(task|attempt|state|summary)\}/.test(arg) || /^\{(task|attempt|state|summary)\}$/.test(arg),
+          {
+            message:
+              'a placeholder must be an argument of its own ("{summary}", not "text {summary}"): the agent writes the summary, and inside a longer argument an interpreter could run it',
+          },
+        ),
+      )
       .min(1)
       .optional()
       .describe(
-        'Command run when an agent starts waiting for you or ends (done, error): argv, no shell; {task}, {attempt}, {state} and {summary} in an argument are replaced, each as part of that one argument.',
+        'Command run when an agent starts waiting for you or ends (done, error): argv, no shell. An argument that is exactly {task}, {attempt}, {state} or {summary} is replaced by that value; the values are also in ORCHESTRA_TASK, ORCHESTRA_ATTEMPT, ORCHESTRA_STATE and ORCHESTRA_SUMMARY.',
       ),
     scrollback: z
       .int()

@@ -21,12 +21,13 @@ export class AgentStatus {
   /**
    * @param onCost called when a pane's spend changed (the session's total is to be redone)
    * @param onChange called when a pane's title changed (state or spend)
-   * @param onNotice called when an agent starts waiting for a person or ends (notifications.ts)
+   * @param onState called when a pane's agent changed state, with the notice a person would get
+   *   for it (undefined for a state nobody is told about); notifications.ts `NoticeGate` paces them
    */
   constructor(
     private readonly onCost: () => void,
     private readonly onChange: () => void,
-    private readonly onNotice: (notice: Notice) => void = () => {},
+    private readonly onState: (paneId: number, notice: Notice | undefined) => void = () => {},
   ) {}
 
   /**
@@ -43,15 +44,12 @@ export class AgentStatus {
         if (!AGENT_STATES.has(event.state)) return;
         const changed = pane.state !== event.state;
         pane.state = event.state;
-        // Told once per change: a second `waiting` in a row (another hook firing) is no news.
-        const notice = changed
-          ? noticeFor(
-              { id: pane.id, name: pane.spec.name, attemptId: pane.spec.attemptId },
-              event.state,
-              event.summary,
-            )
-          : undefined;
-        if (notice) this.onNotice(notice);
+        // Offered once per change: a second `waiting` in a row (another hook firing) is no news;
+        // a state nobody is told about (working) is offered too, so that it withdraws one.
+        if (changed) {
+          const who = { id: pane.id, name: pane.spec.name, attemptId: pane.spec.attemptId };
+          this.onState(pane.id, noticeFor(who, event.state, event.summary));
+        }
       } else if (event.type === 'usage') {
         usage.push(event);
         this.paneCosts.set(pane.id, summarizeCost(usage));

@@ -53,6 +53,8 @@ export interface CommandHost {
   readonly window: Window<Pane>;
   /** Task commands, when the session has a scheduler (set after the server starts). */
   tasks(): SessionTasks | undefined;
+  /** Settles once the scheduler of a repository's session is up (at once for other sessions). */
+  tasksReady(): Promise<void>;
   /** The environment pane processes get, into which `set-env` hands a secret. */
   readonly env: NodeJS.ProcessEnv;
   readonly logger: Logger | undefined;
@@ -233,19 +235,21 @@ export async function executeCommand(
         .filter((c) => c.attached)
         .map((c) => ({ id: c.id, cols: c.cols, rows: c.rows, term: c.hello?.term, readOnly: c.readOnly }));
     case 'task-board':
+      // A client that attached while the queue was still starting sees it, not an empty board.
+      await host.tasksReady();
       return host.tasks()?.board() ?? [];
     case 'task-diff':
-      return requireTasks(host).diff(command.task, command.attempt);
+      return (await readyTasks(host)).diff(command.task, command.attempt);
     case 'pick-winner':
-      return requireTasks(host).pick(command.task, command.attempt);
+      return (await readyTasks(host)).pick(command.task, command.attempt);
     case 'retry-task':
-      return requireTasks(host).retry(command.task);
+      return (await readyTasks(host)).retry(command.task);
     case 'merge-task':
-      return requireTasks(host).merge(command.task);
+      return (await readyTasks(host)).merge(command.task);
     case 'kill-server':
       return { session: host.session };
     case 'autonomy':
-      return requireTasks(host).autonomyCommand(command.action);
+      return (await readyTasks(host)).autonomyCommand(command.action);
     case 'set-env': {
       if (!isSecretEnv(command.name)) {
         throw new OrchestraError('USAGE', `${command.name} cannot be handed to the server`, {
@@ -265,6 +269,12 @@ export async function executeCommand(
       return { name: command.name };
     }
   }
+}
+
+/** The task queue once it is up. @throws OrchestraError NOT_INITIALIZED when the session has none */
+async function readyTasks(host: CommandHost): Promise<SessionTasks> {
+  await host.tasksReady();
+  return requireTasks(host);
 }
 
 /** @throws OrchestraError NOT_INITIALIZED when the session has no task queue */

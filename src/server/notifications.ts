@@ -14,6 +14,18 @@ const SUMMARY_CHARS = 200;
 const NOTIFY_TIMEOUT_MS = 10_000;
 
 /**
+ * How long a state must hold before it is told, ms: an agent's hooks firing back to back (waiting,
+ * then working again) are one change, and a file of a thousand flips is read in one go.
+ */
+export const NOTICE_SETTLE_MS = 300;
+
+/** Fewest ms between two notices of one pane: an agent flipping its state is told this often at most. */
+export const NOTICE_MIN_INTERVAL_MS = 5_000;
+
+/** The placeholders of a `notify` argument (each an argument of its own). */
+export const NOTIFY_PLACEHOLDERS = ['{task}', '{attempt}', '{state}', '{summary}'] as const;
+
+/**
  * The notice for a state an agent reported, or undefined when it is not one a person is told
  * about. `summary` is the agent's text (hostile input): made printable and cut short.
  */
@@ -36,33 +48,116 @@ export function noticeFor(
 }
 
 /**
- * The config's `notify` argv for `notice`: `{task}`, `{attempt}`, `{state}` and `{summary}`
- * replaced inside each argument ('' when the pane has no task), never split or passed to a shell.
+ * The config's `notify` argv for `notice`: an argument that is exactly `{task}`, `{attempt}`,
+ * `{state}` or `{summary}` becomes that value ('' when the pane has no task). Nothing is replaced
+ * inside a longer argument — the config refuses one — so the agent's words are one argument of
+ * their own, never part of a script an interpreter (`sh -c`, `osascript -e`) would run.
  */
 export function notifyArgv(template: readonly string[], notice: Notice): string[] {
   const values: Record<string, string> = {
-    task: notice.task ?? '',
-    attempt: notice.attempt ?? '',
-    state: notice.state,
-    summary: notice.summary,
+    '{task}': notice.task ?? '',
+    '{attempt}': notice.attempt ?? '',
+    '{state}': notice.state,
+    '{summary}': notice.summary,
   };
-  return template.map((arg) =>
-    arg.replace(/\{(task|attempt|state|summary)\}/g, (_, key: string) => values[key]!),
-  );
+  return template.map((arg) => values[arg] ?? arg);
 }
 
 /**
- * Runs the config's `notify` command for `notice`, detached from the server's output; a command
- * that fails or runs longer than 10 s is logged (and killed), never fatal.
+ * Paces notices (DESIGN.md's agent states are the agent's to write, as often as it likes): a pane's
+ * notice is told once its state has held {@link NOTICE_SETTLE_MS}, and at most every
+ * {@link NOTICE_MIN_INTERVAL_MS}; a later state replaces one not yet told, and a state nobody is
+ * told about (working) withdraws it.
  */
-export function runNotifyCommand(template: readonly string[], notice: Notice, logger?: Logger): void {
-  const [file, ...args] = notifyArgv(template, notice);
-  if (!file) return;
-  const child = spawn(file, args, { stdio: 'ignore', timeout: NOTIFY_TIMEOUT_MS, killSignal: 'SIGKILL' });
-  child.on('error', (error) =>
-    logger?.warn({ err: error, command: file }, 'the notify command could not start'),
-  );
-  child.on('exit', (code, signal) => {
-    if (code !== 0) logger?.warn({ command: file, code, signal }, 'the notify command failed');
-  });
+export class NoticeGate {
+  private readonly panes = new Map<number, { pending?: Notice; timer?: NodeJS.Timeout; lastAt: number }>();
+
+  /** @param tell called with each notice that is to reach the person */
+  constructor(
+    private readonly tell: (notice: Notice) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Pane `paneId`'s agent changed state; `notice` is what a person would be told (undefined: nothing). */
+  offer(paneId: number, notice: Notice | undefined): void {
+    let entry = this.panes.get(paneId);
+    if (!entry) {
+      entry = { lastAt: Number.NEGATIVE_INFINITY };
+      this.panes.set(paneId, entry);
+    }
+    if (notice) entry.pending = notice;
+    else delete entry.pending;
+    if (!entry.pending) {
+      clearTimeout(entry.timer);
+      delete entry.timer;
+      return;
+    }
+    if (entry.timer) return;
+    const pane = entry;
+    const wait = Math.max(NOTICE_SETTLE_MS, pane.lastAt + NOTICE_MIN_INTERVAL_MS - this.now());
+    pane.timer = setTimeout(() => {
+      delete pane.timer;
+      const told = pane.pending;
+      delete pane.pending;
+      if (!told) return;
+      pane.lastAt = this.now();
+      this.tell(told);
+    }, wait);
+    pane.timer.unref();
+  }
+
+  /** The pane is gone: nothing more is told of it. */
+  forget(paneId: number): void {
+    clearTimeout(this.panes.get(paneId)?.timer);
+    this.panes.delete(paneId);
+  }
+}
+
+/**
+ * The config's `notify` command, run for each notice with the values as arguments (and as
+ * ORCHESTRA_TASK, ORCHESTRA_ATTEMPT, ORCHESTRA_STATE, ORCHESTRA_SUMMARY in its environment), one
+ * at a time: a notice while one still runs is dropped (logged). A command that fails or runs
+ * longer than 10 s is logged (and killed), never fatal.
+ */
+export class NotifyCommand {
+  private running = false;
+
+  constructor(
+    private readonly template: readonly string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly logger?: Logger,
+  ) {}
+
+  run(notice: Notice): void {
+    const [file, ...args] = notifyArgv(this.template, notice);
+    if (!file) return;
+    if (this.running) {
+      this.logger?.warn(
+        { command: file, pane: notice.pane },
+        'the notify command is still running: a notice is dropped',
+      );
+      return;
+    }
+    this.running = true;
+    const child = spawn(file, args, {
+      stdio: 'ignore',
+      timeout: NOTIFY_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+      env: {
+        ...this.env,
+        ORCHESTRA_TASK: notice.task ?? '',
+        ORCHESTRA_ATTEMPT: notice.attempt ?? '',
+        ORCHESTRA_STATE: notice.state,
+        ORCHESTRA_SUMMARY: notice.summary,
+      },
+    });
+    child.on('error', (error) => {
+      this.running = false;
+      this.logger?.warn({ err: error, command: file }, 'the notify command could not start');
+    });
+    child.on('exit', (code, signal) => {
+      this.running = false;
+      if (code !== 0) this.logger?.warn({ command: file, code, signal }, 'the notify command failed');
+    });
+  }
 }

@@ -27,7 +27,7 @@ import type { StateStore } from '../store/store.js';
 import { AgentStatus } from './agent-status.js';
 import { ClientConnection } from './client-connection.js';
 import { type CommandHost, executeCommand, isActivity, resolvePane, type SessionTasks } from './commands.js';
-import { runNotifyCommand } from './notifications.js';
+import { NoticeGate, NotifyCommand } from './notifications.js';
 import type { NewPaneRequest } from './pane-request.js';
 import { ScreenFrames, ScreenStream } from './screen-frames.js';
 import { Window } from './window.js';
@@ -85,11 +85,15 @@ export class SessionServer {
   /** What to stop when a pane goes (its events tail). */
   private readonly paneDisposers = new Map<number, Disposable>();
   /** Agents' states and spend, per pane. */
+  /** Paces what the agents' states tell the person (notifications.ts). */
+  private readonly notices = new NoticeGate((notice) => this.tell(notice));
   private readonly agents = new AgentStatus(
     () => this.updateSessionCost(),
     () => this.changedSoon(),
-    (notice) => this.tell(notice),
+    (paneId, notice) => this.notices.offer(paneId, notice),
   );
+  /** The config's `notify` command, when there is one. */
+  private notifyCommand: NotifyCommand | undefined;
   private shuttingDown = false;
   /** Extra status-bar fields (task counts, cost) set by other parts of the server. */
   readonly status: Record<string, string> = {};
@@ -98,8 +102,35 @@ export class SessionServer {
    * attached client (a key binding); the server's start before that. The autonomy loop's idle clock.
    */
   lastActivityAt = Date.now();
+  private tasksValue: SessionTasks | undefined;
+  /** Settles once a session that is to have a task queue has it (or has given up on it). */
+  private tasksStarting: Promise<void> | undefined;
+  private tasksStarted: (() => void) | undefined;
+
   /** Task commands, served by the scheduler when the session has one (a repository's session). */
-  tasks: SessionTasks | undefined;
+  get tasks(): SessionTasks | undefined {
+    return this.tasksValue;
+  }
+
+  set tasks(tasks: SessionTasks | undefined) {
+    this.tasksValue = tasks;
+    this.tasksStarted?.();
+  }
+
+  /**
+   * Says that this session's task queue is on its way (start.ts, before clients can connect):
+   * until it is set — or {@link giveUpTasks} — task commands wait for it instead of finding none.
+   */
+  expectTasks(): void {
+    this.tasksStarting ??= new Promise((resolve) => {
+      this.tasksStarted = resolve;
+    });
+  }
+
+  /** The task queue will not come (it failed to start): waiting commands go on without it. */
+  giveUpTasks(): void {
+    this.tasksStarted?.();
+  }
   private readonly shutdownHooks: Array<() => Promise<void>> = [];
   /** Settles with the reason once the server has shut down. */
   readonly closed: Promise<string>;
@@ -116,6 +147,7 @@ export class SessionServer {
       session: this.session,
       window: this.window,
       tasks: () => this.tasks,
+      tasksReady: () => this.tasksStarting ?? Promise.resolve(),
       env: this.options.env ?? globalThis.process.env,
       logger: this.options.logger,
       clients: () => this.clients.values(),
@@ -297,6 +329,7 @@ export class SessionServer {
     if (!this.window.remove(pane)) return;
     this.paneDisposers.get(pane.id)?.dispose();
     this.paneDisposers.delete(pane.id);
+    this.notices.forget(pane.id);
     pane.dispose(reason);
     for (const client of this.clients.values()) client.forgetPane(pane.id);
     this.relayout();
@@ -341,7 +374,14 @@ export class SessionServer {
   private tell(notice: Notice): void {
     const message: Control = { kind: 'event', event: { event: 'notify', ...notice } };
     for (const client of this.clients.values()) if (client.attached) client.sendControl(message);
-    if (this.options.notify) runNotifyCommand(this.options.notify, notice, this.options.logger);
+    if (this.options.notify) {
+      this.notifyCommand ??= new NotifyCommand(
+        this.options.notify,
+        this.options.env ?? process.env,
+        this.options.logger,
+      );
+      this.notifyCommand.run(notice);
+    }
   }
 
   /** Broadcasts the layout and schedules a save. */

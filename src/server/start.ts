@@ -1,7 +1,9 @@
 import { access, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { errorMessage, OrchestraError } from '../common/errors.js';
 import { orchestraPaths } from '../common/paths.js';
 import type { OrchestraConfig } from '../config/schema.js';
+import { userConfigPath } from '../config/user-config-path.js';
 import { ensureSocketDir } from '../ipc/socket-dir.js';
 import { probeSocket, withSessionLock } from '../ipc/socket-lock.js';
 import type { Logger } from '../log/logger.js';
@@ -60,6 +62,10 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       });
     }
   }
+  if (!config) {
+    config = await userConfigOnly(env);
+    if (config) scrollback = config.scrollback;
+  }
   const server = await withSessionLock(`${dir}/${options.session}.lock`, async () => {
     const state = await probeSocket(path);
     if (state === 'live') {
@@ -92,6 +98,8 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
         void store?.close();
       },
     });
+    // A repository's session gets its queue after it listens: task commands wait for it.
+    if (options.root && store && config) created.expectTasks();
     await created.listen();
     return created;
   }).catch(async (error: unknown) => {
@@ -105,7 +113,11 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
       import('../scheduler/scheduler.js'),
       import('../scheduler/merge-task.js'),
       import('../scheduler/task-diff.js'),
-    ]);
+    ]).catch((error: unknown) => {
+      // Task commands waiting for the queue must not wait for ever.
+      server.giveUpTasks();
+      throw error;
+    });
     const scheduler = new Scheduler({
       root: options.root,
       paths: orchestraPaths(options.root),
@@ -140,10 +152,32 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     } catch (error) {
       // A server listening without its queue would look alive and run nothing: it goes instead,
       // and the next start tries again.
+      server.giveUpTasks();
       await server.shutdown(`the queue could not start: ${errorMessage(error)}`);
       throw error;
     }
   }
   logger.info({ pid: process.pid }, 'server started');
   return server;
+}
+
+/**
+ * A plain session's config (no `.orchestra/` to read): the user-level file's keys, theme and
+ * notify command, loaded only when that file exists — most people have none, and a session without
+ * tasks then starts without the config code (issue 12).
+ *
+ * @throws ConfigError when the user-level file is there but invalid (nothing starts with a bad config)
+ */
+async function userConfigOnly(env: NodeJS.ProcessEnv): Promise<OrchestraConfig | undefined> {
+  const path = userConfigPath(env);
+  if (
+    !(await access(path).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return undefined;
+  const { loadConfig } = await import('../config/load.js');
+  // A root with no .orchestra/: only the user-level file is read.
+  return (await loadConfig(dirname(path), { env, userConfigPath: path })).config;
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
 import xtermHeadless from '@xterm/headless';
 import {
   DEFAULT_COLOR,
@@ -8,9 +9,9 @@ import {
   FLAG_ITALIC,
   FLAG_STRIKETHROUGH,
   packAttr,
+  serverWidths,
   writeText,
 } from '../../src/client/cell-render.js';
-import { serverWidths } from '../../src/client/pane-view.js';
 import { colourTo16, sgrFor, TerminalScreen } from '../../src/client/terminal-screen.js';
 
 const { Terminal } = xtermHeadless;
@@ -156,6 +157,69 @@ describe('TerminalScreen', () => {
     await flush(terminal);
     assert.ok(!written.at(-1)!.includes('\x1ba'), 'no ESC written from a cell');
     assert.equal(row(terminal, 0), ' a');
+  });
+
+  test('text the client writes itself takes the cells each character needs: wide, zero-width, cut at the edge', async () => {
+    const { terminal, screen } = setup(12, 2);
+    terminal.loadAddon(new Unicode11Addon());
+    terminal.unicode.activeVersion = '11';
+    screen.enter('t');
+    // A name no pane has drawn yet: its widths come from East Asian Width, not the server.
+    writeText(screen.lines[0], 0, 12, ' 0: 日本\u200b\u200b\u200b fix', plain);
+    writeText(screen.lines[1], 0, 5, 'ab語語', plain);
+    screen.render({ x: 0, y: 0 });
+    await flush(terminal);
+    assert.equal(row(terminal, 0), ' 0: 日本 fix');
+    assert.equal(row(terminal, 1), 'ab語', 'the wide character that would be cut is left out');
+    assert.equal(
+      terminal.buffer.active.getLine(0)!.getCell(9)!.getChars(),
+      'f',
+      'fix starts where it should',
+    );
+    assert.equal(terminal.buffer.active.baseY, 0, 'nothing wrapped or scrolled');
+  });
+
+  test("a wide character whose right half something else covers is drawn as a blank (an overlay's border stays)", async () => {
+    const { terminal, screen } = setup(6, 1);
+    terminal.loadAddon(new Unicode11Addon());
+    terminal.unicode.activeVersion = '11';
+    screen.enter('t');
+    writeText(screen.lines[0], 0, 6, 'a日b', plain);
+    screen.render(undefined);
+    screen.lines[0]![2] = [plain, '│'];
+    screen.render(undefined);
+    await flush(terminal);
+    assert.equal(row(terminal, 0), 'a │b');
+  });
+
+  test('a narrow character over a wide one: the right half the terminal blanked is drawn again', async () => {
+    const { terminal, screen } = setup(6, 1);
+    terminal.loadAddon(new Unicode11Addon());
+    terminal.unicode.activeVersion = '11';
+    screen.enter('t');
+    const red = packAttr(0, DEFAULT_COLOR, 1);
+    screen.lines[0]![0] = [red, '日'];
+    screen.lines[0]![1] = [red, ' '];
+    screen.render(undefined);
+    screen.lines[0]![0] = [plain, 'x'];
+    screen.render(undefined);
+    await flush(terminal);
+    assert.equal(row(terminal, 0), 'x ');
+    assert.equal(
+      terminal.buffer.active.getLine(0)!.getCell(1)!.getBgColor(),
+      1,
+      'the right half keeps its colour',
+    );
+  });
+
+  test('the SGR cache stays bounded however many attributes a pane cycles through', () => {
+    const { screen } = setup(1, 1);
+    screen.enter('t');
+    for (let i = 0; i < 10_000; i++) {
+      screen.lines[0]![0] = [packAttr(0, i % 256, (i >> 8) % 256), 'x'];
+      screen.render(undefined);
+    }
+    assert.ok((screen as unknown as { sgr: Map<number, string> }).sgr.size <= 4096);
   });
 
   test('the title cannot carry control characters out of its OSC', () => {

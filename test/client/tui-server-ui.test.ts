@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ORCHESTRA_BIN } from '../support/cli.js';
 import { TmuxTerminal } from '../support/tmux.js';
 import { statusLine, TuiWorld } from './tui-fixture.js';
 
@@ -42,5 +43,40 @@ describe("attach takes the session's keys from its server", () => {
       what: 'the help, by the configured binding',
     });
     assert.match(help, /prefix: C-g/);
+  });
+});
+
+/**
+ * A theme the server's config names but no file has: the client draws with the default theme and
+ * says so, instead of refusing to attach until the server (and every agent in it) restarts.
+ */
+describe('a theme that cannot be read', () => {
+  let world: TuiWorld;
+
+  before(async () => {
+    world = await TuiWorld.create();
+    const init = await world.orchestra(['init']);
+    assert.equal(init.code, 0, init.stderr);
+    await writeFile(
+      join(world.root, '.orchestra', 'orchestra.json'),
+      JSON.stringify({ theme: 'no-such-theme' }),
+    );
+  });
+  after(async () => {
+    await world?.dispose();
+  });
+
+  test('attaches with the default theme and says why', async () => {
+    const term = await world.terminal({ cols: 120, rows: 20 });
+    await term.typeLine(`${ORCHESTRA_BIN} tui; echo EXIT=$?`);
+    await term.waitForScreen(
+      (s) => s.includes('theme "no-such-theme" cannot be read: the default theme is used'),
+      {
+        what: 'the message about the theme',
+      },
+    );
+    await term.waitForScreen((s) => statusLine(s).startsWith(`[${world.session}]`), {
+      what: 'the status bar',
+    });
   });
 });

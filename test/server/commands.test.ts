@@ -64,6 +64,7 @@ interface TestHost extends CommandHost {
   removed: Array<{ pane: number; reason: PaneCloseReason }>;
   clientList: ClientConnection[];
   taskQueue: SessionTasks | undefined;
+  queueReady: Promise<void>;
 }
 
 function hostWith(names: string[]): { host: TestHost; panes: FakePane[] } {
@@ -77,7 +78,9 @@ function hostWith(names: string[]): { host: TestHost; panes: FakePane[] } {
     removed: [],
     clientList: [],
     taskQueue: undefined,
+    queueReady: Promise.resolve(),
     tasks: () => host.taskQueue,
+    tasksReady: () => host.queueReady,
     env: {},
     logger: undefined,
     clients: () => host.clientList,
@@ -201,6 +204,24 @@ describe('executeCommand', () => {
     assert.equal(told, 1);
     await rejectsWith(executeCommand(host, undefined, { ...set, value: 'sk-2' }), 'USAGE');
     assert.equal(host.env.ANTHROPIC_API_KEY, 'sk-1', 'never replaced');
+  });
+
+  test('a task command while the queue is still starting waits for it instead of finding none', async () => {
+    const { host } = hostWith([]);
+    let started!: () => void;
+    host.queueReady = new Promise((resolve) => {
+      started = resolve;
+    });
+    const board = executeCommand(host, undefined, { cmd: 'task-board' });
+    const retry = executeCommand(host, undefined, { cmd: 'retry-task', task: '1' });
+    await new Promise((r) => setTimeout(r, 20));
+    host.taskQueue = {
+      board: () => [{ id: 'task-01' }],
+      retry: async (task: string) => ({ retried: task }),
+    } as unknown as SessionTasks;
+    started();
+    assert.deepEqual(await board, [{ id: 'task-01' }]);
+    assert.deepEqual(await retry, { retried: '1' });
   });
 
   test('task commands without a task queue: an empty board, else NOT_INITIALIZED', async () => {

@@ -1,9 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import * as pty from 'node-pty';
-import { noticeFor, notifyArgv } from '../../src/server/notifications.js';
+import { configSchema } from '../../src/config/schema.js';
+import {
+  NOTICE_MIN_INTERVAL_MS,
+  NOTICE_SETTLE_MS,
+  NoticeGate,
+  noticeFor,
+  notifyArgv,
+} from '../../src/server/notifications.js';
 import { makeRepo } from '../git/fixtures.js';
 import { ORCHESTRA_BIN } from '../support/cli.js';
 import { startTestSession, type TestSession, waitFor } from './fixtures.js';
@@ -35,14 +42,68 @@ describe('notices: which states, what text', () => {
     assert.equal(noticeFor({ id: 1, name: 'a' }, 'done', { not: 'text' })!.summary, '');
   });
 
-  test('notify argv: placeholders are replaced inside each argument, which stays one argument', () => {
+  test('notify argv: an argument that is exactly a placeholder is its value; nothing inside others', () => {
     const notice = noticeFor({ id: 1, name: 'a', attemptId: 't-1-a1' }, 'waiting', 'a b; $(rm -rf ~) `x`')!;
     assert.deepEqual(
-      notifyArgv(['notify-send', '{task}/{attempt}', 'state={state}', '{summary}', '{nope}'], notice),
-      ['notify-send', 't-1/t-1-a1', 'state=waiting', 'a b; $(rm -rf ~) `x`', '{nope}'],
+      notifyArgv(
+        ['notify-send', '{task}', '{attempt}', '{state}', '{summary}', 'x {summary}', '{nope}'],
+        notice,
+      ),
+      ['notify-send', 't-1', 't-1-a1', 'waiting', 'a b; $(rm -rf ~) `x`', 'x {summary}', '{nope}'],
     );
     const plain = noticeFor({ id: 2, name: 'sh' }, 'done', '')!;
-    assert.deepEqual(notifyArgv(['x', '{task}{attempt}'], plain), ['x', '']);
+    assert.deepEqual(notifyArgv(['x', '{task}'], plain), ['x', '']);
+  });
+
+  test('the config refuses a placeholder inside a longer argument, with the reason', () => {
+    const ok = configSchema.safeParse({ notify: ['notify-send', '{task}', '{summary}'] });
+    assert.equal(ok.success, true);
+    const bad = configSchema.safeParse({ notify: ['osascript', '-e', 'display notification "{summary}"'] });
+    assert.equal(bad.success, false);
+    assert.match(bad.error!.issues[0]!.message, /a placeholder must be an argument of its own/);
+    assert.deepEqual(bad.error!.issues[0]!.path, ['notify', 2]);
+  });
+
+  test('the gate tells a state once it holds, at most every few seconds per pane, and a flood as one', () => {
+    mock.timers.enable({ apis: ['setTimeout'] });
+    try {
+      let now = 0;
+      const told: string[] = [];
+      const gate = new NoticeGate(
+        (n) => told.push(`${n.pane}:${n.state}`),
+        () => now,
+      );
+      const waiting = noticeFor({ id: 1, name: 'a' }, 'waiting', '')!;
+      const done = noticeFor({ id: 1, name: 'a' }, 'done', '')!;
+      // A file of a thousand flips, read at once: one notice, of the last state.
+      for (let i = 0; i < 1000; i++) gate.offer(1, i % 2 ? undefined : waiting);
+      gate.offer(1, done);
+      mock.timers.tick(NOTICE_SETTLE_MS);
+      assert.deepEqual(told, ['1:done']);
+      // Waiting again a second later: held back until the interval has passed since the last one.
+      now = 1000;
+      gate.offer(1, waiting);
+      now = NOTICE_MIN_INTERVAL_MS - 1;
+      mock.timers.tick(NOTICE_MIN_INTERVAL_MS - 1000 - 1);
+      assert.deepEqual(told, ['1:done']);
+      now = NOTICE_MIN_INTERVAL_MS;
+      mock.timers.tick(1);
+      assert.deepEqual(told, ['1:done', '1:waiting']);
+      // Working again before it is told: withdrawn.
+      now += NOTICE_MIN_INTERVAL_MS;
+      gate.offer(1, waiting);
+      gate.offer(1, undefined);
+      mock.timers.tick(NOTICE_SETTLE_MS);
+      assert.equal(told.length, 2);
+      // Another pane has its own pace; a forgotten pane is never told.
+      gate.offer(2, noticeFor({ id: 2, name: 'b' }, 'waiting', '')!);
+      gate.offer(3, noticeFor({ id: 3, name: 'c' }, 'waiting', '')!);
+      gate.forget(3);
+      mock.timers.tick(NOTICE_SETTLE_MS);
+      assert.deepEqual(told, ['1:done', '1:waiting', '2:waiting']);
+    } finally {
+      mock.timers.reset();
+    }
   });
 });
 
@@ -65,7 +126,7 @@ describe('an agent that starts waiting is told to the person', () => {
     const notify = [
       'sh',
       '-c',
-      'printf "%s\\n" "$@" > "$0"',
+      'printf "%s\\n" "$@" "env: $ORCHESTRA_TASK $ORCHESTRA_STATE" > "$0"',
       out,
       '{task}',
       '{attempt}',
@@ -122,6 +183,6 @@ describe('an agent that starts waiting is told to the person', () => {
       async () => (await readFile(out, 'utf8').catch(() => '')) || undefined,
       'notify ran',
     );
-    assert.equal(args, 'task-09\ntask-09-a1\nwaiting\nAllow edit of a.txt?\n');
+    assert.equal(args, 'task-09\ntask-09-a1\nwaiting\nAllow edit of a.txt?\nenv: task-09 waiting\n');
   });
 });
