@@ -35,6 +35,8 @@ const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register[]> 
       'kill-pane',
       'select-pane',
       'select-layout',
+      'resize-pane',
+      'swap-pane',
       'kill-server',
     ],
     load: async () => [(await import('./commands/session.js')).registerSessionCommands],

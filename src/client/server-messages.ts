@@ -108,9 +108,20 @@ function parseLayout(o: Json, what: string): LayoutState {
       rows: 'number',
       panes: 'array',
       status: 'object?',
+      sizes: 'object?',
     },
     what,
   );
+  if (o.sizes !== undefined) {
+    const sizes = o.sizes as Json;
+    expect(sizes, { main: 'number?', cols: 'array?', rows: 'array?' }, what, 'sizes.');
+    for (const key of ['cols', 'rows'] as const) {
+      (sizes[key] as unknown[] | undefined)?.forEach((n, i) => {
+        if (typeof n !== 'number')
+          throw new Error(`${what}: sizes.${key}.${i}: expected number, received ${kindOf(n)}`);
+      });
+    }
+  }
   (o.panes as unknown[]).forEach((pane, i) => {
     if (kindOf(pane) !== 'object')
       throw new Error(`${what}: panes.${i}: expected object, received ${kindOf(pane)}`);

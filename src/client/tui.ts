@@ -497,6 +497,7 @@ export class Tui {
       Math.max(1, layout.rows - STATUS_ROWS),
       layout.zoomed,
       focus < 0 ? null : focus,
+      layout.sizes ?? {},
     );
   }
 
@@ -758,6 +759,30 @@ export class Tui {
         void enterScrollMode(this.scrollHost, this.layout, 0, view?.cursor);
         return;
       }
+      case 'resize-left':
+      case 'resize-right':
+      case 'resize-up':
+      case 'resize-down': {
+        if (focus < 0) return;
+        const direction = (
+          { 'resize-left': 'L', 'resize-right': 'R', 'resize-up': 'U', 'resize-down': 'D' } as const
+        )[action];
+        void this.connection
+          .request({ cmd: 'resize-pane', pane: `%${layout!.panes[focus]!.id}`, direction, cells: 1 })
+          .catch((error: unknown) => this.flash(errorMessage(error)));
+        return;
+      }
+      case 'swap-prev':
+      case 'swap-next':
+        if (focus < 0) return;
+        void this.connection
+          .request({
+            cmd: 'swap-pane',
+            pane: `%${layout!.panes[focus]!.id}`,
+            direction: action === 'swap-prev' ? 'U' : 'D',
+          })
+          .catch((error: unknown) => this.flash(errorMessage(error)));
+        return;
       case 'paste-buffer':
         if (focus < 0) return;
         void this.connection
@@ -1011,10 +1036,23 @@ export class Tui {
       if (action === 'none') continue;
       byAction.set(action, [...(byAction.get(action) ?? []), key]);
     }
+    // select-pane-0 … 9 take one entry; the rest go in two columns, so the help fits a screen.
+    const numbered = [...byAction.keys()].filter((a) => /^select-pane-\d$/.test(a));
+    const entries = [...byAction.entries()]
+      .filter(([action]) => !numbered.includes(action))
+      .map(([action, keys]) => `${keys.join(' ').padEnd(14)} ${action}`);
+    if (numbered.length > 0) {
+      const keys = numbered.flatMap((a) => byAction.get(a) ?? []);
+      entries.unshift(`${[keys[0], keys.at(-1)].join('…').padEnd(14)} select pane by number`);
+    }
+    const half = Math.ceil(entries.length / 2);
+    const columns = entries
+      .slice(0, half)
+      .map((left, i) => `  ${left.padEnd(38)} ${entries[half + i] ?? ''}`.trimEnd());
     const lines = [
       `prefix: ${this.prefixName} — press it, then one of these keys (press it twice to send it to the pane)`,
       '',
-      ...[...byAction.entries()].map(([action, keys]) => `  ${keys.join(' ').padEnd(24)} ${action}`),
+      ...columns,
       '',
       'without the prefix, every key goes to the focused pane',
       'mouse: click focuses a pane, the wheel scrolls its history',

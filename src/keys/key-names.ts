@@ -55,6 +55,38 @@ function controlByte(ch: string): string | undefined {
   return undefined;
 }
 
+/** Final bytes of the cursor keys xterm sends with modifiers (`CSI 1 ; m <final>`). */
+const CURSOR_FINALS: Record<string, string> = {
+  up: 'A',
+  down: 'B',
+  right: 'C',
+  left: 'D',
+  home: 'H',
+  end: 'F',
+};
+
+/**
+ * A cursor key with modifiers as xterm sends it (its "PC-style" function keys, which tmux's
+ * extended-keys follow): `CSI 1 ; m X`, m = 1 + Shift 1 + Meta 2 + Ctrl 4 — `C-Left` is `ESC [1;5D`.
+ */
+function modifiedCursorKey(name: string): string | undefined {
+  const match = /^((?:[CMS]-)+)(up|down|left|right|home|end)$/i.exec(name);
+  if (!match) return undefined;
+  const mods = match[1]!.toUpperCase();
+  const m = 1 + (mods.includes('S-') ? 1 : 0) + (mods.includes('M-') ? 2 : 0) + (mods.includes('C-') ? 4 : 0);
+  return `\x1b[1;${m}${CURSOR_FINALS[match[2]!.toLowerCase()]}`;
+}
+
+/** The tmux name of a modified cursor key's bytes (`ESC [1;5D` → `C-Left`), or undefined. */
+function modifiedCursorName(token: string): string | undefined {
+  const match = /^\x1b\[1;([2-8])([ABCDHF])$/.exec(token);
+  if (!match) return undefined;
+  const m = Number(match[1]) - 1;
+  const key = Object.entries(CURSOR_FINALS).find(([, final]) => final === match[2])![0];
+  const name = key.charAt(0).toUpperCase() + key.slice(1);
+  return `${m & 4 ? 'C-' : ''}${m & 2 ? 'M-' : ''}${m & 1 ? 'S-' : ''}${name}`;
+}
+
 /**
  * The bytes for a tmux key name, e.g. `Enter` → "\r", `C-c` → "\x03", `M-x` → "\x1bx".
  * @returns undefined when `name` is not a key name (send-keys then sends it as literal text)
@@ -62,6 +94,8 @@ function controlByte(ch: string): string | undefined {
 export function keyNameToBytes(name: string): string | undefined {
   const named = NAMED_LOWER.get(name.toLowerCase());
   if (named !== undefined) return named;
+  const cursor = modifiedCursorKey(name);
+  if (cursor !== undefined) return cursor;
   const mod = /^([CMS])-(.+)$/i.exec(name);
   if (mod) {
     const [, m, rest] = mod as unknown as [string, string, string];
@@ -162,6 +196,8 @@ for (const [bytes, name] of [
 export function keyTokenName(token: string): string | undefined {
   const named = REVERSE.get(token);
   if (named !== undefined) return named;
+  const cursor = modifiedCursorName(token);
+  if (cursor !== undefined) return cursor;
   if (token.length === 1) {
     const code = token.charCodeAt(0);
     if (code === 0) return 'C-Space';

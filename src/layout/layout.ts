@@ -39,9 +39,48 @@ export function splitEvenly(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => Math.max(0, base + (i < extra ? 1 : 0)));
 }
 
+/**
+ * Sizes a person set with resize-pane, kept as weights so they survive a terminal of another size
+ * (tmux keeps a layout's cells the same way, scaled). `cols` are the widths of side-by-side cells
+ * (even-horizontal's panes, tiled's columns), `rows` the heights of stacked ones (even-vertical's
+ * panes, tiled's rows, main-vertical's side panes), `main` main-vertical's main pane width in
+ * cells. An array whose length does not fit the layout is ignored (the even split is used).
+ */
+export interface LayoutSizes {
+  main?: number;
+  cols?: number[];
+  rows?: number[];
+}
+
+/** Splits `total` cells into `weights.length` sizes in proportion to the weights, each at least 1. */
+export function splitByWeights(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + Math.max(1, b), 0);
+  const sizes = weights.map((w) => Math.max(1, Math.floor((total * Math.max(1, w)) / sum)));
+  // What rounding left over goes to the largest cells first, so the total is exact.
+  let left = total - sizes.reduce((a, b) => a + b, 0);
+  const order = sizes.map((_, i) => i).sort((a, b) => weights[b]! - weights[a]! || a - b);
+  for (let k = 0; left > 0; k = (k + 1) % sizes.length, left--) sizes[order[k]!]! += 1;
+  for (let k = 0; left < 0 && k < sizes.length * total; k++) {
+    const i = order[order.length - 1 - (k % sizes.length)]!;
+    if (sizes[i]! > 1) {
+      sizes[i]! -= 1;
+      left++;
+    }
+  }
+  return sizes;
+}
+
 /** Lays `count` cells-wide items in a row with one-cell gaps: returns [offset, size] pairs. */
-function row(start: number, total: number, count: number, gap: number): Array<[number, number]> {
-  const sizes = splitEvenly(Math.max(count, total - gap * (count - 1)), count);
+function row(
+  start: number,
+  total: number,
+  count: number,
+  gap: number,
+  weights?: readonly number[],
+): Array<[number, number]> {
+  const room = Math.max(count, total - gap * (count - 1));
+  const sizes =
+    weights && weights.length === count ? splitByWeights(room, weights) : splitEvenly(room, count);
   const out: Array<[number, number]> = [];
   let at = start;
   for (const size of sizes) {
@@ -56,6 +95,7 @@ function row(start: number, total: number, count: number, gap: number): Array<[n
  *
  * @param zoomed with a focus index, the focused pane takes the whole area and the others get
  *   zero-sized rectangles (their terminals keep their last size, as in tmux)
+ * @param sizes what resize-pane set ({@link LayoutSizes}); default the even split
  * @returns one rectangle per pane, in pane order
  */
 export function computeLayout(
@@ -65,6 +105,7 @@ export function computeLayout(
   height: number,
   zoomed = false,
   focus: number | null = null,
+  sizes: LayoutSizes = {},
 ): Rect[] {
   if (count <= 0) return [];
   if (zoomed && focus !== null && focus >= 0 && focus < count) {
@@ -74,15 +115,14 @@ export function computeLayout(
   }
   switch (kind) {
     case 'even-horizontal':
-      return row(0, width, count, 1).map(([x, w]) => ({ x, y: 0, w, h: height }));
+      return row(0, width, count, 1, sizes.cols).map(([x, w]) => ({ x, y: 0, w, h: height }));
     case 'even-vertical':
-      return row(0, height, count, 0).map(([y, h]) => ({ x: 0, y, w: width, h }));
+      return row(0, height, count, 0, sizes.rows).map(([y, h]) => ({ x: 0, y, w: width, h }));
     case 'main-vertical': {
       if (count === 1) return [{ x: 0, y: 0, w: width, h: height }];
-      // tmux's main-pane-width defaults to 80 columns; on narrow screens half the width.
-      const mainWidth = Math.max(1, Math.min(80, Math.floor((width - 1) / 2)) || 1);
+      const mainWidth = mainPaneWidth(width, sizes.main);
       const sideX = mainWidth + 1;
-      const side = row(0, height, count - 1, 0).map(([y, h]) => ({
+      const side = row(0, height, count - 1, 0, sizes.rows).map(([y, h]) => ({
         x: sideX,
         y,
         w: Math.max(1, width - sideX),
@@ -94,14 +134,89 @@ export function computeLayout(
       const cols = Math.ceil(Math.sqrt(count));
       const rows = Math.ceil(count / cols);
       const rects: Rect[] = [];
-      const bands = row(0, height, rows, 0);
+      const bands = row(0, height, rows, 0, sizes.rows);
       bands.forEach(([y, h], r) => {
         const inRow = Math.min(cols, count - r * cols);
-        for (const [x, w] of row(0, width, inRow, 1)) rects.push({ x, y, w, h });
+        // Column widths apply to full rows; a last, shorter row is split evenly.
+        for (const [x, w] of row(0, width, inRow, 1, inRow === cols ? sizes.cols : undefined))
+          rects.push({ x, y, w, h });
       });
       return rects;
     }
   }
+}
+
+/**
+ * main-vertical's main pane width: the one a person set (kept at least 1 column and leaving the
+ * side panes at least 1), else tmux's main-pane-width default of 80 columns, half the width on
+ * narrow screens.
+ */
+function mainPaneWidth(width: number, set: number | undefined): number {
+  if (set !== undefined) return Math.max(1, Math.min(set, width - 2));
+  return Math.max(1, Math.min(80, Math.floor((width - 1) / 2)) || 1);
+}
+
+/** The directions of resize-pane: the border to move (tmux's -L, -R, -U, -D). */
+export type ResizeDirection = 'L' | 'R' | 'U' | 'D';
+
+/**
+ * The sizes after pane `index` is resized by `cells` in `direction`, as tmux's resize-pane does:
+ * the border on that side of the pane moves that way (its right border for -R, or its left one
+ * when it has none on the right), and the cells either side keep at least 2. Weights become the
+ * cells they are now, so a later terminal resize scales what the person set.
+ *
+ * @returns the new sizes; the same ones when nothing can move (a lone pane, a border at the edge)
+ */
+export function resizeLayout(
+  kind: LayoutKind,
+  count: number,
+  width: number,
+  height: number,
+  sizes: LayoutSizes,
+  index: number,
+  direction: ResizeDirection,
+  cells: number,
+): LayoutSizes {
+  const horizontal = direction === 'L' || direction === 'R';
+  const delta = direction === 'R' || direction === 'D' ? cells : -cells;
+  if (count <= 1 || index < 0 || index >= count) return sizes;
+  if (kind === 'main-vertical') {
+    if (horizontal) {
+      const main = mainPaneWidth(width, sizes.main);
+      return { ...sizes, main: Math.max(2, Math.min(width - 3, main + delta)) };
+    }
+    if (index === 0) return sizes;
+    return { ...sizes, rows: moveBorder(row(0, height, count - 1, 0, sizes.rows), index - 1, delta) };
+  }
+  if (kind === 'even-horizontal') {
+    if (!horizontal) return sizes;
+    return { ...sizes, cols: moveBorder(row(0, width, count, 1, sizes.cols), index, delta) };
+  }
+  if (kind === 'even-vertical') {
+    if (horizontal) return sizes;
+    return { ...sizes, rows: moveBorder(row(0, height, count, 0, sizes.rows), index, delta) };
+  }
+  const cols = Math.ceil(Math.sqrt(count));
+  const rows = Math.ceil(count / cols);
+  if (horizontal) {
+    if (cols < 2) return sizes;
+    return { ...sizes, cols: moveBorder(row(0, width, cols, 1, sizes.cols), index % cols, delta) };
+  }
+  if (rows < 2) return sizes;
+  return { ...sizes, rows: moveBorder(row(0, height, rows, 0, sizes.rows), Math.floor(index / cols), delta) };
+}
+
+/**
+ * Cell sizes after the border after cell `at` (before it, for the last cell) moves by `delta`
+ * cells; each side keeps at least 2.
+ */
+function moveBorder(laid: Array<[number, number]>, at: number, delta: number): number[] {
+  const sizes = laid.map(([, size]) => size);
+  const [a, b] = at < sizes.length - 1 ? [at, at + 1] : [at - 1, at];
+  const move = Math.max(-(sizes[a]! - 2), Math.min(sizes[b]! - 2, delta));
+  sizes[a]! += move;
+  sizes[b]! -= move;
+  return sizes;
 }
 
 /** The terminal size of a pane drawn in `rect`: the rectangle less its title bar, at least 1×1. */

@@ -99,6 +99,14 @@ export const layoutStateSchema = z.object({
   panes: z.array(paneInfoSchema),
   /** Status-bar extras (task counts, cost), filled in by later parts of the server. */
   status: z._default(z.record(z.string(), z.string()), {}),
+  /** What resize-pane set (layout/layout.ts `LayoutSizes`); absent: the even split. */
+  sizes: z.optional(
+    z.object({
+      main: z.optional(z.int()),
+      cols: z.optional(z.array(z.int())),
+      rows: z.optional(z.array(z.int())),
+    }),
+  ),
 });
 export type LayoutState = z.infer<typeof layoutStateSchema>;
 
@@ -150,6 +158,15 @@ export const commandSchema = z.discriminatedUnion('cmd', [
   }),
   z.object({ cmd: z.literal('select-layout'), layout: z.union([layoutKindSchema, z.literal('next')]) }),
   z.object({ cmd: z.literal('zoom'), pane: z.optional(target) }),
+  /** Moves a border of a pane (tmux's resize-pane -L/-R/-U/-D): answers `{ changed }`. */
+  z.object({
+    cmd: z.literal('resize-pane'),
+    pane: z.optional(target),
+    direction: z.enum(['L', 'R', 'U', 'D']),
+    cells: z.int().check(z.minimum(1), z.maximum(1000)),
+  }),
+  /** Swaps a pane with the one before (`U`) or after it (`D`), tmux's swap-pane: answers `{ index }`. */
+  z.object({ cmd: z.literal('swap-pane'), pane: z.optional(target), direction: z.enum(['U', 'D']) }),
   /** An attached client's terminal size changed. */
   z.object({
     cmd: z.literal('resize'),

@@ -211,6 +211,18 @@ export async function executeCommand(
       host.relayout();
       return { layout };
     }
+    case 'resize-pane': {
+      const pane = resolvePane(host, command.pane);
+      const changed = window.resizePane(window.panes.indexOf(pane), command.direction, command.cells);
+      if (changed) host.relayout();
+      return { changed };
+    }
+    case 'swap-pane': {
+      const pane = resolvePane(host, command.pane);
+      const index = window.swapPane(window.panes.indexOf(pane), command.direction === 'U' ? -1 : 1);
+      host.relayout();
+      return { index };
+    }
     case 'zoom': {
       if (command.pane !== undefined) window.setFocus(resolvePane(host, command.pane).id);
       const zoomed = window.toggleZoom();

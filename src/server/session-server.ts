@@ -364,6 +364,7 @@ export class SessionServer {
       rows: w.size.rows,
       panes: w.panes.map((p, i) => p.info(i)),
       status: { ...this.status },
+      ...(Object.keys(w.sizes).length > 0 ? { sizes: w.sizes } : {}),
     };
   }
 

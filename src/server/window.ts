@@ -1,4 +1,12 @@
-import { computeLayout, nextLayout, paneTerminalSize, type Rect } from '../layout/layout.js';
+import {
+  computeLayout,
+  type LayoutSizes,
+  nextLayout,
+  paneTerminalSize,
+  type Rect,
+  type ResizeDirection,
+  resizeLayout,
+} from '../layout/layout.js';
 import type { LayoutKind } from '../protocol/messages.js';
 import { STATUS_ROWS } from '../protocol/status-bar.js';
 
@@ -30,6 +38,12 @@ export class Window<P extends WindowPane> {
   lastFocus: number | null = null;
   /** The window's size in cells, status bar included (the latest client's terminal). */
   size = { ...DEFAULT_SIZE };
+  /**
+   * What resize-pane set in the current layout (layout.ts `LayoutSizes`), kept across terminal
+   * sizes; a new layout, or a pane added or gone, splits evenly again (main-vertical's main width
+   * stays), as tmux re-spreads a layout.
+   */
+  sizes: LayoutSizes = {};
 
   /** Panes an attached client sees: all of them, or only the focused one while zoomed. */
   visiblePanes(): readonly P[] {
@@ -47,6 +61,7 @@ export class Window<P extends WindowPane> {
       Math.max(1, this.size.rows - STATUS_ROWS),
       this.zoomed,
       focusIndex,
+      this.sizes,
     );
   }
 
@@ -70,7 +85,46 @@ export class Window<P extends WindowPane> {
   /** Adds `pane` last and focuses it; {@link fit} lays it out. */
   add(pane: P): void {
     this.panes.push(pane);
+    this.spreadEvenly();
     this.setFocus(pane.id);
+  }
+
+  /** Drops what resize-pane set, but main-vertical's main pane width. */
+  private spreadEvenly(): void {
+    this.sizes = this.sizes.main !== undefined ? { main: this.sizes.main } : {};
+  }
+
+  /**
+   * Moves a border of the pane at `index` by `cells` in `direction` (tmux's resize-pane -L/-R/-U/-D),
+   * unzooming. Returns whether any size changed (a lone pane, or a border at the edge, has none to move).
+   */
+  resizePane(index: number, direction: ResizeDirection, cells: number): boolean {
+    const next = resizeLayout(
+      this.kind,
+      this.panes.length,
+      this.size.cols,
+      Math.max(1, this.size.rows - STATUS_ROWS),
+      this.sizes,
+      index,
+      direction,
+      cells,
+    );
+    if (JSON.stringify(next) === JSON.stringify(this.sizes)) return false;
+    this.sizes = next;
+    this.zoomed = false;
+    return true;
+  }
+
+  /**
+   * Swaps the pane at `index` with the one before it (`-1`, tmux's swap-pane -U) or after it
+   * (`1`, -D), round the ends; the focus stays with the pane. Returns the other pane's index.
+   */
+  swapPane(index: number, step: -1 | 1): number {
+    const count = this.panes.length;
+    if (count < 2 || index < 0 || index >= count) return index;
+    const other = (index + step + count) % count;
+    [this.panes[index], this.panes[other]] = [this.panes[other]!, this.panes[index]!];
+    return other;
   }
 
   /**
@@ -83,6 +137,7 @@ export class Window<P extends WindowPane> {
     const index = this.panes.indexOf(pane);
     if (index < 0) return false;
     this.panes.splice(index, 1);
+    this.spreadEvenly();
     if (this.lastFocus === pane.id) this.lastFocus = null;
     if (this.focus === pane.id) {
       const next = this.panes[Math.min(index, this.panes.length - 1)];
@@ -120,6 +175,7 @@ export class Window<P extends WindowPane> {
   selectLayout(layout: LayoutKind | 'next'): LayoutKind {
     this.kind = layout === 'next' ? nextLayout(this.kind) : layout;
     this.zoomed = false;
+    this.sizes = {};
     return this.kind;
   }
 

@@ -73,6 +73,13 @@ const kinds = [
       ['response error', { kind: 'response', id: 1, ok: false, error: { code: 'X', message: 'm' } }],
       ['layout event', { kind: 'event', event: { event: 'layout', layout } }],
       ['layout, no focus', { kind: 'event', event: { event: 'layout', layout: { ...layout, focus: null } } }],
+      [
+        'layout with sizes',
+        {
+          kind: 'event',
+          event: { event: 'layout', layout: { ...layout, sizes: { main: 60, rows: [10, 20] } } },
+        },
+      ],
       ['server-exit', { kind: 'event', event: { event: 'server-exit', reason: 'bye' } }],
       ['notify', { kind: 'event', event: { event: 'notify', ...notice } }],
       [
@@ -104,6 +111,10 @@ const kinds = [
         { kind: 'event', event: { event: 'notify', ...notice, summary: undefined } },
       ],
       ['notify pane a string', { kind: 'event', event: { event: 'notify', ...notice, pane: '1' } }],
+      [
+        'sizes of strings',
+        { kind: 'event', event: { event: 'layout', layout: { ...layout, sizes: { cols: ['a'] } } } },
+      ],
       ['unknown kind', { kind: 'shout' }],
     ] as Case[],
   },

@@ -236,6 +236,57 @@ export function registerSessionCommands(program: Command, env: CommandEnv): void
   }
 
   program
+    .command('resize-pane')
+    .description("move a border of a pane, as tmux's resize-pane: -L/-R/-U/-D [cells] (default 1)")
+    .option('-t, --target <session:pane>', 'pane (default: the focused one)')
+    .option('-L', 'left')
+    .option('-R', 'right')
+    .option('-U', 'up')
+    .option('-D', 'down')
+    .argument('[cells]', 'how many cells', '1')
+    .action(
+      async (
+        cells: string,
+        opts: { target?: string; L?: boolean; R?: boolean; U?: boolean; D?: boolean },
+      ) => {
+        const directions = (['L', 'R', 'U', 'D'] as const).filter((d) => opts[d]);
+        const n = Number(cells);
+        if (directions.length !== 1 || !Number.isInteger(n) || n < 1 || n > 1000) {
+          throw new OrchestraError(
+            'USAGE',
+            'resize-pane takes one of -L, -R, -U, -D and a number of cells from 1 to 1000',
+            {
+              hint: 'orchestra resize-pane -t 1 -R 5',
+            },
+          );
+        }
+        const target = await parseTarget(opts.target, env.cwd, env.env, true);
+        await run(env, target, {
+          cmd: 'resize-pane',
+          pane: target.pane ?? '',
+          direction: directions[0]!,
+          cells: n,
+        });
+      },
+    );
+
+  program
+    .command('swap-pane')
+    .description("swap a pane with the one before it (-U) or after it (-D), as tmux's swap-pane")
+    .option('-t, --target <session:pane>', 'pane (default: the focused one)')
+    .option('-U', 'with the one before')
+    .option('-D', 'with the one after')
+    .action(async (opts: { target?: string; U?: boolean; D?: boolean }) => {
+      if (opts.U === opts.D) {
+        throw new OrchestraError('USAGE', 'swap-pane takes one of -U and -D', {
+          hint: 'orchestra swap-pane -t 1 -D',
+        });
+      }
+      const target = await parseTarget(opts.target, env.cwd, env.env, true);
+      await run(env, target, { cmd: 'swap-pane', pane: target.pane ?? '', direction: opts.U ? 'U' : 'D' });
+    });
+
+  program
     .command('select-layout')
     .description('tiled, even-horizontal, even-vertical, main-vertical, or next')
     .option('-t, --target <session>', 'session')
