@@ -15,7 +15,14 @@ export const processOutput: Output = {
 
 /** Prints a value as indented JSON (the `--json` form of a command). */
 export function printJson(output: Output, value: unknown): void {
-  output.out(JSON.stringify(value, null, 2));
+  // JSON leaves C1 controls and bidi overrides as they are; a terminal may act on them (text of an
+  // agent's diff, a task title), so they are written as \u escapes, which parse the same.
+  output.out(
+    JSON.stringify(value, null, 2).replace(
+      /[\u0080-\u009f\u202a-\u202e\u2066-\u2069]/g,
+      (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    ),
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 import { errorMessage } from '../common/errors.js';
 import type { Command, LayoutState } from '../protocol/messages.js';
 import type { HistoryRows } from '../protocol/screen.js';
+import { FLAG_INVISIBLE } from './cell-render.js';
 import { runsToCells, type ViewCell } from './pane-view.js';
 
 /** History lines fetched per request in scroll mode (the server caps a request at 1000). */
@@ -20,6 +21,8 @@ export interface ScrollState {
   cols: number;
   /** History lines fetched so far, by absolute line. */
   lines: Map<number, ViewCell[]>;
+  /** Lines fetched that continue the line before them (they wrapped there). */
+  wrapped?: Set<number>;
   loading: boolean;
   search?: string;
   searching?: string;
@@ -98,7 +101,43 @@ export async function enterScrollMode(
 }
 
 function keepRows(mode: ScrollState, rows: HistoryRows): void {
-  for (const [i, runs] of rows.lines.entries()) mode.lines.set(rows.start + i, runsToCells(runs, rows.cols));
+  mode.wrapped ??= new Set();
+  for (const [i, runs] of rows.lines.entries()) {
+    mode.lines.set(rows.start + i, runsToCells(runs, rows.cols));
+    if (rows.wrapped?.[i]) mode.wrapped.add(rows.start + i);
+    else mode.wrapped.delete(rows.start + i);
+  }
+}
+
+/**
+ * The selection's text as the person saw it: the cells of the fetched lines from the anchor to
+ * the cursor — not the pane's buffer now, which output may have moved on since — without a wide
+ * character's right half or concealed (SGR 8) cells, trailing blanks dropped where a line ends,
+ * and a line that wrapped joined with the next.
+ */
+export function selectionText(mode: ScrollState): string {
+  const anchor = mode.anchor;
+  if (!anchor) return '';
+  const c = mode.cursor;
+  const [start, end] =
+    anchor.line < c.line || (anchor.line === c.line && anchor.col <= c.col) ? [anchor, c] : [c, anchor];
+  let text = '';
+  for (let line = start.line; line <= end.line; line++) {
+    const span = selectionSpan(mode, line);
+    const cells = mode.lines.get(line) ?? [];
+    let part = '';
+    if (span) {
+      for (let col = span[0]; col <= span[1] && col < cells.length; col++) {
+        const [attr, ch] = cells[col]!;
+        if (ch === '' || ((attr >> 18) & FLAG_INVISIBLE) !== 0) continue;
+        part += ch;
+      }
+    }
+    const continues = line < end.line && mode.wrapped?.has(line + 1) === true;
+    text += continues ? part : part.replace(/ +$/, '');
+    if (line < end.line && !continues) text += '\n';
+  }
+  return text;
 }
 
 /** Fetches the lines the scroll view shows that it does not have yet, then draws. */
@@ -178,18 +217,31 @@ export function selectionSpan(mode: ScrollState, line: number): [number, number]
   return [line === start.line ? start.col : 0, line === end.line ? end.col : mode.cols - 1];
 }
 
-/** Copies the selection into the session's paste buffer (and the clipboard), then leaves. */
+/**
+ * Copies the selection into the session's paste buffer (and the clipboard), then leaves. Lines of
+ * it not fetched yet (a jump with g) are fetched first.
+ */
 async function copySelection(host: ScrollHost, mode: ScrollState): Promise<void> {
   const anchor = mode.anchor;
   if (!anchor) return;
   try {
-    const { text } = await host.request<{ text: string }>({
-      cmd: 'copy-selection',
-      pane: `%${mode.pane}`,
-      from: anchor,
-      to: mode.cursor,
-    });
-    host.copied(text);
+    const first = Math.min(anchor.line, mode.cursor.line);
+    const last = Math.max(anchor.line, mode.cursor.line);
+    for (let line = first; line <= last; line++) {
+      if (mode.lines.has(line)) continue;
+      keepRows(
+        mode,
+        await host.request<HistoryRows>({
+          cmd: 'history-rows',
+          pane: `%${mode.pane}`,
+          start: line,
+          count: HISTORY_PAGE,
+        }),
+      );
+    }
+    const text = selectionText(mode);
+    await host.request({ cmd: 'set-buffer', data: text });
+    if (host.showing(mode)) host.copied(text);
   } catch (error) {
     host.flash(errorMessage(error));
   }

@@ -1010,12 +1010,15 @@ export class Tui {
 
   /** Fetches and shows task `task`'s diff (of `attempt`, default its result) over the board. */
   private async openDiff(task: string, selected: number, attempt?: string): Promise<void> {
+    // Shown only over the diff it was asked from: a late answer never pops up over something else.
+    const from = this.overlay;
     try {
       const diff = await this.connection.request<TaskDiff>({
         cmd: 'task-diff',
         task,
         ...(attempt ? { attempt } : {}),
       });
+      if (this.overlay !== from || from === undefined) return;
       this.showDiff(diff, selected);
     } catch (error) {
       this.flash(errorMessage(error));

@@ -349,9 +349,13 @@ export const configSchema = z
         ),
       )
       .min(1)
+      .refine((argv) => !/\{(task|attempt|state|summary)\}/.test(argv[0] ?? ''), {
+        message: 'the program to run cannot be a placeholder: the agent would choose it',
+        path: [0],
+      })
       .optional()
       .describe(
-        'Command run when an agent starts waiting for you or ends (done, error): argv, no shell. An argument that is exactly {task}, {attempt}, {state} or {summary} is replaced by that value; the values are also in ORCHESTRA_TASK, ORCHESTRA_ATTEMPT, ORCHESTRA_STATE and ORCHESTRA_SUMMARY.',
+        'Command run when an agent starts waiting for you or ends (done, error): argv, no shell. An argument that is exactly {task}, {attempt}, {state} or {summary} is replaced by that value; the values are also in ORCHESTRA_TASK, ORCHESTRA_ATTEMPT, ORCHESTRA_STATE and ORCHESTRA_SUMMARY. Put -- before the placeholders when the program reads options anywhere (a summary may start with -).',
       ),
     scrollback: z
       .int()

@@ -23,7 +23,7 @@ export const TEMPLATE_EXAMPLES = {
   sessionName: 'my-project',
   worker: { homeTmpfsMb: 512, tmpTmpfsMb: 1024 },
   keys: { prefix: 'C-b' },
-  notify: ['notify-send', '{task}', '{summary}'],
+  notify: ['notify-send', '--', '{task}', '{summary}'],
   budget: { perTaskUsd: 10, perSessionUsd: 50 },
   autonomy: { goal: 'Keep the test suite green', maxTasksPerDay: 5, budgetUsdPerDay: 20 },
 } as const;

@@ -120,9 +120,6 @@ export type Snapshot = z.infer<typeof snapshotSchema>;
 
 const target = z.string().check(z.minLength(1), z.maxLength(200));
 
-/** A position in a pane's buffer: absolute line (0 = the oldest kept) and column. */
-const bufferPoint = z.object({ line: z.int().check(z.minimum(0)), col: z.int().check(z.minimum(0)) });
-
 /** Commands a client may send; the same set the TUI's `:` prompt takes. */
 export const commandSchema = z.discriminatedUnion('cmd', [
   z.object({ cmd: z.literal('list-panes') }),
@@ -197,15 +194,10 @@ export const commandSchema = z.discriminatedUnion('cmd', [
     direction: z.union([z.literal(-1), z.literal(1)]),
   }),
   /**
-   * Copies the text between two buffer positions of a pane (absolute line, column; either order,
-   * both ends included, wrapped lines joined) into the session's paste buffer. Answers `{ text }`.
+   * Sets the session's paste buffer (copy mode's copy: the text of the cells the person selected,
+   * as their client showed them). Control characters are taken out. Answers `{ chars }`.
    */
-  z.object({
-    cmd: z.literal('copy-selection'),
-    pane: target,
-    from: bufferPoint,
-    to: bufferPoint,
-  }),
+  z.object({ cmd: z.literal('set-buffer'), data: z.string().check(z.maxLength(256 * 1024)) }),
   /** Types the paste buffer into a pane (bracketed when the pane asked for it). Answers `{ pane, chars }`. */
   z.object({ cmd: z.literal('paste-buffer'), pane: target }),
   z.object({ cmd: z.literal('list-clients') }),

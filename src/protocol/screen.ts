@@ -56,6 +56,8 @@ export interface HistoryRows {
   base: number;
   start: number;
   lines: CellRun[][];
+  /** Per line: whether it continues the line before it (it wrapped there), for copying text. */
+  wrapped?: boolean[];
 }
 
 /**

@@ -65,6 +65,14 @@ export async function mergeTask(
       if (outcome.merged) {
         task.mergedCommit = outcome.commit;
         delete task.mergeError;
+        // A person picked another attempt while this merge ran its checks: the record says what
+        // was merged, not the pick that came too late.
+        if (task.resultBranch !== record.resultBranch) {
+          task.mergeError = `${task.winnerPicked?.attempt ?? 'another attempt'} was picked while ${record.resultBranch} was being merged: ${record.resultBranch} is what landed`;
+          task.resultBranch = record.resultBranch!;
+          if (record.resultCommit) task.resultCommit = record.resultCommit;
+          delete task.winnerPicked;
+        }
       } else if (!(outcome.reason === 'nothing-to-merge' && task.mergedCommit)) {
         task.mergeError = outcome.detail;
       }

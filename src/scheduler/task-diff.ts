@@ -6,6 +6,9 @@ import type { AttemptRecord, DeepReadonly, ReadonlyState, TaskRecord } from '../
 import type { StateStore } from '../store/store.js';
 import { taskNumberFromRef } from '../tasks/naming.js';
 
+/** The most of `git diff --stat`'s text a task diff carries, characters. */
+const STAT_TEXT_MAX_CHARS = 16 * 1024;
+
 /**
  * The task `ref` names (`task-03`, `3`, `03`) among those that have run.
  * @throws OrchestraError TASK_NOT_FOUND when none has that number
@@ -23,15 +26,19 @@ export function findTaskRecord(state: ReadonlyState, ref: string): DeepReadonly<
   return record;
 }
 
-/** The attempt `attemptRef` (`a2`, `2` or the full id) names, else the result's, else the newest with one. */
+/**
+ * The attempt `attemptRef` names — `a2`, `2`, or its full id (which must be this task's) — else
+ * the result's, else the newest with a commit.
+ */
 function chooseAttempt(
   task: DeepReadonly<TaskRecord>,
   attempts: DeepReadonly<AttemptRecord>[],
   attemptRef?: string,
 ): DeepReadonly<AttemptRecord> {
   if (attemptRef !== undefined) {
-    const n = /^(?:.*-)?a?(\d+)$/.exec(attemptRef.trim())?.[1];
-    const found = attempts.find((a) => a.id === attemptRef || (n !== undefined && a.n === Number(n)));
+    const ref = attemptRef.trim();
+    const short = /^a?(\d+)$/.exec(ref)?.[1];
+    const found = attempts.find((a) => a.id === ref || (short !== undefined && a.n === Number(short)));
     if (!found) {
       throw new OrchestraError('TASK_NOT_FOUND', `${task.id} has no attempt ${attemptRef}`, {
         hint: `its attempts: ${attempts.map((a) => a.id).join(', ') || 'none yet'}`,
@@ -90,7 +97,8 @@ export async function taskDiff(
     attemptId: attempt.id,
     base: attempt.baseCommit,
     commit: attempt.commit,
-    stat,
+    // The counts are what is shown; git's --stat text (one line per file) is cut to a screenful.
+    stat: { ...stat, text: stat.text.slice(0, STAT_TEXT_MAX_CHARS) },
     diff,
     candidates: attempts.map((a) => ({
       id: a.id,
@@ -120,7 +128,10 @@ export async function pickWinner(
 ): Promise<{ taskId: string; attemptId: string; was?: string }> {
   return store.update((draft) => {
     const task = findTaskRecord(draft, ref) as TaskRecord;
-    const attempts = task.attempts.map((id) => draft.attempts[id]).filter((a): a is AttemptRecord => !!a);
+    // Only this run's attempts (a retry starts numbering after the earlier run's).
+    const attempts = task.attempts
+      .map((id) => draft.attempts[id])
+      .filter((a): a is AttemptRecord => !!a && a.n > (task.attemptOffset ?? 0));
     const attempt = chooseAttempt(task, attempts, attemptRef) as AttemptRecord;
     if (taskOutcome(task) !== 'done') {
       throw new OrchestraError(
@@ -131,12 +142,21 @@ export async function pickWinner(
         },
       );
     }
+    if (task.mergePending) {
+      throw new OrchestraError(
+        'USAGE',
+        `${task.id} is being merged (autoMerge): its result cannot change now`,
+        {
+          hint: 'wait for the merge to end; revert it on the base branch if it was the wrong one',
+        },
+      );
+    }
     if (task.mergedCommit) {
       throw new OrchestraError('USAGE', `${task.id} is merged already: its result cannot change`, {
         hint: 'revert the merge on the base branch first',
       });
     }
-    if (!attempt.commit || attempt.checkPassed === false) {
+    if (!attempt.commit || attempt.checkPassed !== true) {
       throw new OrchestraError('USAGE', `${attempt.id} has no result that passed its checks`, {
         hint: 'pick an attempt whose checks pass',
       });
@@ -145,6 +165,7 @@ export async function pickWinner(
     task.resultBranch = attempt.branch;
     task.resultCommit = attempt.commit;
     task.winnerPicked = { attempt: attempt.id, at: new Date().toISOString(), ...(was ? { was } : {}) };
+    delete task.mergeError;
     task.updatedAt = new Date().toISOString();
     return { taskId: task.id, attemptId: attempt.id, ...(was ? { was } : {}) };
   });

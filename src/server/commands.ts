@@ -6,7 +6,7 @@ import type { Command, LayoutState } from '../protocol/messages.js';
 import type { ClientConnection } from './client-connection.js';
 import { historyRows, searchHistory } from './history-rows.js';
 import type { NewPaneRequest } from './pane-request.js';
-import { pasteBytes, selectionText } from './paste-buffer.js';
+import { cleanPasteText, pasteBytes } from './paste-buffer.js';
 import type { Window } from './window.js';
 
 /**
@@ -171,12 +171,9 @@ export async function executeCommand(
       const pane = resolvePane(host, command.pane);
       return { line: searchHistory(pane.terminal, command.text, command.from, command.direction) };
     }
-    case 'copy-selection': {
-      const pane = resolvePane(host, command.pane);
-      await parsed(pane);
-      const text = selectionText(pane.terminal, command.from, command.to);
-      host.pasteBuffer = text;
-      return { text };
+    case 'set-buffer': {
+      host.pasteBuffer = cleanPasteText(command.data);
+      return { chars: host.pasteBuffer.length };
     }
     case 'paste-buffer': {
       const pane = resolvePane(host, command.pane);

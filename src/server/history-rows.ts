@@ -19,8 +19,13 @@ export function historyRows(terminal: HeadlessTerminal, count: number, start?: n
   const a = buffer.getNullCell();
   const b = buffer.getNullCell();
   const lines = [];
-  for (let y = first; y <= last; y++) lines.push(encodeLine(buffer.getLine(y), terminal.cols, a, b));
-  return { cols: terminal.cols, total: buffer.length, base, start: first, lines };
+  const wrapped: boolean[] = [];
+  for (let y = first; y <= last; y++) {
+    const line = buffer.getLine(y);
+    lines.push(encodeLine(line, terminal.cols, a, b));
+    wrapped.push(line?.isWrapped === true);
+  }
+  return { cols: terminal.cols, total: buffer.length, base, start: first, lines, wrapped };
 }
 
 /**

@@ -54,13 +54,13 @@ export function noticeFor(
  * their own, never part of a script an interpreter (`sh -c`, `osascript -e`) would run.
  */
 export function notifyArgv(template: readonly string[], notice: Notice): string[] {
-  const values: Record<string, string> = {
-    '{task}': notice.task ?? '',
-    '{attempt}': notice.attempt ?? '',
-    '{state}': notice.state,
-    '{summary}': notice.summary,
-  };
-  return template.map((arg) => values[arg] ?? arg);
+  const values = new Map([
+    ['{task}', notice.task ?? ''],
+    ['{attempt}', notice.attempt ?? ''],
+    ['{state}', notice.state],
+    ['{summary}', notice.summary],
+  ]);
+  return template.map((arg) => values.get(arg) ?? arg);
 }
 
 /**
@@ -113,14 +113,18 @@ export class NoticeGate {
   }
 }
 
+/** Notices waiting for the `notify` command while it runs: the latest of each pane, this many panes at most. */
+const NOTIFY_QUEUE_MAX = 16;
+
 /**
  * The config's `notify` command, run for each notice with the values as arguments (and as
  * ORCHESTRA_TASK, ORCHESTRA_ATTEMPT, ORCHESTRA_STATE, ORCHESTRA_SUMMARY in its environment), one
- * at a time: a notice while one still runs is dropped (logged). A command that fails or runs
- * longer than 10 s is logged (and killed), never fatal.
+ * at a time: notices that come while it runs wait (the latest of each pane), and run after it. A
+ * command that fails or runs longer than 10 s is logged (and killed), never fatal.
  */
 export class NotifyCommand {
   private running = false;
+  private readonly queue = new Map<number, Notice>();
 
   constructor(
     private readonly template: readonly string[],
@@ -129,35 +133,57 @@ export class NotifyCommand {
   ) {}
 
   run(notice: Notice): void {
-    const [file, ...args] = notifyArgv(this.template, notice);
-    if (!file) return;
     if (this.running) {
-      this.logger?.warn(
-        { command: file, pane: notice.pane },
-        'the notify command is still running: a notice is dropped',
-      );
+      this.queue.delete(notice.pane);
+      if (this.queue.size >= NOTIFY_QUEUE_MAX) {
+        this.logger?.warn(
+          { pane: notice.pane },
+          'too many notices wait for the notify command: one is dropped',
+        );
+        return;
+      }
+      this.queue.set(notice.pane, notice);
       return;
     }
+    const [file, ...args] = notifyArgv(this.template, notice);
+    if (!file) return;
+    let ended = false;
+    const done = () => {
+      // 'error' and 'exit' can both come for one child: it ends once.
+      if (ended) return;
+      ended = true;
+      this.running = false;
+      const next = this.queue.values().next();
+      if (!next.done) {
+        this.queue.delete(next.value.pane);
+        this.run(next.value);
+      }
+    };
     this.running = true;
-    const child = spawn(file, args, {
-      stdio: 'ignore',
-      timeout: NOTIFY_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-      env: {
-        ...this.env,
-        ORCHESTRA_TASK: notice.task ?? '',
-        ORCHESTRA_ATTEMPT: notice.attempt ?? '',
-        ORCHESTRA_STATE: notice.state,
-        ORCHESTRA_SUMMARY: notice.summary,
-      },
-    });
-    child.on('error', (error) => {
-      this.running = false;
+    try {
+      const child = spawn(file, args, {
+        stdio: 'ignore',
+        timeout: NOTIFY_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        env: {
+          ...this.env,
+          ORCHESTRA_TASK: notice.task ?? '',
+          ORCHESTRA_ATTEMPT: notice.attempt ?? '',
+          ORCHESTRA_STATE: notice.state,
+          ORCHESTRA_SUMMARY: notice.summary,
+        },
+      });
+      child.on('error', (error) => {
+        this.logger?.warn({ err: error, command: file }, 'the notify command could not start');
+        done();
+      });
+      child.on('exit', (code, signal) => {
+        if (code !== 0) this.logger?.warn({ command: file, code, signal }, 'the notify command failed');
+        done();
+      });
+    } catch (error) {
       this.logger?.warn({ err: error, command: file }, 'the notify command could not start');
-    });
-    child.on('exit', (code, signal) => {
-      this.running = false;
-      if (code !== 0) this.logger?.warn({ command: file, code, signal }, 'the notify command failed');
-    });
+      done();
+    }
   }
 }

@@ -107,27 +107,38 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     await store?.close();
     throw error;
   });
-  await server.restore();
+  // Task commands wait for the queue (expectTasks): whatever fails on the way lets them go on.
+  try {
+    await server.restore();
+  } catch (error) {
+    server.giveUpTasks();
+    throw error;
+  }
   if (options.root && store && config) {
     const [{ Scheduler }, { mergeTask }, { pickWinner, taskDiff }] = await Promise.all([
       import('../scheduler/scheduler.js'),
       import('../scheduler/merge-task.js'),
       import('../scheduler/task-diff.js'),
     ]).catch((error: unknown) => {
-      // Task commands waiting for the queue must not wait for ever.
       server.giveUpTasks();
       throw error;
     });
-    const scheduler = new Scheduler({
-      root: options.root,
-      paths: orchestraPaths(options.root),
-      config,
-      store,
-      server,
-      session: options.session,
-      env,
-      logger: logger.child({ component: 'scheduler' }),
-    });
+    let scheduler: InstanceType<typeof Scheduler>;
+    try {
+      scheduler = new Scheduler({
+        root: options.root,
+        paths: orchestraPaths(options.root),
+        config,
+        store,
+        server,
+        session: options.session,
+        env,
+        logger: logger.child({ component: 'scheduler' }),
+      });
+    } catch (error) {
+      server.giveUpTasks();
+      throw error;
+    }
     const ctx = {
       root: options.root,
       paths: orchestraPaths(options.root),
@@ -138,7 +149,9 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     };
     server.tasks = {
       board: () => scheduler.board(),
-      diff: (task, attempt) => taskDiff(ctx.root, store.read(), task, attempt ? { attempt } : {}),
+      // Reloaded: a `task pick` from the CLI changed the file behind this server's snapshot.
+      diff: async (task, attempt) =>
+        taskDiff(ctx.root, await store.reload(), task, attempt ? { attempt } : {}),
       pick: (task, attempt) => pickWinner(store, task, attempt),
       retry: (task) => scheduler.retry(task),
       merge: (task) => mergeTask(ctx, task),

@@ -47,9 +47,11 @@ describe('the CLI prints untrusted text safely', () => {
     assert.match(ls.stdout, /task-01 .*Fix the parser now — café 🎉/);
     assert.match(ls.stdout, /task-02 .*Archived/);
     assert.match(ls.stdout, /task-02 .*checks failed/, 'the reason of a failed task is shown');
-    // JSON escapes control characters itself; it keeps the text exactly as the file has it.
+    // JSON keeps the text exactly as the file has it, every control character escaped (C0 by
+    // JSON itself, C1 and bidi overrides by printJson: JSON leaves those raw).
     const json = await runCli(['task', 'ls', '--all', '--json'], { cwd: root, env });
     assert.equal(JSON.parse(json.stdout)[0].title, hostileTitle);
+    assert.doesNotMatch(json.stdout, TERMINAL_CONTROL);
   });
 
   test('task show prints the file without escape sequences, line breaks kept', async () => {

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DEFAULT_COLOR, FLAG_INVISIBLE, packAttr } from '../../src/client/cell-render.js';
 import type { ViewCell } from '../../src/client/pane-view.js';
-import { type ScrollHost, type ScrollState, scrollKey, selectionSpan } from '../../src/client/scroll-mode.js';
+import {
+  type ScrollHost,
+  type ScrollState,
+  scrollKey,
+  selectionSpan,
+  selectionText,
+} from '../../src/client/scroll-mode.js';
 
 function cells(text: string, cols: number): ViewCell[] {
   return [...text.padEnd(cols)].map((ch) => [0, ch] as ViewCell);
@@ -69,17 +76,39 @@ describe('copy mode keys', () => {
     assert.equal(left(), true);
   });
 
-  test('y copies from the anchor to the cursor through the server; without a selection it asks nothing', async () => {
+  test('y copies what the person saw: the shown cells from the anchor to the cursor', async () => {
     const { mode, host, requests } = view();
     scrollKey(host, mode, 'y');
     assert.deepEqual(requests, []);
     mode.cursor = { line: 3, col: 1 };
     scrollKey(host, mode, ' ');
+    scrollKey(host, mode, 'j');
     scrollKey(host, mode, 'l');
     scrollKey(host, mode, 'y');
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(requests, [
-      { cmd: 'copy-selection', pane: '%1', from: { line: 3, col: 1 }, to: { line: 3, col: 2 } },
+    assert.deepEqual(requests, [{ cmd: 'set-buffer', data: 'ine 3\nlin' }]);
+  });
+
+  test("the text leaves out concealed cells and wide characters' right halves, and joins wrapped lines", () => {
+    const { mode } = view();
+    const hidden = packAttr(FLAG_INVISIBLE, DEFAULT_COLOR, DEFAULT_COLOR);
+    mode.lines.set(0, [
+      [0, 'e'],
+      [0, 'c'],
+      [0, 'h'],
+      [0, 'o'],
+      [hidden, ';'],
+      [hidden, 'x'],
+      [0, ' '],
+      [0, '字'],
+      [0, ''],
+      [0, ' '],
     ]);
+    mode.lines.set(1, cells('wrapped to', 10));
+    mode.lines.set(2, cells('next  ', 10));
+    mode.wrapped = new Set([2]);
+    mode.anchor = { line: 0, col: 0 };
+    mode.cursor = { line: 2, col: 9 };
+    assert.equal(selectionText(mode), 'echo 字\nwrapped tonext');
   });
 });

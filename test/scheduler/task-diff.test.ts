@@ -111,6 +111,25 @@ describe("a task attempt's diff", () => {
     } finally {
       await store.close();
     }
+    const store2 = await StateStore.open(orchestraPaths(repo.root).state);
+    try {
+      await assert.rejects(pickWinner(store2, '4', 'task-05-a1'), /task-04 has no attempt task-05-a1/);
+      await store2.update((draft) => {
+        draft.tasks['task-04']!.mergePending = true;
+      });
+      await assert.rejects(pickWinner(store2, '4', 'a2'), /task-04 is being merged/);
+      await store2.update((draft) => {
+        delete draft.tasks['task-04']!.mergePending;
+        draft.tasks['task-04']!.attemptOffset = 1;
+      });
+      // a1 belongs to an earlier run now (a retry numbers after it): not this run's to pick.
+      await assert.rejects(pickWinner(store2, '4', 'a1'), /task-04 has no attempt a1/);
+      await store2.update((draft) => {
+        delete draft.tasks['task-04']!.attemptOffset;
+      });
+    } finally {
+      await store2.close();
+    }
     // Back as it was for the other tests.
     assert.equal((await runCli(['task', 'pick', '4', 'a2'], { cwd: repo.root })).code, 0);
   });

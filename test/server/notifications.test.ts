@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, mock, test } from 'node:test';
 import * as pty from 'node-pty';
@@ -8,6 +9,7 @@ import {
   NOTICE_MIN_INTERVAL_MS,
   NOTICE_SETTLE_MS,
   NoticeGate,
+  NotifyCommand,
   noticeFor,
   notifyArgv,
 } from '../../src/server/notifications.js';
@@ -53,6 +55,37 @@ describe('notices: which states, what text', () => {
     );
     const plain = noticeFor({ id: 2, name: 'sh' }, 'done', '')!;
     assert.deepEqual(notifyArgv(['x', '{task}'], plain), ['x', '']);
+  });
+
+  test('the notify command runs one at a time; notices meanwhile wait, the latest of each pane', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orchestra-notify-'));
+    try {
+      const out = join(dir, 'out');
+      const command = new NotifyCommand(
+        ['sh', '-c', 'sleep 0.2; echo "$1" >> "$0"', out, '{summary}'],
+        process.env,
+      );
+      const notice = (pane: number, summary: string) =>
+        noticeFor({ id: pane, name: 'p' }, 'waiting', summary)!;
+      command.run(notice(1, 'first'));
+      command.run(notice(2, 'two-old'));
+      command.run(notice(3, 'three'));
+      command.run(notice(2, 'two-new'));
+      await waitFor(
+        async () => (await readFile(out, 'utf8').catch(() => '')).split('\n').length > 3,
+        'all run',
+        5000,
+      );
+      assert.deepEqual((await readFile(out, 'utf8')).trim().split('\n'), ['first', 'three', 'two-new']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the config refuses the program itself as a placeholder', () => {
+    const bad = configSchema.safeParse({ notify: ['{summary}', 'x'] });
+    assert.equal(bad.success, false);
+    assert.match(bad.error!.issues[0]!.message, /the program to run cannot be a placeholder/);
   });
 
   test('the config refuses a placeholder inside a longer argument, with the reason', () => {
