@@ -20,6 +20,7 @@ export type OrchestraErrorCode =
   | 'BASE_BRANCH_MISSING'
   | 'WORKTREE_EXISTS'
   | 'SETUP_FAILED'
+  | 'COPY_FAILED'
   | 'EXPORT_FAILED'
   | 'SOCKET_DIR_UNSAFE'
   | 'SERVER_UNREACHABLE'

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { globProblem } from '../common/path-glob.js';
 import { BUILTIN_AGENTS, BUILTIN_PROFILES, DEFAULT_MODEL } from './builtins.js';
+import { copyPathProblem } from './copy-path.js';
 import { deepMerge, isPlainObject } from './deep-merge.js';
 import { describeValue } from './format-issue.js';
 import { DEFAULT_KEY_BINDINGS, KEY_ACTIONS, KEY_NAME_PATTERN } from './key-bindings.js';
@@ -305,6 +306,17 @@ export const configSchema = z
     setup: commandList
       .default([])
       .describe('Shell commands run in each new worktree before the agent starts, e.g. "npm ci".'),
+    copy: z
+      .array(
+        nonEmpty.superRefine((path, ctx) => {
+          const problem = copyPathProblem(path);
+          if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(path)} ${problem}` });
+        }),
+      )
+      .default([])
+      .describe(
+        'Gitignored files copied from the repository into each new worktree before the agent starts, e.g. ".env": paths inside the repository; each must be ignored by its .gitignore, and is never committed.',
+      ),
     check: commandList
       .default([])
       .describe('Shell commands that must pass before finished work is accepted, e.g. "npm test".'),

@@ -20,6 +20,7 @@ import { changedPaths } from '../git/merge.js';
 import { headCommit } from '../git/repo.js';
 import { DEFAULT_SETUP_TIMEOUT_MS } from '../git/run-setup.js';
 import { createWorktree } from '../git/worktree.js';
+import { copyIntoWorktree } from '../git/worktree-copy.js';
 import type { Logger } from '../log/logger.js';
 import type { Pane } from '../panes/pane.js';
 import type { PaneExit, PaneProcess } from '../panes/pane-process.js';
@@ -409,6 +410,11 @@ export class AttemptRunner {
     });
     if (this.sandbox.warning) this.host.warn(this.sandbox.warning);
     this.checkStop();
+    // The config's `copy` files (.env and the like), into the fresh worktree before any agent runs.
+    if (!again && this.host.config.copy.length > 0) {
+      const copied = await copyIntoWorktree(this.host.root, this.worktree, this.host.config.copy);
+      if (copied.length > 0) this.print(`copy: ${copied.join(', ')}\n`);
+    }
     // Only before any agent ran: walking a folder a live agent can rearrange would let it swap in
     // symlinks and have the (root) server chown what they point at.
     if (this.sandbox.kind === 'docker' && !again)
