@@ -38,8 +38,9 @@ export function drawStatusBar(line: ScreenLine | undefined, width: number, view:
         `${p.index}:${printable(p.name)}${p.id === layout?.focus ? '*' : ''}${p.state === 'waiting' ? '!' : ''}`,
     )
     .join(' ');
+  // A value that already names its field ("cost unknown") is shown alone, not "cost cost unknown".
   const extras = Object.entries(layout?.status ?? {})
-    .map(([k, v]) => `${k} ${v}`)
+    .map(([k, v]) => (v.startsWith(`${k} `) ? v : `${k} ${v}`))
     .join(' | ');
   const now = new Date();
   const clock = `${String(now.getHours()).padStart(2, '0')}:${String(now.getMinutes()).padStart(2, '0')}`;

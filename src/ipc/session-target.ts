@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { sanitizeSessionName, socketPath } from '../protocol/socket-path.js';
 
 /** A parsed `-t` target: a session, and optionally a pane in it (index, `%id` or name). */
@@ -20,21 +21,38 @@ export function repoSessionName(root: string, config: { sessionName?: string | u
 
 /**
  * The session a command means when none is given: `$ORCHESTRA_SESSION` inside a pane, else the
- * current repository's (its directory name), else `default`.
+ * current repository's (the config's `sessionName`, else its directory name, as `orchestra tui`
+ * names it), else `default`.
  */
 export async function defaultSession(
   cwd: string,
   env: NodeJS.ProcessEnv,
 ): Promise<{ session: string; root?: string }> {
   if (env.ORCHESTRA_SESSION) return { session: sanitizeSessionName(env.ORCHESTRA_SESSION) };
+  let root: string;
   try {
     // Loaded here, not at the top: a command that names its session (`-t`) never starts git.
     const { findRepoRoot } = await import('../git/repo.js');
-    const root = await findRepoRoot(cwd);
-    return { session: sanitizeSessionName(basename(root)), root };
+    root = await findRepoRoot(cwd);
   } catch {
     return { session: 'default' };
   }
+  return { session: await configuredSessionName(root, env), root };
+}
+
+/**
+ * The repository's session name as `orchestra tui` names it ({@link repoSessionName}): the config
+ * is loaded (and checked) only when one of its files mentions `sessionName`, so the common case
+ * costs two small reads, not the config code.
+ * @throws ConfigError when a config file that sets it is invalid
+ */
+async function configuredSessionName(root: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const { userConfigPath } = await import('../config/user-config-path.js');
+  const files = [join(root, '.orchestra', 'orchestra.json'), userConfigPath(env)];
+  const texts = await Promise.all(files.map((file) => readFile(file, 'utf8').catch(() => '')));
+  if (!texts.some((text) => text.includes('sessionName'))) return sanitizeSessionName(basename(root));
+  const { loadConfig } = await import('../config/load.js');
+  return repoSessionName(root, (await loadConfig(root, { env })).config);
 }
 
 /**
