@@ -7,12 +7,15 @@ import { posix } from 'node:path';
  */
 export function copyPathProblem(path: string): string | undefined {
   if (path.includes('\0')) return 'contains a NUL byte';
-  if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path))
+  // Backslashes are separators here too (a config written on Windows), and drive letters absolute.
+  const slashed = path.replace(/\\/g, '/');
+  if (slashed.startsWith('/') || /^[A-Za-z]:/.test(slashed))
     return 'is absolute: copy takes paths inside the repository';
-  const normal = posix.normalize(path.replace(/\\/g, '/'));
+  const normal = posix.normalize(slashed);
   if (normal === '..' || normal.startsWith('../')) return 'leaves the repository';
   if (normal === '.' || normal === '') return 'names the repository itself';
-  const first = normal.split('/')[0];
-  if (first === '.git' || first === '.orchestra') return `is inside ${first}/`;
+  // At any depth and in any case (a case-insensitive file system reads .GIT as .git).
+  const inside = normal.split('/').find((part) => ['.git', '.orchestra'].includes(part.toLowerCase()));
+  if (inside) return `is inside ${inside.toLowerCase()}/`;
   return undefined;
 }

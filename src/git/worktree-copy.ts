@@ -1,7 +1,7 @@
-import { appendFile, lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { OrchestraError } from '../common/errors.js';
-import { readNoFollow, writeNoFollow } from '../common/no-follow.js';
+import { appendNoFollow, readNoFollow, writeNoFollow } from '../common/no-follow.js';
 import { copyPathProblem } from '../config/copy-path.js';
 import { gitExec } from './run-git.js';
 
@@ -109,17 +109,48 @@ export async function copyIntoWorktree(
         hint: `add it to .gitignore, or the attempt would commit it (copy is for files such as .env)`,
       });
     }
+    // The attempt's checkout (the base branch) may track the path even where the host's branch
+    // ignores it: a copy over a tracked file would be committed. Nothing may be there yet.
+    const tracked = await gitExec(worktree, ['ls-files', '--error-unmatch', '--', rel], { okCodes: [0, 1] });
+    const there = await lstat(join(worktree, rel)).catch(() => undefined);
+    // Copied by an earlier start of this attempt (a restart before its agent ran): kept.
+    if (tracked.code !== 0 && there?.isFile()) {
+      copied.push(rel);
+      continue;
+    }
+    if (tracked.code === 0 || there) {
+      throw new OrchestraError('COPY_FAILED', `copy: ${rel} is in the base branch already (tracked there)`, {
+        hint: 'the attempt would commit the copy over it: untrack it on the base branch, or drop it from copy',
+      });
+    }
+    await assertNoSymlinkedFolder(worktree, rel);
     await mkdirInside(worktree, posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
-    await writeNoFollow(join(worktree, rel), await readNoFollow(source, COPY_MAX_BYTES), stat.mode & 0o777);
+    const data = await readNoFollow(source, COPY_MAX_BYTES + 1);
+    if (data.length > COPY_MAX_BYTES) {
+      throw new OrchestraError(
+        'COPY_FAILED',
+        `copy: ${rel} grew past ${COPY_MAX_BYTES} bytes while it was read`,
+        {
+          hint: 'copy is for small local files (.env)',
+        },
+      );
+    }
+    await writeNoFollow(join(worktree, rel), data, stat.mode & 0o777);
     copied.push(rel);
   }
   if (copied.length > 0) {
     const exclude = join(worktree, '.git', 'info', 'exclude');
     await mkdirInside(worktree, '.git/info');
-    await appendFile(
-      exclude,
-      `# copied in by orchestra (config "copy"): never committed\n${copied.map((p) => `/${p}`).join('\n')}\n`,
+    const listed = new Set(
+      (await readNoFollow(exclude, 1024 * 1024).catch(() => Buffer.alloc(0))).toString('utf8').split('\n'),
     );
+    const missing = copied.filter((p) => !listed.has(`/${p}`));
+    if (missing.length > 0) {
+      await appendNoFollow(
+        exclude,
+        `# copied in by orchestra (config "copy"): never committed\n${missing.map((p) => `/${p}`).join('\n')}\n`,
+      );
+    }
   }
   return copied;
 }

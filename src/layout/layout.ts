@@ -213,6 +213,8 @@ export function resizeLayout(
 function moveBorder(laid: Array<[number, number]>, at: number, delta: number): number[] {
   const sizes = laid.map(([, size]) => size);
   const [a, b] = at < sizes.length - 1 ? [at, at + 1] : [at - 1, at];
+  // Cells already under two (a tiny terminal) stay as they are: no move could keep both at 2.
+  if (sizes[a]! < 2 || sizes[b]! < 2) return sizes;
   const move = Math.max(-(sizes[a]! - 2), Math.min(sizes[b]! - 2, delta));
   sizes[a]! += move;
   sizes[b]! -= move;

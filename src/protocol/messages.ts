@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
+import { PASTE_BUFFER_MAX_CHARS } from './paste.js';
 
 // zod/mini carries no messages of its own; the English ones, as zod (classic) sets up itself.
 z.config(en());
@@ -197,7 +198,7 @@ export const commandSchema = z.discriminatedUnion('cmd', [
    * Sets the session's paste buffer (copy mode's copy: the text of the cells the person selected,
    * as their client showed them). Control characters are taken out. Answers `{ chars }`.
    */
-  z.object({ cmd: z.literal('set-buffer'), data: z.string().check(z.maxLength(256 * 1024)) }),
+  z.object({ cmd: z.literal('set-buffer'), data: z.string().check(z.maxLength(PASTE_BUFFER_MAX_CHARS)) }),
   /** Types the paste buffer into a pane (bracketed when the pane asked for it). Answers `{ pane, chars }`. */
   z.object({ cmd: z.literal('paste-buffer'), pane: target }),
   z.object({ cmd: z.literal('list-clients') }),

@@ -1,5 +1,6 @@
-/** The most characters a paste buffer holds (a terminal's OSC 52 takes about this much at most). */
-export const PASTE_BUFFER_MAX_CHARS = 256 * 1024;
+import { PASTE_BUFFER_MAX_CHARS } from '../protocol/paste.js';
+
+export { PASTE_BUFFER_MAX_CHARS };
 
 /**
  * Text as the paste buffer keeps it: every control character and escape (C0 but tab and line

@@ -109,7 +109,22 @@ export class Window<P extends WindowPane> {
       direction,
       cells,
     );
-    if (JSON.stringify(next) === JSON.stringify(this.sizes)) return false;
+    // Changed is what a person sees: the panes' rectangles, not the weights behind them.
+    const unzoomed = (sizes: LayoutSizes) =>
+      JSON.stringify(
+        computeLayout(
+          this.kind,
+          this.panes.length,
+          this.size.cols,
+          Math.max(1, this.size.rows - STATUS_ROWS),
+          false,
+          null,
+          sizes,
+        ),
+      );
+    const before = unzoomed(this.sizes);
+    const after = unzoomed(next);
+    if (before === after) return false;
     this.sizes = next;
     this.zoomed = false;
     return true;

@@ -9,6 +9,7 @@ import {
   selectionSpan,
   selectionText,
 } from '../../src/client/scroll-mode.js';
+import { PASTE_BUFFER_MAX_CHARS } from '../../src/protocol/paste.js';
 
 function cells(text: string, cols: number): ViewCell[] {
   return [...text.padEnd(cols)].map((ch) => [0, ch] as ViewCell);
@@ -110,5 +111,23 @@ describe('copy mode keys', () => {
     mode.anchor = { line: 0, col: 0 };
     mode.cursor = { line: 2, col: 9 };
     assert.equal(selectionText(mode), 'echo 字\nwrapped tonext');
+  });
+
+  test('a selection longer than the paste buffer is cut to it, and the person is told', async () => {
+    const { mode, host, requests } = view();
+    const flashes: string[] = [];
+    host.flash = (text) => flashes.push(text);
+    const cols = 1000;
+    mode.cols = cols;
+    for (let y = 0; y < 300; y++) mode.lines.set(y, cells('x'.repeat(cols), cols));
+    mode.total = 300;
+    mode.anchor = { line: 0, col: 0 };
+    mode.cursor = { line: 299, col: cols - 1 };
+    scrollKey(host, mode, 'y');
+    await new Promise((r) => setTimeout(r, 10));
+    const sent = requests[0] as { cmd: string; data: string };
+    assert.equal(sent.cmd, 'set-buffer');
+    assert.equal(sent.data.length, PASTE_BUFFER_MAX_CHARS);
+    assert.match(flashes.join(' '), /cut to its first 262144 characters/);
   });
 });

@@ -40,6 +40,26 @@ describe('copy: gitignored files into each new worktree', () => {
     assert.equal(gitOut(wt.path, 'status', '--porcelain'), '', 'nothing to commit');
   });
 
+  test('a second start of the attempt keeps what the first copied, listed once', async () => {
+    const wt = await createWorktree({ root, taskId: 'task-05', n: 1, baseBranch: 'main' });
+    await copyIntoWorktree(root, wt.path, ['.env']);
+    assert.deepEqual(await copyIntoWorktree(root, wt.path, ['.env']), ['.env']);
+    const exclude = await readFile(join(wt.path, '.git', 'info', 'exclude'), 'utf8');
+    assert.equal(exclude.split('\n').filter((l) => l === '/.env').length, 1);
+  });
+
+  test('a path the base branch tracks is refused, even where the host ignores it: it would be committed', async () => {
+    gitOut(root, 'checkout', '-q', '-b', 'tracks-env');
+    await writeFile(join(root, '.env'), 'committed=1\n');
+    gitOut(root, 'add', '-f', '.env');
+    gitOut(root, 'commit', '-q', '-m', 'track .env');
+    gitOut(root, 'checkout', '-q', 'main');
+    await writeFile(join(root, '.env'), 'API_KEY=sk-local\n', { mode: 0o600 });
+    const wt = await createWorktree({ root, taskId: 'task-06', n: 1, baseBranch: 'tracks-env' });
+    await assert.rejects(copyIntoWorktree(root, wt.path, ['.env']), /\.env is in the base branch already/);
+    assert.equal(await readFile(join(wt.path, '.env'), 'utf8'), 'committed=1\n', 'not overwritten');
+  });
+
   test('a file the repository does not ignore is refused: the attempt would commit it', async () => {
     const wt = await createWorktree({ root, taskId: 'task-02', n: 1, baseBranch: 'main' });
     await assert.rejects(
@@ -68,6 +88,10 @@ describe('copy: gitignored files into each new worktree', () => {
       ['../secret.env', 'leaves the repository'],
       ['/etc/passwd', 'is absolute'],
       ['.git/config', 'is inside .git/'],
+      ['\\etc\\passwd', 'is absolute'],
+      ['C:x', 'is absolute'],
+      ['.GIT/config', 'is inside .git/'],
+      ['sub/.git/config', 'is inside .git/'],
     ] as const) {
       await writeFile(join(root, '.orchestra', 'orchestra.json'), JSON.stringify({ copy: ['.env', path] }));
       const result = await runCli(['config', 'validate'], { cwd: root });

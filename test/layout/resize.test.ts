@@ -30,6 +30,19 @@ describe('resize-pane: borders a person moves, kept as weights', () => {
     assert.equal(resizeLayout('even-horizontal', 2, 101, 30, sizes, 0, 'U', 3), sizes);
   });
 
+  test('a terminal too small to move a border: nothing moves, and nothing is said to', () => {
+    const sizes = resizeLayout('even-vertical', 4, 80, 4, {}, 0, 'U', 1);
+    assert.deepEqual(heights(computeLayout('even-vertical', 4, 80, 4, false, null, sizes)), [1, 1, 1, 1]);
+    const pane = (id: number) => ({ id, name: `p${id}`, resize: () => {} });
+    const window = new Window();
+    window.selectLayout('main-vertical');
+    window.add(pane(1));
+    window.add(pane(2));
+    window.setSize(10, 6);
+    window.resizePane(0, 'R', 50);
+    assert.equal(window.resizePane(0, 'R', 50), false, 'at its limit already');
+  });
+
   test('what was set scales with the terminal', () => {
     const sizes = resizeLayout('even-horizontal', 2, 101, 30, {}, 0, 'R', 10);
     assert.deepEqual(widths(computeLayout('even-horizontal', 2, 201, 30, false, null, sizes)), [120, 80]);
