@@ -139,6 +139,7 @@ function parseLayout(o: Json, what: string): LayoutState {
         command: 'array',
         cwd: 'string',
         state: 'string?',
+        until: 'string?',
         detail: 'string?',
       },
       what,

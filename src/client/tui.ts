@@ -92,6 +92,13 @@ function selected(mode: ScrollState, line: number): ReadonlyArray<readonly [numb
   );
 }
 
+/** An ISO time as the person's clock shows it, `14:05`; the text itself when it is no time. */
+function clockTime(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return printable(iso);
+  return `${String(at.getHours()).padStart(2, '0')}:${String(at.getMinutes()).padStart(2, '0')}`;
+}
+
 /**
  * Whether the terminal draws 256 colours: TERM names a 256-colour or direct-colour terminal, or a
  * modern terminal by its own name, or COLORTERM says truecolor/24bit (the convention terminals and
@@ -562,7 +569,9 @@ export class Tui {
     }
     const scroll = this.mode.kind === 'scroll' && this.mode.pane === pane.id ? this.mode : undefined;
     let title = ` ${pane.index}: ${printable(pane.name)}`;
-    if (pane.state) title += ` [${printable(pane.state)}]`;
+    if (pane.state === 'rate-limited' && pane.until)
+      title += ` [rate-limited until ${clockTime(pane.until)}]`;
+    else if (pane.state) title += ` [${printable(pane.state)}]`;
     if (pane.exited) title += pane.exitCode === null ? ' (killed)' : ` (exit ${pane.exitCode})`;
     if (pane.detail) title += `  ${printable(pane.detail)}`;
     if (scroll) {

@@ -291,6 +291,14 @@ const modelSchema = z.strictObject({
     .max(MAX_STALL_SECONDS)
     .default(DEFAULT_STALL_SECONDS)
     .describe('Seconds a streamed model response may go without an event before it is dropped and retried.'),
+  rateLimitMaxWaitMinutes: z
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .default(60)
+    .describe(
+      "Minutes an agent may wait in all for the model API's rate limit (429) before its attempt fails; the waits count as no failed try.",
+    ),
 });
 
 /** The config file's schema; parse `{}` to get every default. */

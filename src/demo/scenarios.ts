@@ -6,7 +6,9 @@
  *
  * - task-01 (multiply): the first try has a bug; the check gate's failure goes back to the agent,
  *   which fixes it.
- * - task-02 (divide): right the first time.
+ * - task-02 (divide): right the first time, after waiting out a rate limit (a 429 with
+ *   `retry-after: 3`): its pane says "rate-limited until …", no new attempt starts meanwhile, and the
+ *   wait counts as no failed try (issue 13).
  * - task-03 (docs, best-of-3): a1 and a2 pass with documentation of different quality; a3 breaks a
  *   test and fails the check twice. The judge prefers a2.
  */
@@ -134,6 +136,14 @@ export function demoScenarioFile(timings: DemoTimings = { delayMs: 900, chunkDel
       'task-02-a1': {
         match: { system: 'worktrees/task-02-a1' },
         turns: [
+          {
+            error: {
+              status: 429,
+              type: 'rate_limit_error',
+              message: 'Number of requests has exceeded your rate limit',
+              retryAfterSeconds: 3,
+            },
+          },
           say('Adding `divide` at the end of the library, with a RangeError for zero. ', t, [
             bash(DIVIDE_FN),
           ]),

@@ -72,6 +72,8 @@ export class Pane {
   private closed = false;
   /** Agent state shown in the title (working, waiting, done, error) when known. */
   state: string | undefined;
+  /** While the agent is `rate-limited`: when it goes on (ISO time, from its status summary). */
+  until: string | undefined;
   /** Extra title text (cost, container CPU and memory). */
   detail: string | undefined;
 
@@ -295,6 +297,7 @@ export class Pane {
       index,
       name: this.spec.name,
       state: this.state ?? (this.exit ? 'exited' : undefined),
+      ...(this.until ? { until: this.until } : {}),
       detail: this.detail,
       cols: this.terminal.cols,
       rows: this.terminal.rows,

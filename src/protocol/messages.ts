@@ -76,6 +76,8 @@ export const paneInfoSchema = z.object({
   name: z.string(),
   /** Agent state when known (working, waiting, done, error), else the pane's process state. */
   state: z.optional(z.string()),
+  /** While the state is `rate-limited`: when the agent goes on (ISO time). */
+  until: z.optional(z.string()),
   /** Extra title text: cost, container CPU and memory. */
   detail: z.optional(z.string()),
   cols: z.int(),

@@ -41,6 +41,8 @@ export interface AdmissionHost {
   slotFreed(): void;
   /** Free memory, bytes; os.freemem when not given. */
   freemem?: () => number;
+  /** When the account's rate limit an agent waits out ends (ms since the epoch), if one does now. */
+  rateLimitedUntil?: () => number | undefined;
 }
 
 /** A task admitted: to run, or to fail at once because a dependency failed (`failedDependency`). */
@@ -52,6 +54,8 @@ export interface Admitted {
 /** The slots, the tasks starting and the tasks held back, with the rule for what starts next. */
 export class Admission {
   private readonly slotWaiters: Array<() => void> = [];
+  /** The rate limit last told about (told once, not every tick). */
+  private toldLimitedUntil: number | undefined;
   private activeAttempts = 0;
   /** Tasks admitted whose first attempt has not asked for a slot yet. */
   private readonly starting = new Set<string>();
@@ -131,6 +135,18 @@ export class Admission {
    */
   admit(queue: readonly TaskFile[], state: ReadonlyState, running: { has(id: string): boolean }): Admitted[] {
     while (this.slotWaiters.length > 0 && this.activeAttempts < this.capacity()) this.slotWaiters.shift()!();
+    // The account is rate-limited: a new attempt would only wait too (or make it worse).
+    const limited = this.host.rateLimitedUntil?.();
+    if (limited !== undefined) {
+      if (this.toldLimitedUntil !== limited) {
+        this.toldLimitedUntil = limited;
+        this.host.say(
+          `rate-limited until ${new Date(limited).toTimeString().slice(0, 5)}: no new attempt starts before`,
+        );
+      }
+      return [];
+    }
+    this.toldLimitedUntil = undefined;
     const tasks = [...queue].sort((a, b) => compareTaskIds(a.id, b.id));
     for (const id of this.blockedReasons.keys())
       if (!tasks.some((t) => t.id === id)) this.blockedReasons.delete(id);

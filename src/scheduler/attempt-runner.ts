@@ -462,6 +462,7 @@ export class AttemptRunner {
           taskId: this.task.id,
           stayAfterComplete: true,
           stallSeconds: this.host.config.model.stallSeconds,
+          rateLimitMaxWaitMinutes: this.host.config.model.rateLimitMaxWaitMinutes,
           ...(budgetUsd ? { budgetUsd } : {}),
           ...(this.isPlan ? { proposals: { max: this.host.config.autonomy.maxTasksPerCycle } } : {}),
           ...(memory ? { memory } : {}),

@@ -143,6 +143,7 @@ export class Scheduler {
       autonomy: this.autonomy,
       say: (message) => this.say(message),
       slotFreed: () => this.tick(),
+      rateLimitedUntil: () => this.o.server.rateLimitedUntil(),
     });
     this.strategyHost = {
       root: o.root,

@@ -44,6 +44,13 @@ export class AgentStatus {
         if (!AGENT_STATES.has(event.state)) return;
         const changed = pane.state !== event.state;
         pane.state = event.state;
+        // A rate-limited agent says until when (`until <ISO time>`); only a real time is kept.
+        const until =
+          event.state === 'rate-limited' && typeof event.summary === 'string'
+            ? /^until (\S+)$/.exec(event.summary)?.[1]
+            : undefined;
+        pane.until =
+          until && !Number.isNaN(Date.parse(until)) ? new Date(Date.parse(until)).toISOString() : undefined;
         // Offered once per change: a second `waiting` in a row (another hook firing) is no news;
         // a state nobody is told about (working) is offered too, so that it withdraws one.
         if (changed) {
@@ -58,6 +65,23 @@ export class AgentStatus {
       } else return;
       this.onChange();
     });
+  }
+
+  /**
+   * The latest time any of `panes`' agents is rate-limited until, ms since the epoch, or undefined
+   * when none is now: while the account is limited, no new attempt starts (issue 13).
+   */
+  static limitedUntil(
+    panes: Iterable<{ state: string | undefined; until: string | undefined }>,
+    now = Date.now(),
+  ): number | undefined {
+    let latest: number | undefined;
+    for (const pane of panes) {
+      if (pane.state !== 'rate-limited' || !pane.until) continue;
+      const at = Date.parse(pane.until);
+      if (at > now) latest = Math.max(latest ?? at, at);
+    }
+    return latest;
   }
 
   /** The spend pane `paneId`'s agent has reported, if any. */

@@ -292,6 +292,11 @@ export class SessionServer {
    * ids are this server's own (a restarted server numbers from 1), so this is the one way from an
    * attempt to its pane: an id recorded elsewhere could name another pane by now.
    */
+  /** When the latest rate limit any agent here waits out ends, ms since the epoch; undefined: none now. */
+  rateLimitedUntil(): number | undefined {
+    return AgentStatus.limitedUntil(this.window.panes);
+  }
+
   paneOfAttempt(attemptId: string): Pane | undefined {
     return this.window.panes.findLast((p) => p.spec.attemptId === attemptId);
   }

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { defaultConfig, type OrchestraConfig } from '../../src/config/schema.js';
 import type { Logger } from '../../src/log/logger.js';
 import { Admission, type AdmissionHost } from '../../src/scheduler/admission.js';
+import { AgentStatus } from '../../src/server/agent-status.js';
 import { upsertTask } from '../../src/store/records.js';
 import { emptyState, type State, type TaskRecord } from '../../src/store/schema.js';
 import { parseTaskFile, type TaskFile } from '../../src/tasks/task-file.js';
@@ -56,6 +57,35 @@ const nothingRunning = new Set<string>();
 const shell = ['agent: shell'];
 
 describe('Admission', () => {
+  test("while an agent waits out the account's rate limit, no new attempt starts; told once", () => {
+    const host = hostWith();
+    let until: number | undefined = Date.now() + 60_000;
+    host.rateLimitedUntil = () => until;
+    const admission = new Admission(host);
+    const queue = [task('task-01', shell)];
+    for (let tick = 0; tick < 3; tick++)
+      assert.deepEqual(admission.admit(queue, stateWith(), nothingRunning), []);
+    assert.equal(host.said.length, 1);
+    assert.match(host.said[0]!, /^rate-limited until \d\d:\d\d: no new attempt starts before/);
+    until = undefined;
+    assert.deepEqual(
+      admission.admit(queue, stateWith(), nothingRunning).map((a) => a.task.id),
+      ['task-01'],
+    );
+  });
+
+  test("the limit is read from the agents' panes: the latest until still to come", () => {
+    const now = Date.parse('2026-12-04T12:00:00Z');
+    const panes = [
+      { state: 'rate-limited', until: '2026-12-04T12:05:00.000Z' },
+      { state: 'rate-limited', until: '2026-12-04T12:01:00.000Z' },
+      { state: 'rate-limited', until: '2026-12-04T11:59:00.000Z' },
+      { state: 'working', until: '2026-12-04T13:00:00.000Z' },
+    ];
+    assert.equal(AgentStatus.limitedUntil(panes, now), Date.parse('2026-12-04T12:05:00Z'));
+    assert.equal(AgentStatus.limitedUntil([panes[2]!, panes[3]!], now), undefined);
+  });
+
   test('a task waiting for a secret is told once across ticks, not on every tick', () => {
     const host = hostWith();
     const admission = new Admission(host);

@@ -23,6 +23,8 @@ describe('running the queue of the demo repository in orchestra tui', () => {
   let term: TmuxTerminal;
   /** Every distinct task-count text the status bar showed while the queue ran. */
   const countsSeen = new Set<string>();
+  /** The title task-02's pane showed while its agent waited out the rate limit, if seen. */
+  let rateLimitedTitle = '';
   /** The last screen of the run, with every pane still on it. */
   let finalScreen = '';
 
@@ -65,6 +67,7 @@ describe('running the queue of the demo repository in orchestra tui', () => {
       (screen) => {
         const counts = taskCounts(screen);
         if (counts) countsSeen.add(`${counts.queued}/${counts.running}/${counts.done}/${counts.failed}`);
+        rateLimitedTitle ||= /\d+: task-02\/a1 \[rate-limited until \d\d:\d\d\]/.exec(screen)?.[0] ?? '';
         return (
           counts?.done === 3 &&
           counts.running === 0 &&
@@ -83,6 +86,30 @@ describe('running the queue of the demo repository in orchestra tui', () => {
     const status = statusLine(finalScreen);
     for (const name of ATTEMPT_PANES) assert.match(status, new RegExp(`\\d+:${name.replace('/', '\\/')}`));
     assert.match(status, /\b5 panes\b/, status);
+  });
+
+  test('a 429 with retry-after: 3 pauses task-02, shown in its pane; it resumes and passes with no failed round', async () => {
+    assert.match(
+      rateLimitedTitle,
+      /task-02\/a1 \[rate-limited until \d\d:\d\d\]/,
+      'the pane said until when',
+    );
+    const state = await world.state();
+    const attempt = state.attempts['task-02-a1'];
+    assert.equal(attempt?.state, 'succeeded');
+    assert.equal(attempt?.checkRounds, 1, 'the one check round passed: the wait was no failed try');
+    assert.equal(state.tasks['task-02']?.attempts.length, 1);
+    const events = await readFile(
+      join(world.root, '.orchestra', 'runs', 'task-02-a1', 'events.jsonl'),
+      'utf8',
+    );
+    const states = events
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { type: string; state?: string })
+      .filter((e) => e.type === 'status')
+      .map((e) => e.state);
+    assert.deepEqual(states.slice(0, 3), ['working', 'rate-limited', 'working']);
   });
 
   test('a failing check goes back to the agent, which fixes it', async () => {

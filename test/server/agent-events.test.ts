@@ -69,3 +69,34 @@ test('status and usage events become the pane state, its cost and the session co
   await waitFor(() => layout?.status.cost?.startsWith('cost unknown'), 'unknown cost');
   assert.match(layout?.status.cost ?? '', /at least \$0\.5400/);
 });
+
+test('a rate-limited agent shows until when in its pane; working again clears it', async () => {
+  const pane = await client.request<{ id: number }>({
+    cmd: 'new-pane',
+    name: 'limited',
+    command: ['sleep', '30'],
+    remainOnExit: true,
+    runDir,
+  });
+  const events = join(runDir, 'events.jsonl');
+  const until = new Date(Date.now() + 60_000).toISOString();
+  await appendFile(
+    events,
+    `${JSON.stringify({ ts: Date.now(), type: 'status', state: 'rate-limited', summary: `until ${until}` })}\n`,
+  );
+  const info = await waitFor(
+    async () => (await listPanes(client)).find((p) => p.id === pane.id && p.state === 'rate-limited'),
+    'rate-limited',
+  );
+  assert.equal(info.until, until);
+  assert.ok(
+    (session.server.rateLimitedUntil() ?? 0) >= Date.parse(until),
+    'the session is limited until then',
+  );
+  await appendFile(events, `${JSON.stringify({ ts: Date.now(), type: 'status', state: 'working' })}\n`);
+  const working = await waitFor(
+    async () => (await listPanes(client)).find((p) => p.id === pane.id && p.state === 'working'),
+    'working again',
+  );
+  assert.equal(working.until, undefined);
+});

@@ -5,7 +5,11 @@
  */
 
 /** The states an agent reports (DESIGN.md, "Agent status protocol"). */
-export const AGENT_STATUS_STATES = ['working', 'waiting', 'done', 'error'] as const;
+/**
+ * The states an agent reports. `rate-limited`: the model API asked it to wait (429); its summary
+ * is `until <ISO time>`, and it is working again after (issue 13).
+ */
+export const AGENT_STATUS_STATES = ['working', 'waiting', 'done', 'error', 'rate-limited'] as const;
 export type AgentStatusState = (typeof AGENT_STATUS_STATES)[number];
 
 /** Text that can sit inside the JSON line and the printf format unescaped: no quotes, `\`, `%` or `$`. */

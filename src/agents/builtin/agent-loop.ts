@@ -50,6 +50,8 @@ export interface AgentLoopOptions {
   tools: ToolBox;
   /** Base of the retry backoff, ms. */
   retryBaseMs: number;
+  /** Longest rate-limit wait of a turn in all, ms (config model.rateLimitMaxWaitMinutes). */
+  rateLimitMaxWaitMs: number;
   /** Longest silence of a model stream before it is aborted and retried, ms (`model.stallSeconds`). */
   stallMs: number;
   /** Cuts secrets out of what is written to disk. */
@@ -345,6 +347,8 @@ export class AgentLoop {
   private async requestTurn(): Promise<TurnResult> {
     const boundMs = turnBoundMs(this.o.stallMs);
     const deadline = { at: Date.now() + boundMs, boundMs };
+    /** Waited for the API's rate limit in this turn, ms: none of it a failed try. */
+    let limitedMs = 0;
     for (let attempt = 1; ; attempt++) {
       const controller = new AbortController();
       this.current = controller;
@@ -365,6 +369,33 @@ export class AgentLoop {
         this.o.transcript.endLine();
         if (controller.signal.aborted || isAbort(error)) return { kind: 'interrupted' };
         const failure = describeApiFailure(error);
+        if (failure.rateLimited) {
+          // Waited out, not retried: the account is limited, nothing failed. Bounded by
+          // model.rateLimitMaxWaitMinutes over the turn; the turn's own bound is moved on by the wait.
+          const wait = failure.retryAfterMs ?? retryDelayMs(2, this.o.retryBaseMs, undefined);
+          if (limitedMs + wait > this.o.rateLimitMaxWaitMs) {
+            return {
+              kind: 'failed',
+              detail: `model API error: ${failure.detail} (rate-limited for ${formatDelay(limitedMs + wait)} in all, more than model.rateLimitMaxWaitMinutes)`,
+            };
+          }
+          limitedMs += wait;
+          deadline.at += wait;
+          const until = new Date(Date.now() + wait);
+          this.o.transcript.line(
+            `${failure.label} — rate-limited until ${until.toTimeString().slice(0, 8)}, then it goes on`,
+            'yellow',
+          );
+          this.o.events.status('rate-limited', `until ${until.toISOString()}`);
+          try {
+            await sleep(wait, undefined, { signal: controller.signal });
+          } catch {
+            return { kind: 'interrupted' };
+          }
+          this.o.events.status('working', 'the rate limit is over');
+          attempt--;
+          continue;
+        }
         if (!failure.transient || attempt >= MAX_API_ATTEMPTS) {
           const after = attempt > 1 ? ` (after ${attempt} attempts)` : '';
           return { kind: 'failed', detail: `model API error: ${failure.detail}${after}` };

@@ -44,6 +44,8 @@ export interface AgentSetup {
    * 60 when absent), or without agent.json the repository config's.
    */
   stallSeconds: number;
+  /** `model.rateLimitMaxWaitMinutes`: agent.json's (the scheduler copies the config's), else 60. */
+  rateLimitMaxWaitMinutes: number;
   /**
    * The autonomy planner's run (agent.json `proposals`): the agent gets the `propose_task` tool,
    * records at most `max` proposals (1 or more), and ending its turn finishes it.
@@ -60,6 +62,11 @@ const agentJsonSchema = z.looseObject({
   budgetUsd: z.number().positive().optional(),
   stayAfterComplete: z.boolean().optional(),
   stallSeconds: z.int().min(1).max(MAX_STALL_SECONDS).optional(),
+  rateLimitMaxWaitMinutes: z
+    .number()
+    .min(0)
+    .max(24 * 60)
+    .optional(),
   proposals: z.strictObject({ max: z.int().min(1) }).optional(),
   memory: z.string().optional(),
 });
@@ -104,6 +111,7 @@ export async function resolveAgentSetup(opts: {
     budgetUsd: profile.budgetUsd,
     stayAfterComplete: false,
     stallSeconds: config.model.stallSeconds,
+    rateLimitMaxWaitMinutes: config.model.rateLimitMaxWaitMinutes,
   };
 }
 
@@ -152,6 +160,7 @@ function fromAgentJson(path: string, text: string): AgentSetup {
     budgetUsd: parsed.data.budgetUsd ?? profile.budgetUsd,
     stayAfterComplete: parsed.data.stayAfterComplete ?? false,
     stallSeconds: parsed.data.stallSeconds ?? DEFAULT_STALL_SECONDS,
+    rateLimitMaxWaitMinutes: parsed.data.rateLimitMaxWaitMinutes ?? 60,
   };
   if (parsed.data.taskId !== undefined) setup.taskId = parsed.data.taskId;
   if (parsed.data.proposals !== undefined) setup.proposals = parsed.data.proposals;

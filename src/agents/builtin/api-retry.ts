@@ -29,8 +29,10 @@ export interface ApiFailure {
   label: string;
   /** One line with the API's own message, for the final error. */
   detail: string;
-  /** The server's retry-after, ms, when it sent one. */
+  /** The server's retry-after, ms, when it sent one (else its rate-limit reset headers' latest time). */
   retryAfterMs: number | undefined;
+  /** A rate limit (429, `rate_limit_error`): waited out, and no failed try (issue 13). */
+  rateLimited?: boolean;
 }
 
 /** True when the request failed because our AbortController fired (Ctrl-C, shutdown). */
@@ -70,11 +72,14 @@ export function describeApiFailure(error: unknown): ApiFailure {
       status === undefined
         ? type !== undefined && TRANSIENT_TYPES.has(type)
         : status === 408 || status === 409 || status === 429 || status >= 500;
+    const rateLimited = status === 429 || type === 'rate_limit_error';
     return {
       transient,
       label,
       detail: `${label}: ${oneLine(message)}`,
-      retryAfterMs: retryAfterMs(error.headers),
+      retryAfterMs:
+        retryAfterMs(error.headers) ?? (rateLimited ? rateLimitResetMs(error.headers) : undefined),
+      ...(rateLimited ? { rateLimited } : {}),
     };
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -104,6 +109,21 @@ export function retryAfterMs(headers: Headers | undefined): number | undefined {
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+/**
+ * The time until the latest of Anthropic's rate-limit reset headers (`anthropic-ratelimit-requests-reset`,
+ * `-tokens-reset`, `-input-tokens-reset`, `-output-tokens-reset`: RFC 3339 times), ms, or undefined
+ * when none is there (docs.anthropic.com, "Rate limits", response headers).
+ */
+export function rateLimitResetMs(headers: Headers | undefined, now = Date.now()): number | undefined {
+  let latest: number | undefined;
+  for (const kind of ['requests', 'tokens', 'input-tokens', 'output-tokens']) {
+    const value = headers?.get?.(`anthropic-ratelimit-${kind}-reset`);
+    const at = value ? Date.parse(value) : Number.NaN;
+    if (!Number.isNaN(at)) latest = Math.max(latest ?? at, at);
+  }
+  return latest === undefined ? undefined : Math.max(0, latest - now);
 }
 
 /** The messages down an error's cause chain (`Connection error.: fetch failed: connect ECONNREFUSED ...`). */

@@ -120,6 +120,7 @@ export async function runAgentCommand(opts: RunAgentOptions): Promise<number> {
       }),
       retryBaseMs: nonNegativeInt(opts.env.ORCHESTRA_RETRY_BASE_MS) ?? DEFAULT_RETRY_BASE_MS,
       stallMs: setup.stallSeconds * 1000,
+      rateLimitMaxWaitMs: setup.rateLimitMaxWaitMinutes * 60_000,
       redact,
       stayAfterComplete: setup.stayAfterComplete,
       endTurnCompletes: setup.proposals !== undefined,

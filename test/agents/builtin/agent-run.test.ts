@@ -240,10 +240,56 @@ describe('built-in agent on a PTY', () => {
       assert.equal((await agent.exit).exitCode, 0, agent.output());
       assert.equal(world.server.requests.length, 3);
       assert.match(agent.output(), /529 overloaded — retrying in 10ms \(attempt 2\/5\)/);
-      // retry-after (50 ms) outweighs the 20 ms backoff.
-      assert.match(agent.output(), /429 rate limit — retrying in 50ms \(attempt 3\/5\)/);
+      // A rate limit is waited out for its retry-after (50 ms), and is no try of the five.
+      assert.match(agent.output(), /429 rate limit — rate-limited until \S+, then it goes on/);
       const gap = world.server.requests[2]!.at - world.server.requests[1]!.at;
       assert.ok(gap >= 45, `waited ${gap} ms`);
+    } finally {
+      await world.cleanup();
+    }
+  });
+
+  test('rate limits are waited out as often as they come, saying until when, and count as no failed try', async () => {
+    const limited = {
+      error: { status: 429, type: 'rate_limit_error', message: 'slow down', retryAfterSeconds: 0.05 },
+    };
+    const world = await makeWorld({
+      turns: [
+        limited,
+        limited,
+        limited,
+        limited,
+        limited,
+        limited,
+        { toolUses: [{ name: 'task_complete', input: { summary: 'ok' } }] },
+      ],
+    });
+    try {
+      const agent = await startAgent(world);
+      assert.equal((await agent.exit).exitCode, 0, agent.output());
+      assert.equal(world.server.requests.length, 7, 'six 429s, more than the five tries a failure gets');
+      const states = (await statuses(world.runDir)).map((s) => s.state);
+      assert.equal(states.filter((s) => s === 'rate-limited').length, 6);
+      const first = (await statuses(world.runDir)).find((s) => s.state === 'rate-limited')!;
+      assert.match(String(first.summary), /^until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.equal(states.at(-1), 'done');
+    } finally {
+      await world.cleanup();
+    }
+  });
+
+  test('a rate limit longer than model.rateLimitMaxWaitMinutes in all fails the turn, saying so', async () => {
+    const limited = {
+      error: { status: 429, type: 'rate_limit_error', message: 'slow down', retryAfterSeconds: 3 },
+    };
+    const world = await makeWorld(
+      { turns: [limited, { toolUses: [{ name: 'task_complete', input: { summary: 'ok' } }] }] },
+      { profile: profile(), checks: [], taskId: 'task-01', rateLimitMaxWaitMinutes: 0.01 },
+    );
+    try {
+      const agent = await startAgent(world);
+      assert.equal((await agent.exit).exitCode, 1);
+      assert.match(agent.output(), /rate-limited for 3s in all, more than model\.rateLimitMaxWaitMinutes/);
     } finally {
       await world.cleanup();
     }
