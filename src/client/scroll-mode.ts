@@ -1,6 +1,6 @@
 import { errorMessage } from '../common/errors.js';
 import type { Command, LayoutState } from '../protocol/messages.js';
-import { PASTE_BUFFER_MAX_CHARS } from '../protocol/paste.js';
+import { cutToPasteLimit, PASTE_BUFFER_MAX_CHARS } from '../protocol/paste.js';
 import type { HistoryRows } from '../protocol/screen.js';
 import { FLAG_INVISIBLE } from './cell-render.js';
 import { runsToCells, type ViewCell } from './pane-view.js';
@@ -242,10 +242,7 @@ async function copySelection(host: ScrollHost, mode: ScrollState): Promise<void>
     }
     const whole = selectionText(mode);
     // The buffer's limit (and about an OSC 52's): a longer selection is cut, never refused.
-    const text =
-      whole.length > PASTE_BUFFER_MAX_CHARS
-        ? whole.slice(0, PASTE_BUFFER_MAX_CHARS).replace(/[\ud800-\udbff]$/, '')
-        : whole;
+    const text = cutToPasteLimit(whole);
     await host.request({ cmd: 'set-buffer', data: text });
     if (text !== whole) host.flash(`the selection is cut to its first ${PASTE_BUFFER_MAX_CHARS} characters`);
     if (host.showing(mode)) host.copied(text);

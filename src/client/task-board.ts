@@ -2,7 +2,6 @@ import { errorMessage } from '../common/errors.js';
 import { printable } from '../common/printable.js';
 import type { BoardTask } from '../protocol/board.js';
 import type { Command, PaneInfo } from '../protocol/messages.js';
-import type { TaskDiff } from '../protocol/task-diff.js';
 
 /** The task board overlay (`prefix t`): the rows the server sent, and the one selected. */
 export interface BoardState {
@@ -68,8 +67,8 @@ export interface BoardHost {
   open(): boolean;
   /** Fetches the board again, keeping row `selected` selected. */
   reload(selected: number): void;
-  /** Shows a task's diff over the board; closing it brings the board back at row `selected`. */
-  showDiff(diff: TaskDiff, selected: number): void;
+  /** Fetches and shows task `task`'s diff over the board; closing it brings the board back at row `selected`. */
+  openDiff(task: string, selected: number): void;
 }
 
 /** One key on the board: j/k move, Enter jumps to the task's pane, d diffs, r retries, m merges, q closes. */
@@ -105,13 +104,7 @@ export function boardKey(host: BoardHost, mode: BoardState, token: string): void
       return;
     }
     case 'd':
-      if (!row) return;
-      host
-        .request<TaskDiff>({ cmd: 'task-diff', task: row.id })
-        .then((diff) => {
-          if (host.open()) host.showDiff(diff, mode.selected);
-        })
-        .catch((error: unknown) => host.flash(errorMessage(error)));
+      if (row) host.openDiff(row.id, mode.selected);
       return;
     case 'r':
     case 'm': {

@@ -172,7 +172,7 @@ export class Tui {
       selectPane: (target) => this.selectPane(target),
       open: () => this.mode.kind === 'board',
       reload: (selected) => void this.showTaskBoard(selected),
-      showDiff: (diff, selected) => this.showDiff(diff, selected),
+      openDiff: (task, selected) => void this.openDiff(task, selected),
     };
   }
 
@@ -1017,7 +1017,10 @@ export class Tui {
     this.mode = { kind: 'overlay', back, key };
   }
 
-  /** Fetches and shows task `task`'s diff (of `attempt`, default its result) over the board. */
+  /**
+   * Fetches and shows task `task`'s diff (of `attempt`, default its result) over the board or the
+   * diff it was asked from: the one place the client asks for a diff.
+   */
   private async openDiff(task: string, selected: number, attempt?: string): Promise<void> {
     // Shown only over the diff it was asked from: a late answer never pops up over something else.
     const from = this.overlay;

@@ -123,7 +123,6 @@ export async function copyIntoWorktree(
         hint: 'the attempt would commit the copy over it: untrack it on the base branch, or drop it from copy',
       });
     }
-    await assertNoSymlinkedFolder(worktree, rel);
     await mkdirInside(worktree, posix.dirname(rel) === '.' ? '' : posix.dirname(rel));
     const data = await readNoFollow(source, COPY_MAX_BYTES + 1);
     if (data.length > COPY_MAX_BYTES) {

@@ -22,9 +22,6 @@ export const NOTICE_SETTLE_MS = 300;
 /** Fewest ms between two notices of one pane: an agent flipping its state is told this often at most. */
 export const NOTICE_MIN_INTERVAL_MS = 5_000;
 
-/** The placeholders of a `notify` argument (each an argument of its own). */
-export const NOTIFY_PLACEHOLDERS = ['{task}', '{attempt}', '{state}', '{summary}'] as const;
-
 /**
  * The notice for a state an agent reported, or undefined when it is not one a person is told
  * about. `summary` is the agent's text (hostile input): made printable and cut short.

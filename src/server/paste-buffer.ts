@@ -1,4 +1,4 @@
-import { PASTE_BUFFER_MAX_CHARS } from '../protocol/paste.js';
+import { cutToPasteLimit, PASTE_BUFFER_MAX_CHARS } from '../protocol/paste.js';
 
 export { PASTE_BUFFER_MAX_CHARS };
 
@@ -9,9 +9,7 @@ export { PASTE_BUFFER_MAX_CHARS };
  */
 export function cleanPasteText(text: string): string {
   const clean = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '');
-  if (clean.length <= PASTE_BUFFER_MAX_CHARS) return clean;
-  // Never half a surrogate pair at the cut.
-  return clean.slice(0, PASTE_BUFFER_MAX_CHARS).replace(/[\ud800-\udbff]$/, '');
+  return cutToPasteLimit(clean);
 }
 
 /**
