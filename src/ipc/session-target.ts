@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
+import { orchestraPaths } from '../common/paths.js';
 import { sanitizeSessionName, socketPath } from '../protocol/socket-path.js';
 
 /** A parsed `-t` target: a session, and optionally a pane in it (index, `%id` or name). */
@@ -48,7 +49,7 @@ export async function defaultSession(
  */
 async function configuredSessionName(root: string, env: NodeJS.ProcessEnv): Promise<string> {
   const { userConfigPath } = await import('../config/user-config-path.js');
-  const files = [join(root, '.orchestra', 'orchestra.json'), userConfigPath(env)];
+  const files = [orchestraPaths(root).config, userConfigPath(env)];
   const texts = await Promise.all(files.map((file) => readFile(file, 'utf8').catch(() => '')));
   if (!texts.some((text) => text.includes('sessionName'))) return sanitizeSessionName(basename(root));
   const { loadConfig } = await import('../config/load.js');

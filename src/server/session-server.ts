@@ -127,7 +127,7 @@ export class SessionServer {
     });
   }
 
-  /** The task queue will not come (it failed to start): waiting commands go on without it. */
+  /** The task queue is up, or will not come (it failed to start): waiting commands go on. */
   giveUpTasks(): void {
     this.tasksStarted?.();
   }

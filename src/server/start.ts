@@ -107,25 +107,17 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
     await store?.close();
     throw error;
   });
-  // Task commands wait for the queue (expectTasks): whatever fails on the way lets them go on.
+  // Task commands wait for the queue (expectTasks); once it is up, or whatever failed on the way,
+  // they go on (giveUpTasks does nothing to a queue that is there).
   try {
     await server.restore();
-  } catch (error) {
-    server.giveUpTasks();
-    throw error;
-  }
-  if (options.root && store && config) {
-    const [{ Scheduler }, { mergeTask }, { pickWinner, taskDiff }] = await Promise.all([
-      import('../scheduler/scheduler.js'),
-      import('../scheduler/merge-task.js'),
-      import('../scheduler/task-diff.js'),
-    ]).catch((error: unknown) => {
-      server.giveUpTasks();
-      throw error;
-    });
-    let scheduler: InstanceType<typeof Scheduler>;
-    try {
-      scheduler = new Scheduler({
+    if (options.root && store && config) {
+      const [{ Scheduler }, { mergeTask }, { pickWinner, taskDiff }] = await Promise.all([
+        import('../scheduler/scheduler.js'),
+        import('../scheduler/merge-task.js'),
+        import('../scheduler/task-diff.js'),
+      ]);
+      const scheduler = new Scheduler({
         root: options.root,
         paths: orchestraPaths(options.root),
         config,
@@ -135,40 +127,38 @@ export async function startServer(options: StartServerOptions): Promise<SessionS
         env,
         logger: logger.child({ component: 'scheduler' }),
       });
-    } catch (error) {
-      server.giveUpTasks();
-      throw error;
+      const ctx = {
+        root: options.root,
+        paths: orchestraPaths(options.root),
+        config,
+        store,
+        env,
+        session: options.session,
+      };
+      server.tasks = {
+        board: () => scheduler.board(),
+        // Reloaded: a `task pick` from the CLI changed the file behind this server's snapshot.
+        diff: async (task, attempt) =>
+          taskDiff(ctx.root, await store.reload(), task, attempt ? { attempt } : {}),
+        pick: (task, attempt) => pickWinner(store, task, attempt),
+        retry: (task) => scheduler.retry(task),
+        merge: (task) => mergeTask(ctx, task),
+        missingEnv: () => scheduler.missingEnv(),
+        envChanged: () => scheduler.envChanged(),
+        autonomyCommand: (action) => scheduler.autonomyCommand(action),
+      };
+      server.onShutdown(() => scheduler.stop());
+      try {
+        await scheduler.start();
+      } catch (error) {
+        // A server listening without its queue would look alive and run nothing: it goes instead,
+        // and the next start tries again.
+        await server.shutdown(`the queue could not start: ${errorMessage(error)}`);
+        throw error;
+      }
     }
-    const ctx = {
-      root: options.root,
-      paths: orchestraPaths(options.root),
-      config,
-      store,
-      env,
-      session: options.session,
-    };
-    server.tasks = {
-      board: () => scheduler.board(),
-      // Reloaded: a `task pick` from the CLI changed the file behind this server's snapshot.
-      diff: async (task, attempt) =>
-        taskDiff(ctx.root, await store.reload(), task, attempt ? { attempt } : {}),
-      pick: (task, attempt) => pickWinner(store, task, attempt),
-      retry: (task) => scheduler.retry(task),
-      merge: (task) => mergeTask(ctx, task),
-      missingEnv: () => scheduler.missingEnv(),
-      envChanged: () => scheduler.envChanged(),
-      autonomyCommand: (action) => scheduler.autonomyCommand(action),
-    };
-    server.onShutdown(() => scheduler.stop());
-    try {
-      await scheduler.start();
-    } catch (error) {
-      // A server listening without its queue would look alive and run nothing: it goes instead,
-      // and the next start tries again.
-      server.giveUpTasks();
-      await server.shutdown(`the queue could not start: ${errorMessage(error)}`);
-      throw error;
-    }
+  } finally {
+    server.giveUpTasks();
   }
   logger.info({ pid: process.pid }, 'server started');
   return server;
