@@ -168,6 +168,8 @@ export function hostIds(): { uid: number; gid: number } {
   return { uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000 };
 }
 
+/** How long a SIGKILLed container's OOM flag is waited for after its exit, ms (see describeExit). */
+const OOM_EVENT_WAIT_MS = 2000;
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -593,10 +595,22 @@ export class DockerWorker implements PaneProcess {
     }
   }
 
+  /**
+   * The exit with its reason. The engine sets `State.OOMKilled` when containerd's OOM event
+   * arrives, and that event races the exit event (moby daemon/monitor.go handles each on its
+   * own): a SIGKILLed container with a memory limit that this worker did not stop is asked again
+   * for up to {@link OOM_EVENT_WAIT_MS} before its exit is called plain.
+   */
   private async describeExit(code: number): Promise<PaneExit> {
+    const deadline = Date.now() + OOM_EVENT_WAIT_MS;
     try {
-      const info = await this.container.inspect();
-      if (info.State.OOMKilled) return { exitCode: code, reason: 'out of memory' };
+      for (;;) {
+        const info = await this.container.inspect();
+        if (info.State.OOMKilled) return { exitCode: code, reason: 'out of memory' };
+        const mayBeOom = code === 137 && !this.stopping && (info.HostConfig?.Memory ?? 0) > 0;
+        if (!mayBeOom || Date.now() >= deadline) break;
+        await delay(100);
+      }
     } catch {
       // Removed already (kill); the code is all there is.
     }
