@@ -32,19 +32,24 @@ export async function execInContainer(
     /** Keep standard output as bytes in the result (a bundle), and stream only stderr. */
     captureStdout?: boolean;
     timeoutMs?: number;
+    /** Bytes for the command's standard input, which is then closed (default: no stdin). */
+    stdin?: Buffer;
     docker?: Docker;
   },
 ): Promise<ContainerExecResult> {
   const docker = options.docker ?? dockerClient();
   const exec = await docker.getContainer(containerId).exec({
     Cmd: command,
+    AttachStdin: options.stdin !== undefined,
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,
     WorkingDir: options.workingDir,
     Env: Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`),
   });
-  const stream = await exec.start({ hijack: true, stdin: false });
+  const stream = await exec.start({ hijack: true, stdin: options.stdin !== undefined });
+  // Half-closing the hijacked connection is what closes the command's stdin (as `docker exec -i`).
+  if (options.stdin !== undefined) stream.end(options.stdin);
   const sink = new PassThrough();
   sink.on('data', (chunk: Buffer) => options.onOutput?.(chunk.toString('utf8')));
   const captured: Buffer[] = [];

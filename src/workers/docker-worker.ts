@@ -14,8 +14,9 @@ import {
   LABEL_TASK,
   workerContainerName,
 } from './container-labels.js';
-import { CONTAINER_RUN_DIR, containerSpec, workerUser } from './container-spec.js';
+import { CONTAINER_HOME, CONTAINER_RUN_DIR, containerSpec, workerUser } from './container-spec.js';
 import { dockerClient } from './docker-engine.js';
+import { execInContainer } from './docker-exec.js';
 import {
   dockerBridgeNetwork,
   type ForwardedEndpoint,
@@ -31,6 +32,7 @@ import {
   planModelOnly,
   relayCommand,
 } from './model-network.js';
+import { isSecretEnv } from './worker-shell.js';
 
 export { CONTAINER_HOME, CONTAINER_RUN_DIR } from './container-spec.js';
 /**
@@ -56,6 +58,67 @@ const MIB = 1024 * 1024;
 const AWAIT_SIZE_SCRIPT =
   'n=0; while [ "$(stty size 2>/dev/null)" = "0 0" ] && [ $n -lt 100 ]; do sleep 0.01; n=$((n+1)); done; exec "$@"';
 
+/**
+ * Where the secrets wrapper takes the agent's secrets in: a FIFO in the container's home, a tmpfs
+ * of mode 0700 that only the container's user can enter (container-spec.ts).
+ */
+export const SECRETS_FIFO = `${CONTAINER_HOME}/.orchestra-secrets`;
+/** How long the wrapper waits for its secrets before it starts the agent without them, s. */
+const SECRETS_WAIT_S = 60;
+
+/**
+ * The container's command when the agent has secrets: makes {@link SECRETS_FIFO}, reads
+ * NUL-terminated `NAME=value` records from it until an empty record, exports each, removes the
+ * FIFO, then execs the agent's command — so the keys are in the agent's environment and nowhere
+ * the engine keeps or shows (Env, Args, labels, logs). {@link DockerWorker} writes the records
+ * through the stdin of a `docker exec` right after the start; nothing of the task runs before
+ * they arrive. Bash for `read -d ''`; `$0` is a label for `ps`.
+ */
+const SECRETS_WRAPPER = `umask 077; f=${SECRETS_FIFO}; rm -f "$f"
+if ! mkfifo "$f" 2>/dev/null; then echo "orchestra: cannot make $f; the agent starts without its API keys" >&2; exec "$@"; fi
+exec 3<>"$f"; got=0
+while IFS= read -r -d '' -t ${SECRETS_WAIT_S} -u 3 kv; do [ -z "$kv" ] && { got=1; break; }; export "$kv"; done
+exec 3<&-; rm -f "$f"
+[ $got = 1 ] || echo "orchestra: the agent's API keys did not arrive in ${SECRETS_WAIT_S} s; it starts without them" >&2
+exec "$@"`;
+
+/**
+ * The `docker exec` that hands the secrets over: waits (up to ~10 s) for the wrapper's FIFO, then
+ * copies its standard input into it.
+ */
+const SECRETS_WRITER =
+  'n=0; while [ ! -p "$1" ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n+1)); done; [ -p "$1" ] || exit 3; exec cat >"$1"';
+
+/** An environment variable name the wrapper can export. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `env` split into what may be the container's Env and the secrets ({@link isSecretEnv}) that
+ * only the secrets wrapper may carry; a secret whose name or value the wrapper cannot pass (not
+ * a shell name, a NUL in the value) is dropped rather than put in Env.
+ */
+export function splitSecrets(env: Readonly<Record<string, string>>): {
+  plain: Record<string, string>;
+  secrets: Record<string, string>;
+} {
+  const plain: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!isSecretEnv(name)) plain[name] = value;
+    else if (ENV_NAME.test(name) && !value.includes('\0')) secrets[name] = value;
+  }
+  return { plain, secrets };
+}
+
+/** The records {@link SECRETS_WRAPPER} reads: `NAME=value\0` each, then an empty record. */
+export function secretRecords(secrets: Readonly<Record<string, string>>): Buffer {
+  return Buffer.from(
+    `${Object.entries(secrets)
+      .map(([name, value]) => `${name}=${value}\0`)
+      .join('')}\0`,
+  );
+}
+
 /** How to start one attempt's worker container. */
 export interface DockerWorkerOptions {
   /** Session name (socket name, repository's directory name by default). */
@@ -66,7 +129,11 @@ export interface DockerWorkerOptions {
   attemptId: string;
   /** The agent's command: the container's main process, under the image's tini. */
   command: string[];
-  /** Environment for the agent, secrets included: they go to the container's Env and nowhere else. */
+  /**
+   * Environment for the agent, secrets included. Secrets ({@link isSecretEnv}: API keys, tokens)
+   * never go into the container's Env, which `docker inspect` shows: they reach the agent's
+   * process through {@link SECRETS_WRAPPER} (see {@link splitSecrets}).
+   */
   env: Record<string, string>;
   /** The attempt's own repository (absolute), mounted at the same path and used as working directory. */
   worktree: string;
@@ -166,6 +233,30 @@ function requireAbsolute(what: string, p: string): void {
 /** The server's uid and gid (1000 where the platform has none). */
 export function hostIds(): { uid: number; gid: number } {
   return { uid: process.getuid?.() ?? 1000, gid: process.getgid?.() ?? 1000 };
+}
+
+/**
+ * Writes `secrets` into the secrets wrapper's FIFO of the just started container `id`, through the
+ * stdin of a `docker exec` (which the engine neither keeps nor shows).
+ *
+ * @throws Error when the exec fails or the FIFO never appears
+ */
+async function handOverSecrets(docker: Docker, id: string, secrets: Record<string, string>): Promise<void> {
+  const result = await execInContainer(
+    id,
+    ['/bin/sh', '-c', SECRETS_WRITER, 'orchestra-secrets', SECRETS_FIFO],
+    {
+      workingDir: '/',
+      stdin: secretRecords(secrets),
+      timeoutMs: 30_000,
+      docker,
+    },
+  );
+  if (result.exitCode !== 0) {
+    throw new Error(
+      `the agent's API keys could not be handed to the container (${result.timedOut ? 'timed out' : `exit ${result.exitCode}`})`,
+    );
+  }
 }
 
 /** How long a SIGKILLed container's OOM flag is waited for after its exit, ms (see describeExit). */
@@ -277,7 +368,11 @@ export class DockerWorker implements PaneProcess {
     const sized = consoleSize
       ? options.command
       : ['/bin/sh', '-c', AWAIT_SIZE_SCRIPT, 'orchestra-await-size', ...options.command];
-    const cmd = relayed.length > 0 ? relayCommand(relayed, sized) : sized;
+    const { plain, secrets } = splitSecrets(env);
+    env = plain;
+    const hasSecrets = Object.keys(secrets).length > 0;
+    const keyed = hasSecrets ? ['/bin/bash', '-c', SECRETS_WRAPPER, 'orchestra-secrets', ...sized] : sized;
+    const cmd = relayed.length > 0 ? relayCommand(relayed, keyed) : keyed;
 
     let container: Docker.Container;
     try {
@@ -313,6 +408,7 @@ export class DockerWorker implements PaneProcess {
     try {
       await worker.attachStream();
       await container.start();
+      if (hasSecrets) await handOverSecrets(docker, container.id, secrets);
       worker.resize(options.cols, options.rows);
       await worker.inspectPid();
       worker.watchExit();

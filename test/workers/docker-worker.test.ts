@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -181,8 +182,11 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
     }
   });
 
-  test('sees only its mounts, runs hardened, and keeps the API key out of everything but Env', async () => {
+  test('sees only its mounts, runs hardened, and has its API keys in its environment, not in docker inspect', async () => {
     const secret = `sk-ant-test-${Date.now()}`;
+    // A value with what a shell or the records could trip on: spaces, quotes, a newline, an =.
+    const other = `a b'c"d\n$e=f ${Date.now()}`;
+    const digest = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 16);
     const worker = await start(
       [
         'sh',
@@ -197,11 +201,14 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
           'echo id:$(id -u):$(id -g)',
           'grep CapEff /proc/self/status',
           'echo run:$ORCHESTRA_RUN_DIR; touch /run/orchestra/from-container && echo rundir:writable',
-          '[ "$ANTHROPIC_API_KEY" = "$EXPECTED_KEY" ] && echo key:present',
+          'echo key:$(printf %s "$ANTHROPIC_API_KEY" | sha256sum | cut -c1-16)',
+          'echo other:$(printf %s "$OPENAI_API_KEY" | sha256sum | cut -c1-16)',
+          'echo plain:$PLAIN_SETTING',
+          '[ -e $HOME/.orchestra-secrets ] && echo fifo:left || echo fifo:gone',
           'echo done',
         ].join('; '),
       ],
-      { env: { ANTHROPIC_API_KEY: secret, EXPECTED_KEY: secret } },
+      { env: { ANTHROPIC_API_KEY: secret, OPENAI_API_KEY: other, PLAIN_SETTING: 'kept' } },
     );
     const out = new Output(worker);
     assert.equal((await exitOf(worker)).exitCode, 0, out.text);
@@ -217,7 +224,10 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
       'CapEff:\t0000000000000000',
       'run:/run/orchestra',
       'rundir:writable',
-      'key:present',
+      `key:${digest(secret)}`,
+      `other:${digest(other)}`,
+      'plain:kept',
+      'fifo:gone',
     ]) {
       assert.ok(text.includes(line), `expected ${JSON.stringify(line)} in ${JSON.stringify(text)}`);
     }
@@ -233,7 +243,17 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
       labels: info.Config.Labels,
     });
     assert.ok(!visible.includes(secret), `secret leaked: ${visible}`);
-    assert.ok(info.Config.Env.includes(`ANTHROPIC_API_KEY=${secret}`));
+    // Nothing the engine keeps has a key: not Env, not the exec that handed them over.
+    const everything = JSON.stringify(info);
+    assert.ok(!everything.includes(secret) && !everything.includes('a b'), 'a key is in docker inspect');
+    assert.ok(info.Config.Env.includes('PLAIN_SETTING=kept'));
+    assert.ok(!info.Config.Env.some((e: string) => e.startsWith('ANTHROPIC_API_KEY=')));
+    for (const execId of info.ExecIDs ?? []) {
+      const exec = JSON.stringify(await docker.getExec(execId).inspect());
+      assert.ok(!exec.includes(secret) && !exec.includes('a b'), `a key is in the exec ${exec}`);
+    }
+    const logs = (await docker.getContainer(worker.id).logs({ stdout: true, stderr: true })).toString();
+    assert.ok(!logs.includes(secret), 'a key is in the container log');
     assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
     assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
     assert.equal(info.HostConfig.ReadonlyRootfs, true);
