@@ -2,6 +2,7 @@ import type { CommandEnv } from '../cli/command-env.js';
 import { loadConfig } from '../config/load.js';
 import { defaultConfig } from '../config/schema.js';
 import { findRepoRoot } from '../git/repo.js';
+import type { AgentCliRequest } from './agent-clis.js';
 import { buildWorkerImage, workerImageStatus } from './image.js';
 
 /** Options of `orchestra image build` (commander's camel-cased flags). */
@@ -10,9 +11,10 @@ export interface ImageBuildCommandOptions {
   tag?: string;
   /** BASE_IMAGE build arg (default debian:bookworm-slim, see scripts/build-base-image.sh). */
   base?: string;
-  /** Also install Claude Code / Codex / Aider in the image. */
-  claude?: boolean;
-  codex?: boolean;
+  /** Also install Claude Code / Codex in the image: true for the latest, or an npm version or tag. */
+  claude?: boolean | string;
+  codex?: boolean | string;
+  /** Also install Aider (pip, inside the build). */
   aider?: boolean;
   noCache?: boolean;
   /** Print only the summary, not every build line. */
@@ -41,14 +43,22 @@ export async function runImageBuildCommand(opts: ImageBuildCommandOptions, env: 
   const tag = opts.tag ?? (await configuredTag(env));
   const buildArgs: Record<string, string> = {};
   if (opts.base) buildArgs.BASE_IMAGE = opts.base;
-  if (opts.claude) buildArgs.INSTALL_CLAUDE = '1';
-  if (opts.codex) buildArgs.INSTALL_CODEX = '1';
   if (opts.aider) buildArgs.INSTALL_AIDER = '1';
+  const agentClis: AgentCliRequest[] = [];
+  for (const cli of ['claude', 'codex'] as const) {
+    const wanted = opts[cli];
+    if (wanted) agentClis.push(typeof wanted === 'string' ? { cli, version: wanted } : { cli });
+  }
   const started = Date.now();
   const quiet = opts.quiet === true || opts.json === true;
-  const { id, version } = await buildWorkerImage({
+  const {
+    id,
+    version,
+    agentClis: installed,
+  } = await buildWorkerImage({
     tag,
     buildArgs,
+    agentClis,
     noCache: opts.noCache === true,
     onProgress: quiet ? undefined : (line) => env.output.err(line),
   });
@@ -56,10 +66,16 @@ export async function runImageBuildCommand(opts: ImageBuildCommandOptions, env: 
   const status = await workerImageStatus(tag);
   const sizeMb = status.sizeBytes === undefined ? undefined : Math.round(status.sizeBytes / 1e6);
   if (opts.json) {
-    env.output.out(JSON.stringify({ tag, id, version, seconds, sizeBytes: status.sizeBytes }, null, 2));
+    env.output.out(
+      JSON.stringify(
+        { tag, id, version, agentClis: installed, seconds, sizeBytes: status.sizeBytes },
+        null,
+        2,
+      ),
+    );
   } else {
     env.output.out(
-      `built ${tag} (${id.replace(/^sha256:/, '').slice(0, 12)}, version ${version}${sizeMb === undefined ? '' : `, ${sizeMb} MB`}) in ${seconds.toFixed(1)} s`,
+      `built ${tag} (${id.replace(/^sha256:/, '').slice(0, 12)}, version ${version}${sizeMb === undefined ? '' : `, ${sizeMb} MB`}${installed.length > 0 ? `, with ${installed.join(' ')}` : ''}) in ${seconds.toFixed(1)} s`,
     );
   }
 }

@@ -1,9 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import { errorMessage, OrchestraError, type OrchestraErrorCode } from '../common/errors.js';
 import { packageRoot } from '../common/paths.js';
+import {
+  AGENT_CLIS_DIR,
+  AGENT_CLIS_LABEL,
+  type AgentCliRequest,
+  npmCpu,
+  stageAgentClis,
+} from './agent-clis.js';
 import { dockerClient } from './docker-engine.js';
 
 /** The worker image's Dockerfile, relative to the package root. */
@@ -59,8 +67,10 @@ export interface BuildWorkerImageOptions {
   dockerfile?: string;
   /** Directory holding the Dockerfile and dist-worker/ (default: the package root). */
   context?: string;
-  /** Build args such as `INSTALL_CLAUDE: '1'` or `BASE_IMAGE`; IMAGE_VERSION is set here. */
+  /** Build args such as `BASE_IMAGE`; IMAGE_VERSION and AGENT_CLIS are set here. */
   buildArgs?: Record<string, string>;
+  /** Agent CLIs to install on this machine with npm and copy into the image (agent-clis.ts). */
+  agentClis?: readonly AgentCliRequest[];
   /** Rebuild every layer instead of reusing cached ones. */
   noCache?: boolean;
   /** Each line of build output as it arrives (no trailing newline). */
@@ -85,22 +95,48 @@ interface BuildEvent {
 }
 
 /**
- * Builds the worker image through the engine's build API. Only Dockerfile.worker and the agent
- * bundle are sent as the context (dockerode packs the listed files), never node_modules or the
- * user's repository.
+ * Builds the worker image through the engine's build API. The context sent is a staging folder
+ * holding only Dockerfile.worker, the agent bundle and agent-clis/ (the CLIs asked for, installed
+ * here with npm; empty without), never node_modules or the user's repository.
  *
- * @returns the image id (`sha256:...`) and the version written into its label
- * @throws OrchestraError when a file is missing or the build fails; a failing step's message
- *   carries the last lines of its output
+ * @returns the image id (`sha256:...`), the version written into its label, and the agent CLIs
+ *   installed (`name@version`)
+ * @throws OrchestraError when a file is missing, npm cannot install a CLI, or the build fails; a
+ *   failing step's message carries the last lines of its output
  */
 export async function buildWorkerImage(
   options: BuildWorkerImageOptions,
-): Promise<{ id: string; version: string }> {
-  const context = options.context ?? packageRoot();
+): Promise<{ id: string; version: string; agentClis: string[] }> {
+  const source = options.context ?? packageRoot();
   const dockerfile = options.dockerfile ?? WORKER_DOCKERFILE;
-  const version = await workerImageVersion(context, dockerfile);
+  const version = await workerImageVersion(source, dockerfile);
   const docker = options.docker ?? dockerClient();
-  const buildargs = { ...options.buildArgs, IMAGE_VERSION: version };
+  const staging = await mkdtemp(path.join(tmpdir(), 'orchestra-image-'));
+  try {
+    for (const file of [dockerfile, AGENT_BUNDLE]) {
+      await mkdir(path.dirname(path.join(staging, file)), { recursive: true });
+      await copyFile(path.join(source, file), path.join(staging, file));
+    }
+    const requests = options.agentClis ?? [];
+    // The CLIs are for the engine's machine, which may not be this one's architecture.
+    const arch = requests.length > 0 ? String((await docker.version()).Arch ?? 'amd64') : 'amd64';
+    const agentClis = await stageAgentClis(staging, requests, npmCpu(arch), options.onProgress);
+    const buildargs = { ...options.buildArgs, IMAGE_VERSION: version, AGENT_CLIS: agentClis.join(' ') };
+    const id = await buildContext(docker, staging, dockerfile, buildargs, options);
+    return { id, version, agentClis };
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** The build itself, from the staging folder `context`: returns the image id. */
+async function buildContext(
+  docker: Docker,
+  context: string,
+  dockerfile: string,
+  buildargs: Record<string, string>,
+  options: BuildWorkerImageOptions,
+): Promise<string> {
   const previous = await docker
     .getImage(options.tag)
     .inspect()
@@ -111,7 +147,7 @@ export async function buildWorkerImage(
   let stream: NodeJS.ReadableStream;
   try {
     stream = await docker.buildImage(
-      { context, src: [dockerfile, AGENT_BUNDLE] },
+      { context, src: [dockerfile, AGENT_BUNDLE, AGENT_CLIS_DIR] },
       { t: options.tag, dockerfile, buildargs, nocache: options.noCache === true, rm: true, forcerm: true },
     );
   } catch (error) {
@@ -178,7 +214,7 @@ export async function buildWorkerImage(
       .remove()
       .catch(() => undefined);
   }
-  return { id: imageId, version };
+  return imageId;
 }
 
 /** Whether the worker image exists and was built from the files at hand. */
@@ -196,6 +232,8 @@ export interface WorkerImageStatus {
   id?: string;
   /** Image size in bytes. */
   sizeBytes?: number;
+  /** The agent CLIs in the image, `name@version` each (its {@link AGENT_CLIS_LABEL}); none: []. */
+  agentClis?: string[];
 }
 
 /**
@@ -234,5 +272,7 @@ export async function workerImageStatus(
   if (version !== undefined) status.version = version;
   if (expected !== undefined) status.expected = expected;
   if (info.Size !== undefined) status.sizeBytes = info.Size;
+  const clis = info.Config?.Labels?.[AGENT_CLIS_LABEL];
+  if (clis !== undefined) status.agentClis = clis.split(' ').filter(Boolean);
   return status;
 }

@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { applyEdits, modify } from 'jsonc-parser';
 import { addAttempt, upsertTask } from '../../src/store/records.js';
 import { StateStore } from '../../src/store/store.js';
 import { dockerClient } from '../../src/workers/docker-engine.js';
 import { findWorkers, removeSessionContainers } from '../../src/workers/session-containers.js';
-import { gitOut, makeRepo, tempDir } from '../git/fixtures.js';
+import { gitOut } from '../git/fixtures.js';
 import { waitFor } from '../server/fixtures.js';
-import { ORCHESTRA_BIN, runCli } from '../support/cli.js';
-import {
-  type ScriptedModelServer,
-  startScriptedModelServer,
-  TEST_API_KEY,
-} from '../support/scripted-model.js';
+import { runCli } from '../support/cli.js';
 import { dockerSkipReason, ensureWorkerImage } from '../workers/docker-support.js';
+import { dispose, makeWorld, setConfig, startServer, state, type World } from './docker-world.js';
 
 /**
  * The queue with Docker workers (issue 5): the server is SIGKILLed while an agent works in its
@@ -25,71 +19,6 @@ import { dockerSkipReason, ensureWorkerImage } from '../workers/docker-support.j
  * killed and its attempt is marked failed with "out of memory".
  */
 const skip = await dockerSkipReason();
-
-interface World {
-  root: string;
-  tmp: string;
-  session: string;
-  model: ScriptedModelServer;
-  env: NodeJS.ProcessEnv;
-  servers: ChildProcess[];
-}
-
-async function setConfig(root: string, edits: Array<[string[], unknown]>): Promise<void> {
-  const path = join(root, '.orchestra', 'orchestra.json');
-  let text = await readFile(path, 'utf8');
-  for (const [key, value] of edits) text = applyEdits(text, modify(text, key, value, {}));
-  await writeFile(path, text);
-}
-
-function startServer(world: World): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [ORCHESTRA_BIN, 'server', '-s', world.session, '--repo', world.root],
-    {
-      cwd: world.root,
-      env: world.env,
-      stdio: 'ignore',
-    },
-  );
-  world.servers.push(child);
-  return child;
-}
-
-async function state(world: World): Promise<{ attempts: Record<string, Record<string, unknown>> }> {
-  return JSON.parse(await readFile(join(world.root, '.orchestra', 'state.json'), 'utf8'));
-}
-
-async function makeWorld(name: string, scenario: unknown): Promise<World> {
-  const root = await makeRepo({ initialized: false });
-  const init = await runCli(['init'], { cwd: root });
-  assert.equal(init.code, 0, init.stderr);
-  const tmp = await tempDir();
-  const model = await startScriptedModelServer({ scenario: scenario as never });
-  const session = `${name}-${process.pid}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ORCHESTRA_TMPDIR: tmp,
-    ORCHESTRA_SESSION: '',
-    ANTHROPIC_BASE_URL: model.url,
-    ANTHROPIC_API_KEY: TEST_API_KEY,
-    ORCHESTRA_RETRY_BASE_MS: '200',
-    XDG_CONFIG_HOME: join(tmp, 'config'),
-  };
-  delete env.NODE_TEST_CONTEXT;
-  return { root, tmp, session, model, env, servers: [] };
-}
-
-async function dispose(world: World | undefined): Promise<void> {
-  if (!world) return;
-  await runCli(['kill-server', '-t', world.session], { cwd: world.root, env: world.env }).catch(() => {});
-  for (const server of world.servers) server.kill('SIGKILL');
-  await removeSessionContainers(world.session).catch(() => {});
-  await world.model.close();
-  gitOut(world.root, 'worktree', 'prune');
-  await rm(world.root, { recursive: true, force: true });
-  await rm(world.tmp, { recursive: true, force: true });
-}
 
 describe('the queue with Docker workers', { skip: skip ?? false }, () => {
   before(async () => {

@@ -13,6 +13,7 @@ import type { WorkerConfig } from '../../src/config/schema.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { seedAttemptRepo } from '../../src/git/attempt-repo.js';
 import type { PaneExit, PaneProcess } from '../../src/panes/pane-process.js';
+import { AGENT_CLI_PACKAGES, type AgentCliRequest } from '../../src/workers/agent-clis.js';
 import { workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient, probeDocker } from '../../src/workers/docker-engine.js';
 import { hostIds } from '../../src/workers/docker-worker.js';
@@ -37,10 +38,14 @@ export async function dockerSkipReason(): Promise<string | undefined> {
 }
 
 /**
- * Makes sure the worker image exists and matches the current Dockerfile and bundle, building the
- * bundle and the image when not. Test files run in parallel, so a lock keeps it to one build.
+ * Makes sure the worker image `tag` exists and matches the current Dockerfile and bundle, and has
+ * exactly the agent CLIs of `agentClis` (versions given), building the bundle and the image when
+ * not. Test files run in parallel, so a lock keeps it to one build.
  */
-export async function ensureWorkerImage(): Promise<void> {
+export async function ensureWorkerImage(
+  tag = TEST_IMAGE,
+  agentClis: (AgentCliRequest & { version: string })[] = [],
+): Promise<void> {
   const lockTarget = path.join(os.tmpdir(), 'orchestra-worker-image-build');
   await writeFile(lockTarget, '', { flag: 'a' });
   const release = await lockfile.lock(lockTarget, {
@@ -56,14 +61,15 @@ export async function ensureWorkerImage(): Promise<void> {
       const { bundleAgent } = (await import(script)) as { bundleAgent: () => Promise<unknown> };
       await bundleAgent();
     }
-    const status = await workerImageStatus(TEST_IMAGE);
-    if (status.present && status.current) return;
+    const status = await workerImageStatus(tag);
+    const wanted = agentClis.map(({ cli, version }) => `${AGENT_CLI_PACKAGES[cli]}@${version}`).join(' ');
+    if (status.present && status.current && (status.agentClis ?? []).join(' ') === wanted) return;
     const started = Date.now();
     const lines: string[] = [];
-    const { id } = await buildWorkerImage({ tag: TEST_IMAGE, onProgress: (line) => lines.push(line) });
-    const size = (await workerImageStatus(TEST_IMAGE)).sizeBytes ?? 0;
+    const { id } = await buildWorkerImage({ tag, agentClis, onProgress: (line) => lines.push(line) });
+    const size = (await workerImageStatus(tag)).sizeBytes ?? 0;
     process.stderr.write(
-      `# built ${TEST_IMAGE} ${id.slice(7, 19)} in ${((Date.now() - started) / 1000).toFixed(1)} s, ${Math.round(size / 1e6)} MB\n`,
+      `# built ${tag} ${id.slice(7, 19)} in ${((Date.now() - started) / 1000).toFixed(1)} s, ${Math.round(size / 1e6)} MB\n`,
     );
   } finally {
     await release();

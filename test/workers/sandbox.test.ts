@@ -47,7 +47,7 @@ test('auto falls back to local with a warning when the engine does not answer', 
 });
 
 describe('with a running engine', { skip }, () => {
-  before(ensureWorkerImage);
+  before(() => ensureWorkerImage());
 
   test('auto and docker choose Docker when the image is present', async () => {
     assert.deepEqual(await chooseSandbox('auto', undefined, { image: TEST_IMAGE }), {

@@ -78,7 +78,8 @@ function hook(line: StatusLine, matcher?: string): ClaudeHookGroup {
  * The hook table: which Claude Code event means which state.
  * - UserPromptSubmit: a prompt was sent (the first one included) — working.
  * - PostToolUse: a tool ran, e.g. after a person allowed it — working again after Notification.
- * - Stop: Claude finished its turn and waits at its prompt — waiting.
+ * - Stop: Claude finished its turn — done: the round is over and the check gate runs (a failure
+ *   goes back as its next prompt). It stays at its prompt for a person who wants to type more.
  * - Notification: it asks for a permission or has idled at its prompt — waiting.
  * - SessionStart on resume or /clear: the conversation is back, nothing is running — waiting.
  * - SessionEnd: the session is over (exit, logout) — done.
@@ -90,7 +91,7 @@ export function claudeHooks(): Record<string, ClaudeHookGroup[]> {
       hook({ state: 'working', summary: 'prompt submitted', source: source('UserPromptSubmit') }),
     ],
     PostToolUse: [hook({ state: 'working', summary: 'tool finished', source: source('PostToolUse') }, '*')],
-    Stop: [hook({ state: 'waiting', summary: 'turn finished', source: source('Stop') })],
+    Stop: [hook({ state: 'done', summary: 'turn finished', source: source('Stop') })],
     Notification: [hook({ state: 'waiting', summary: 'needs attention', source: source('Notification') })],
     SessionStart: [
       hook({ state: 'waiting', summary: 'session restored', source: source('SessionStart') }, 'resume|clear'),
@@ -150,6 +151,10 @@ export const claudeAdapter: AgentAdapter = {
     if (ctx.inContainer) {
       env.CLAUDE_CONFIG_DIR = `${ctx.runDir}/${CLAUDE_CONFIG_DIR}`;
       env.IS_SANDBOX = '1';
+      // The container reaches the model endpoint only: no telemetry, error reports or update
+      // checks to wait on, and no self-update of a binary in a read-only image.
+      env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
+      env.DISABLE_AUTOUPDATER = '1';
       launch.renameEnv = { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' };
       const state = {
         hasCompletedOnboarding: true,

@@ -10,8 +10,9 @@ import type {
 
 /**
  * OpenAI Codex CLI (`codex`), interactive, with the task as its first prompt. Codex's `notify`
- * program runs at the end of every turn, so it appends a `waiting` line to `events.jsonl`; busy
- * and dialog states come from the screen.
+ * program runs at the end of every turn, so it appends a `done` line to `events.jsonl` (the round
+ * is over: the check gate runs, and a failure goes back as its next prompt); busy and dialog
+ * states come from the screen.
  *
  * Needs: Codex CLI (`npm install -g @openai/codex`) on PATH, and either a logged-in user (local)
  * or `OPENAI_API_KEY` passed by the worker (container).
@@ -41,7 +42,7 @@ const DEFAULT_OPENAI_BASE_URL = 'https://api.openai.com/v1';
 
 /** The `-c notify=[...]` value: argv as a TOML array (JSON string syntax is valid TOML here). */
 export function codexNotifyConfig(): string {
-  const script = statusScript({ state: 'waiting', summary: 'turn finished', source: 'codex:notify' });
+  const script = statusScript({ state: 'done', summary: 'turn finished', source: 'codex:notify' });
   // Codex appends the JSON payload as one more argument: it becomes $1 of the script, unused.
   return `notify=${JSON.stringify(['sh', '-c', script, 'orchestra-status'])}`;
 }

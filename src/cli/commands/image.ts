@@ -12,8 +12,14 @@ export function registerImageCommands(program: Command, env: CommandEnv): void {
       '--base <image>',
       'base image (default debian:bookworm-slim; see scripts/build-base-image.sh offline)',
     )
-    .option('--claude', 'also install Claude Code in the image')
-    .option('--codex', 'also install the Codex CLI in the image')
+    .option(
+      '--claude [version]',
+      'also put Claude Code in the image (npm @anthropic-ai/claude-code, installed here; default latest)',
+    )
+    .option(
+      '--codex [version]',
+      'also put the Codex CLI in the image (npm @openai/codex, installed here; default latest)',
+    )
     .option('--aider', 'also install Aider in the image (needs PyPI)')
     .option('--no-cache', 'rebuild every layer')
     .option('-q, --quiet', 'print only the summary')

@@ -159,7 +159,7 @@ describe('Claude Code under the claude adapter (live)', {
     const turn = await waitFor(runDir, 2);
     assert.deepEqual(
       turn.map((l) => `${l.source}=${l.state}`),
-      ['claude-code:UserPromptSubmit=working', 'claude-code:Stop=waiting'],
+      ['claude-code:UserPromptSubmit=working', 'claude-code:Stop=done'],
     );
     // Claude Code writes its session transcript after the Stop hook; killing it at once can leave
     // nothing to resume (seen under load), so give it a moment as a person would.
@@ -178,7 +178,7 @@ describe('Claude Code under the claude adapter (live)', {
     const again = await waitFor(runDir, 6);
     assert.deepEqual(
       again.slice(4).map((l) => l.state),
-      ['working', 'waiting'],
+      ['working', 'done'],
     );
     // The second turn was sent with the first one's prompt and reply before it.
     assert.ok(Math.max(...conversations) >= 3, `conversation lengths ${conversations.join(',')}`);

@@ -188,6 +188,8 @@ describe('claude adapter', () => {
       ORCHESTRA_RUN_DIR: '/run/orchestra',
       CLAUDE_CONFIG_DIR: '/run/orchestra/claude-config',
       IS_SANDBOX: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_AUTOUPDATER: '1',
     });
     assert.deepEqual(launch.renameEnv, { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' });
     const settings = JSON.parse(fileNamed(launch, 'claude-settings.json'));

@@ -93,7 +93,7 @@ describe('status hooks', () => {
     const settings = JSON.parse(launch.files[0]?.content ?? '') as ClaudeSettings;
     const expected: [string, string][] = [
       ['UserPromptSubmit', 'working'],
-      ['Stop', 'waiting'],
+      ['Stop', 'done'],
       ['Notification', 'waiting'],
       ['SessionEnd', 'done'],
     ];
@@ -127,7 +127,7 @@ describe('status hooks', () => {
     assert.match(result.stderr, /events\.jsonl/);
   });
 
-  test("Codex's notify argv, with its JSON payload appended, appends a waiting line", async () => {
+  test("Codex's notify argv, with its JSON payload appended, appends a done line", async () => {
     await rm(join(runDir, 'events.jsonl'), { force: true });
     const launch = codexAdapter.launch(launchContext(agentConfig('codex'), { runDir }));
     const value = (launch.command[2] ?? '').replace(/^notify=/, '');
@@ -138,7 +138,7 @@ describe('status hooks', () => {
     assert.equal(result.code, 0, result.stderr);
     const [event, ...rest] = await readEvents(runDir);
     assert.equal(rest.length, 0);
-    assert.equal(event?.state, 'waiting');
+    assert.equal(event?.state, 'done');
     assert.equal(event?.source, 'codex:notify');
     assertFreshTs(event?.ts ?? '');
   });
