@@ -2,7 +2,8 @@
  * `npm run bench`: orchestra side by side with tmux, measured in the same run on the same machine.
  *
  *   npm run bench                          all scenarios
- *   npm run bench -- --only echo,attach    some of them (throughput, echo, commands, attach, memory, docker)
+ *   npm run bench -- --only echo,attach    some of them (throughput, echo, commands, attach, memory, docker,
+ *                                          cache)
  *   npm run bench -- --rounds 2            fewer alternating rounds (default 5) while iterating
  *   npm run bench -- --no-tui              skip the real-TUI rows (throughput and echo)
  *   npm run bench -- --profile             V8 CPU profiles of the orchestra processes, in bench/out/profiles/<session>/
@@ -33,6 +34,7 @@ import { runCommands } from './scenarios/commands.js';
 import { runDocker } from './scenarios/docker.js';
 import { runEchoLatency } from './scenarios/echo-latency.js';
 import { runMemory } from './scenarios/memory.js';
+import { runPackageCache } from './scenarios/package-cache.js';
 import { runThroughput } from './scenarios/throughput.js';
 
 /**
@@ -44,7 +46,7 @@ const DEFAULT_DEADLINE_SECONDS = 900;
 /** Alternating rounds per scenario unless `--rounds` says otherwise. */
 const DEFAULT_ROUNDS = 5;
 
-const SCENARIOS = ['throughput', 'echo', 'commands', 'attach', 'memory', 'docker'] as const;
+const SCENARIOS = ['throughput', 'echo', 'commands', 'attach', 'memory', 'docker', 'cache'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -175,6 +177,10 @@ async function main(): Promise<number> {
     if (only.includes('attach')) results.attach = await scenario('attach', () => runAttach(ctx, { rounds }));
     if (only.includes('memory')) results.memory = await scenario('memory', () => runMemory(ctx, { rounds }));
     if (only.includes('docker')) results.docker = await scenario('docker', () => runDocker(ctx));
+    if (only.includes('cache'))
+      results.packageCache = await scenario('cache', () =>
+        runPackageCache(ctx, { rounds: Math.min(rounds, 3) }),
+      );
   } finally {
     clearTimeout(watchdog);
     await cleanup.runAll();
@@ -191,7 +197,9 @@ async function main(): Promise<number> {
   const failed =
     [results.throughput, results.echo, results.commands, results.attach, results.memory].some(
       (part) => part !== undefined && (!Array.isArray(part) || part.some((row) => row.error !== undefined)),
-    ) || dockerFailed(results.docker);
+    ) ||
+    dockerFailed(results.docker) ||
+    results.packageCache?.error !== undefined;
   return failed ? 1 : 0;
 }
 

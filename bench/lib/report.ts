@@ -3,6 +3,7 @@ import type { CommandRow } from '../scenarios/commands.js';
 import type { DockerResults, DockerThroughputRow } from '../scenarios/docker.js';
 import type { EchoRow } from '../scenarios/echo-latency.js';
 import type { MemoryRow } from '../scenarios/memory.js';
+import type { PackageCacheResults } from '../scenarios/package-cache.js';
 import type { ThroughputRow } from '../scenarios/throughput.js';
 
 /** The "Done when" targets of issue 12, checked in the summary. */
@@ -67,6 +68,8 @@ export interface BenchResults {
   memory?: MemoryRow[] | Failed;
   /** Docker workers (issue 5); `skipped` set when no engine or image was there. */
   docker?: DockerResults | Failed;
+  /** The session's package cache (issue 13.3): first against second attempt's `npm ci`. */
+  packageCache?: PackageCacheResults | Failed;
   /** The summary table, as printed. */
   summary?: SummaryRow[];
 }
@@ -557,6 +560,25 @@ function dockerSection(d: DockerResults): string[] {
   return out;
 }
 
+function packageCacheSection(c: PackageCacheResults): string[] {
+  const title = `7. Package cache: \`npm ci\` in an attempt's setup container, image ${c.image}`;
+  if (c.skipped !== undefined) return [title, `  skipped — ${c.skipped}`];
+  const runs = (values: number[]) => values.map((v) => v.toFixed(2)).join(' ');
+  const out = [
+    title,
+    ...table(
+      ['attempt', 'median s', 'runs (s)'],
+      [
+        ['first (empty cache volume)', fixed(c.medianFirstSeconds, 2), runs(c.firstSeconds)],
+        ['second (the volume the first filled)', fixed(c.medianSecondSeconds, 2), runs(c.secondSeconds)],
+      ],
+    ),
+    `  express, typescript and eslint: ${c.packages ?? '?'} locked packages; a new volume each round; second / first = ${times(ratioOf(c.medianSecondSeconds, c.medianFirstSeconds))}`,
+  ];
+  if (c.error) out.push(`  error: ${c.error}`);
+  return out;
+}
+
 /**
  * The printed report: one table per scenario, then the summary of issue 12's measures with their
  * targets (met / NOT MET). Fills `results.summary` with the same rows.
@@ -586,6 +608,12 @@ export function formatReport(results: BenchResults): string {
     out.push('');
     if (isFailed(results.docker)) out.push(`6. Docker workers: FAILED — ${results.docker.error}`);
     else out.push(...dockerSection(results.docker));
+  }
+  if (results.packageCache !== undefined) {
+    out.push('');
+    const cache = results.packageCache;
+    if ('firstSeconds' in cache) out.push(...packageCacheSection(cache));
+    else out.push(`7. Package cache: FAILED — ${cache.error}`);
   }
   const summary = summarize(results);
   results.summary = summary;

@@ -96,6 +96,12 @@ const workerSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Size of the tmpfs mounted at /tmp, in MiB; unset uses Docker's default."),
+  packageCache: z
+    .boolean()
+    .default(true)
+    .describe(
+      "Keep npm's cache in a Docker volume of the session, used by every attempt's setup (so the second `npm ci` is fast); only setup, which runs before any agent, can write it.",
+    ),
 });
 
 const agentSchema = z

@@ -32,7 +32,7 @@ import { type AttemptRecord, type AttemptState, FINISHED_ATTEMPT_STATES } from '
 import type { StateStore } from '../store/store.js';
 import type { AttemptOutcome } from '../strategies/types.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import { workerUser } from '../workers/container-spec.js';
+import { hostCaFile, workerUser } from '../workers/container-spec.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { CONTAINER_RUN_DIR, DockerWorker, hostIds } from '../workers/docker-worker.js';
 import { exportCommand, exportEnv } from '../workers/export-script.js';
@@ -602,6 +602,7 @@ export class AttemptRunner {
           .catch(() => {});
       }
     }
+    const caFile = hostCaFile(this.host.env);
     const worker = await DockerWorker.create({
       session: this.host.session,
       repo: this.host.root,
@@ -619,6 +620,7 @@ export class AttemptRunner {
       ...(this.host.config.profiles[this.profileName]?.readOnly ? { readOnlyWorktree: true } : {}),
       ...size,
       forwarders: this.host.forwarders,
+      ...(caFile ? { caFile } : {}),
     });
     this.containerId = worker.id;
     await this.host.store.update((draft) => {

@@ -45,3 +45,11 @@ export function workerContainerName(session: string, attemptId: string, repo?: s
   if (!CONTAINER_NAME_PATTERN.test(name)) throw new Error(`not a valid container name: ${name}`);
   return name;
 }
+
+/**
+ * The name of the session's package cache volume: `orchestra-<session>-<repo hash>-package-cache`
+ * (no attempt id ends in `package-cache`, so it never names a container's).
+ */
+export function packageCacheVolumeName(session: string, repo?: string): string {
+  return workerContainerName(session, 'package-cache', repo);
+}

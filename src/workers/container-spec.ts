@@ -5,15 +5,34 @@ import type { WorkerConfig } from '../config/schema.js';
  * The security policy of a worker container as data (DESIGN.md, "Security"), pure so it can be
  * tested without an engine: an unprivileged user, all capabilities dropped, no-new-privileges,
  * pids/memory/CPU limits, a read-only root file system with tmpfs for `/tmp` and the home, and
- * exactly three mounts — the attempt's own repository, the host's object store read-only (the
- * repository's alternate, so nothing is copied), and the attempt's run directory. Never the host
- * repository's `.git`, never the Docker socket.
+ * three mounts — the attempt's own repository, the host's object store read-only (the
+ * repository's alternate, so nothing is copied), and the attempt's run directory — plus, when
+ * asked, the host's extra CA file read-only and (setup only) the session's package cache. Never
+ * the host repository's `.git`, never the Docker socket.
  */
 
 /** Where the attempt's run directory appears inside the container (DESIGN.md, "Agent status protocol"). */
 export const CONTAINER_RUN_DIR = '/run/orchestra';
 /** The container user's home: a tmpfs, since the root file system is read-only. */
 export const CONTAINER_HOME = '/home/agent';
+/**
+ * Where a session's package cache volume is mounted (setup containers only). Dockerfile.worker
+ * makes the folder mode 1777, and Docker copies that mode into a new volume, so any worker uid
+ * can write it.
+ */
+export const CONTAINER_PACKAGE_CACHE = '/var/cache/orchestra';
+/** Where the host's extra CA certificates (`NODE_EXTRA_CA_CERTS`) appear in a container, read-only. */
+export const CONTAINER_CA_FILE = '/etc/orchestra/extra-ca.pem';
+
+/**
+ * The host's extra CA file for containers: `NODE_EXTRA_CA_CERTS` of the server's environment when
+ * it is an absolute path (what Node on the host adds to its trust store), else none.
+ */
+export function hostCaFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  return file?.startsWith('/') ? file : undefined;
+}
+
 /** The worker user when orchestra runs as root: the image's `agent` user (Dockerfile.worker). */
 export const DEFAULT_WORKER_USER = '1000:1000';
 
@@ -66,6 +85,17 @@ export interface ContainerSpecInput {
   consoleSize?: [number, number];
   /** `host:ip` entries for the container's /etc/hosts: model-only maps endpoint names to loopback aliases. */
   extraHosts?: string[];
+  /**
+   * A Docker volume (the session's package cache) mounted at {@link CONTAINER_PACKAGE_CACHE},
+   * npm's cache inside it. Setup containers only: anything that ran agent code could poison it.
+   */
+  packageCache?: string;
+  /**
+   * The host's extra CA certificates file (absolute; its `NODE_EXTRA_CA_CERTS`), mounted
+   * read-only at {@link CONTAINER_CA_FILE} and named by the container's `NODE_EXTRA_CA_CERTS`, so
+   * Node and npm inside trust what they trust on the host (a TLS-inspecting proxy).
+   */
+  caFile?: string;
 }
 
 function tmpfsOptions(sizeMb: number | undefined, extra = ''): string {
@@ -102,11 +132,28 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
     },
     NetworkMode: input.network,
   };
+  if (input.packageCache) {
+    hostConfig.Mounts?.push({ Type: 'volume', Source: input.packageCache, Target: CONTAINER_PACKAGE_CACHE });
+  }
+  if (input.caFile) {
+    hostConfig.Mounts?.push({
+      Type: 'bind',
+      Source: input.caFile,
+      Target: CONTAINER_CA_FILE,
+      ReadOnly: true,
+    });
+  }
   if (input.consoleSize) hostConfig.ConsoleSize = input.consoleSize;
   if (input.extraHosts && input.extraHosts.length > 0) hostConfig.ExtraHosts = input.extraHosts;
   const env: Record<string, string> = {
     ...(input.tty ? { TERM: 'xterm-256color' } : {}),
     ...input.env,
+    // With the cache, npm takes what it holds without asking the registry again (the lock file
+    // pins versions and integrity); what it lacks it still fetches.
+    ...(input.packageCache
+      ? { npm_config_cache: `${CONTAINER_PACKAGE_CACHE}/npm`, npm_config_prefer_offline: 'true' }
+      : {}),
+    ...(input.caFile ? { NODE_EXTRA_CA_CERTS: CONTAINER_CA_FILE } : {}),
     HOME: CONTAINER_HOME,
     ORCHESTRA_RUN_DIR: CONTAINER_RUN_DIR,
   };

@@ -154,6 +154,8 @@ export interface DockerWorkerOptions {
   forwarders?: LoopbackForwarderPool;
   /** `uid:gid` to run as; default {@link workerUser} of `config.user` and the server's user. */
   user?: string;
+  /** The host's extra CA file (`hostCaFile` of the server's environment), mounted read-only. */
+  caFile?: string;
   docker?: Docker;
 }
 
@@ -391,6 +393,7 @@ export class DockerWorker implements PaneProcess {
           ...(modelOnly && modelOnly.extraHosts.length > 0 ? { extraHosts: modelOnly.extraHosts } : {}),
           tty: true,
           ...(options.readOnlyWorktree ? { readOnlyWorktree: true } : {}),
+          ...(options.caFile ? { caFile: options.caFile } : {}),
           ...(consoleSize ? { consoleSize: [options.rows, options.cols] as [number, number] } : {}),
         }),
       );

@@ -1,7 +1,7 @@
 import { lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkerConfig } from '../config/schema.js';
-import { parseUser } from './container-spec.js';
+import { hostCaFile, parseUser } from './container-spec.js';
 import { ToolContainer, type ToolRole } from './tool-container.js';
 import { LocalShell, type WorkerShell } from './worker-shell.js';
 
@@ -50,6 +50,7 @@ export function checksNetwork(config: WorkerConfig): string {
 export async function openShell(place: ShellPlace, role: ToolRole): Promise<WorkerShell> {
   const network = role === 'setup' ? 'bridge' : checksNetwork(place.config);
   if (place.sandbox === 'local') return new LocalShell(place.worktree, place.env);
+  const caFile = hostCaFile(place.env);
   return ToolContainer.start({
     session: place.session,
     ...(place.repo ? { repo: place.repo } : {}),
@@ -62,6 +63,9 @@ export async function openShell(place: ShellPlace, role: ToolRole): Promise<Work
     config: place.config,
     user: place.user,
     network,
+    // Only setup writes the cache: it runs the base's commands before any agent.
+    packageCache: role === 'setup' && place.config.packageCache,
+    ...(caFile ? { caFile } : {}),
   });
 }
 

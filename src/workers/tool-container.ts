@@ -5,6 +5,7 @@ import {
   LABEL_REPO,
   LABEL_SESSION,
   LABEL_TASK,
+  packageCacheVolumeName,
   workerContainerName,
 } from './container-labels.js';
 import { containerSpec } from './container-spec.js';
@@ -44,7 +45,24 @@ export interface ToolContainerOptions {
   network: string;
   /** Non-secret variables for every command. */
   env?: Record<string, string>;
+  /** Mount the session's package cache (setup only; see container-spec.ts). */
+  packageCache?: boolean;
+  /** The host's extra CA file (see {@link ContainerSpecInput.caFile}). */
+  caFile?: string;
   docker?: Docker;
+}
+
+/**
+ * The session's package cache volume, made when missing with the session's labels (so it can be
+ * told apart and removed); creating one that exists is a no-op in the engine.
+ */
+async function packageCacheVolume(docker: Docker, options: ToolContainerOptions): Promise<string> {
+  const name = packageCacheVolumeName(options.session, options.repo);
+  await docker.createVolume({
+    Name: name,
+    Labels: { [LABEL_SESSION]: options.session, ...(options.repo ? { [LABEL_REPO]: options.repo } : {}) },
+  });
+  return name;
 }
 
 /** The main process: it only has to stay up until the container is removed (~68 years). */
@@ -81,6 +99,7 @@ export class ToolContainer implements WorkerShell {
       });
     let container: Docker.Container;
     try {
+      const cache = options.packageCache ? await packageCacheVolume(docker, options) : undefined;
       container = await docker.createContainer(
         containerSpec({
           name,
@@ -99,6 +118,8 @@ export class ToolContainer implements WorkerShell {
           user: options.user,
           network: options.network,
           tty: false,
+          ...(cache ? { packageCache: cache } : {}),
+          ...(options.caFile ? { caFile: options.caFile } : {}),
         }),
       );
       await container.start();

@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig } from '../../src/config/schema.js';
 import {
+  CONTAINER_CA_FILE,
+  CONTAINER_PACKAGE_CACHE,
   CONTAINER_RUN_DIR,
+  type ContainerSpecInput,
   containerSpec,
   DEFAULT_WORKER_USER,
+  hostCaFile,
   parseUser,
   workerUser,
 } from '../../src/workers/container-spec.js';
@@ -20,20 +24,23 @@ test('a worker never runs as root: root becomes 1000:1000, worker.user wins, oth
   assert.deepEqual(parseUser('2000'), { uid: 2000, gid: 2000 });
 });
 
+/** An attempt's container input, as the attempt runner makes it. */
+const INPUT: ContainerSpecInput = {
+  name: 'orchestra-s-task-01-a1',
+  command: ['orchestra', 'agent'],
+  env: {},
+  labels: {},
+  worktree: '/repo/.orchestra/worktrees/task-01-a1',
+  objectsDir: '/repo/.git/objects',
+  runDir: '/repo/.orchestra/runs/task-01-a1',
+  config: defaultConfig().worker,
+  user: '1000:1000',
+  network: 'none',
+  tty: false,
+};
+
 test('the spec mounts the attempt repository, the host objects read-only and the run dir, nothing else', () => {
-  const spec = containerSpec({
-    name: 'orchestra-s-task-01-a1',
-    command: ['orchestra', 'agent'],
-    env: { ANTHROPIC_API_KEY: 'sk-test-secret' },
-    labels: {},
-    worktree: '/repo/.orchestra/worktrees/task-01-a1',
-    objectsDir: '/repo/.git/objects',
-    runDir: '/repo/.orchestra/runs/task-01-a1',
-    config: defaultConfig().worker,
-    user: '1000:1000',
-    network: 'none',
-    tty: false,
-  });
+  const spec = containerSpec({ ...INPUT, env: { ANTHROPIC_API_KEY: 'sk-test-secret' } });
   const mounts = spec.HostConfig?.Mounts ?? [];
   assert.deepEqual(
     mounts.map((m) => [m.Source, m.Target, m.ReadOnly]),
@@ -54,6 +61,34 @@ test('the spec mounts the attempt repository, the host objects read-only and the
   assert.ok(!JSON.stringify([spec.Cmd, spec.Labels, spec.name]).includes('sk-test-secret'));
   assert.equal(spec.Tty, false);
   assert.equal(spec.OpenStdin, false);
+});
+
+test('a package cache is a volume with npm in it; the host CA file is mounted read-only and named for Node', () => {
+  const base: ContainerSpecInput = { ...INPUT, name: 'orchestra-s-task-01-a1-setup', network: 'bridge' };
+
+  const spec = containerSpec({
+    ...base,
+    packageCache: 'orchestra-s-1234abcd-package-cache',
+    caFile: '/etc/ssl/corp.pem',
+  });
+  const mounts = spec.HostConfig?.Mounts ?? [];
+  assert.deepEqual(mounts.slice(3), [
+    { Type: 'volume', Source: 'orchestra-s-1234abcd-package-cache', Target: CONTAINER_PACKAGE_CACHE },
+    { Type: 'bind', Source: '/etc/ssl/corp.pem', Target: CONTAINER_CA_FILE, ReadOnly: true },
+  ]);
+  assert.ok(spec.Env?.includes(`npm_config_cache=${CONTAINER_PACKAGE_CACHE}/npm`));
+  assert.ok(spec.Env?.includes('npm_config_prefer_offline=true'));
+  assert.ok(spec.Env?.includes(`NODE_EXTRA_CA_CERTS=${CONTAINER_CA_FILE}`));
+  // Neither unless asked: the agent's and the checks' containers never get the cache.
+  const plain = containerSpec(base);
+  assert.equal(plain.HostConfig?.Mounts?.length, 3);
+  assert.ok(
+    !plain.Env?.some((e) => e.startsWith('npm_config_cache=') || e.startsWith('NODE_EXTRA_CA_CERTS=')),
+  );
+  assert.equal(defaultConfig().worker.packageCache, true);
+  assert.equal(hostCaFile({ NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem' }), '/etc/ssl/corp.pem');
+  assert.equal(hostCaFile({ NODE_EXTRA_CA_CERTS: 'relative.pem' }), undefined);
+  assert.equal(hostCaFile({}), undefined);
 });
 
 test('commands a task can influence get no secrets', () => {

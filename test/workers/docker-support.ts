@@ -94,9 +94,16 @@ export function testSession(name: string): string {
   return `test-${name}-${process.pid}-${Date.now().toString(36)}`;
 }
 
-/** Removes the session's containers (the `after` hook of every Docker test file). */
+/** Removes the session's containers and volumes (the `after` hook of every Docker test file). */
 export async function cleanupSession(session: string): Promise<void> {
-  await removeSessionContainers(session, dockerClient());
+  const docker = dockerClient();
+  await removeSessionContainers(session, docker);
+  const { Volumes } = await docker.listVolumes({ filters: { label: [`orchestra.session=${session}`] } });
+  for (const volume of Volumes ?? [])
+    await docker
+      .getVolume(volume.Name)
+      .remove()
+      .catch(() => {});
 }
 
 /** A real repository with one commit and an attempt worktree on its own branch. */
