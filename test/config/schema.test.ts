@@ -41,6 +41,7 @@ describe('defaults', () => {
       memoryMb: 4096,
       pids: 512,
       network: 'model-only',
+      packageCache: true,
     });
     assert.equal(config.defaultAgent, 'orchestra');
     assert.equal(config.theme, 'default');
