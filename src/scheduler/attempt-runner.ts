@@ -1,4 +1,4 @@
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveAgent } from '../agents/adapters/registry.js';
 import type { AgentLaunch } from '../agents/adapters/types.js';
@@ -603,6 +603,7 @@ export class AttemptRunner {
       }
     }
     const caFile = hostCaFile(this.host.env);
+    const readOnlyFiles = await this.loginMounts(launch, resume);
     const worker = await DockerWorker.create({
       session: this.host.session,
       repo: this.host.root,
@@ -621,6 +622,7 @@ export class AttemptRunner {
       ...size,
       forwarders: this.host.forwarders,
       ...(caFile ? { caFile } : {}),
+      ...(readOnlyFiles.length > 0 ? { readOnlyFiles } : {}),
     });
     this.containerId = worker.id;
     await this.host.store.update((draft) => {
@@ -628,6 +630,25 @@ export class AttemptRunner {
       if (attempt) attempt.workerId = worker.id;
     });
     return worker;
+  }
+
+  /**
+   * The launch's login files that exist on the host, as read-only mounts at their place in the
+   * container's run directory. A fresh start puts an empty file where each goes (the mount point,
+   * the server's own; a resumed attempt's run directory is the container's and is not written).
+   */
+  private async loginMounts(
+    launch: AgentLaunch,
+    resume: boolean,
+  ): Promise<{ source: string; target: string }[]> {
+    const mounts: { source: string; target: string }[] = [];
+    for (const file of launch.loginFiles ?? []) {
+      const info = await stat(file.host).catch(() => undefined);
+      if (!info?.isFile()) continue;
+      if (!resume) await writeNoFollow(join(this.runDir, file.path), '', 0o600);
+      mounts.push({ source: file.host, target: `${CONTAINER_RUN_DIR}/${file.path}` });
+    }
+    return mounts;
   }
 
   /** Types an adapter's first line once the agent's screen reads as waiting (Aider). */

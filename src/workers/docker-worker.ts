@@ -156,6 +156,8 @@ export interface DockerWorkerOptions {
   user?: string;
   /** The host's extra CA file (`hostCaFile` of the server's environment), mounted read-only. */
   caFile?: string;
+  /** Host files (a CLI's login) mounted read-only at `target` in the container. */
+  readOnlyFiles?: { source: string; target: string }[];
   docker?: Docker;
 }
 
@@ -394,6 +396,7 @@ export class DockerWorker implements PaneProcess {
           tty: true,
           ...(options.readOnlyWorktree ? { readOnlyWorktree: true } : {}),
           ...(options.caFile ? { caFile: options.caFile } : {}),
+          ...(options.readOnlyFiles ? { readOnlyFiles: options.readOnlyFiles } : {}),
           ...(consoleSize ? { consoleSize: [options.rows, options.cols] as [number, number] } : {}),
         }),
       );

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { chown, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { parseUser, workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient } from '../../src/workers/docker-engine.js';
+import { hostIds } from '../../src/workers/docker-worker.js';
 import { findWorkers } from '../../src/workers/session-containers.js';
-import { gitOut } from '../git/fixtures.js';
+import { gitOut, tempDir } from '../git/fixtures.js';
 import { waitFor } from '../server/fixtures.js';
 import { runCli } from '../support/cli.js';
 import { turn } from '../support/scripted-model.js';
@@ -36,110 +38,161 @@ async function claudeVersion(bin: string): Promise<string> {
   return version;
 }
 
+/** Claude Code's main loop writes hello.txt; side requests (a title for the session) get plain text. */
+function helloScenario(root: string) {
+  return {
+    scenarios: {
+      main: {
+        match: { system: 'You are an interactive agent' },
+        turns: [
+          // The attempt's worktree (attempt-runner.ts): Claude Code's Write takes absolute paths.
+          turn.tool('Write', {
+            file_path: join(root, '.orchestra', 'worktrees', 'task-01-a1', 'hello.txt'),
+            content: 'hello from claude\n',
+          }),
+          turn.text('I wrote hello.txt.'),
+        ],
+      },
+      side: { turns: Array.from({ length: 20 }, () => turn.text('Write hello.txt')) },
+    },
+  };
+}
+
+/** What one run of the hello task showed: its container while it ran, and the outcome. */
+interface HelloRun {
+  /** `docker inspect` of the attempt's container while the agent ran, as JSON text. */
+  inspect: string;
+  mounts: { Destination: string; RW: boolean; Source: string }[];
+}
+
+/**
+ * Runs the hello task in `w` with Claude Code in a Docker worker to the end, and checks what every
+ * such run must show: succeeded on the check gate, the file on the attempt's branch, the hooks'
+ * working, working, done, and two main-loop calls.
+ */
+async function runHello(w: World): Promise<HelloRun> {
+  await setConfig(w.root, [
+    [['sandbox'], 'docker'],
+    [['worker', 'image'], IMAGE],
+    [['defaultAgent'], 'claude'],
+    [['check'], ['grep -qx "hello from claude" hello.txt']],
+  ]);
+  const add = await runCli(['task', 'add', 'Write hello.txt saying hello from claude'], {
+    cwd: w.root,
+    env: w.env,
+  });
+  assert.equal(add.code, 0, add.stderr);
+  startServer(w);
+  const container = await waitFor(
+    async () =>
+      (await findWorkers(w.session)).find((c) => c.name.endsWith('task-01-a1') && c.state === 'running'),
+    "the attempt's container running",
+    120_000,
+  );
+  const info = await dockerClient().getContainer(container.id).inspect();
+  const runDir = join(w.root, '.orchestra', 'runs', 'task-01-a1');
+  const done = await waitFor(
+    async () =>
+      (await readdir(join(w.root, '.orchestra', 'done')).catch(() => [])).find((f) =>
+        f.startsWith('task-01-'),
+      ),
+    'task-01 in done/',
+    180_000,
+  ).catch(async (error: unknown) => {
+    const events = await readFile(join(runDir, 'events.jsonl'), 'utf8').catch(() => '');
+    throw new Error(
+      `${String(error)}\nevents:\n${events}\nrequests: ${w.model.requests.map((r) => `${r.path} ${r.scenario}#${r.turnIndex} ${r.status}`).join(', ')}`,
+    );
+  });
+  const attempt = (await state(w)).attempts['task-01-a1']!;
+  assert.equal(attempt.state, 'succeeded');
+  assert.equal(attempt.sandbox, 'docker');
+  assert.match(await readFile(join(w.root, '.orchestra', 'done', done), 'utf8'), /- status: succeeded/);
+  assert.equal(gitOut(w.root, 'show', 'orchestra/task-01/a1:hello.txt'), 'hello from claude');
+
+  const seen = (await readFile(join(runDir, 'events.jsonl'), 'utf8'))
+    .split('\n')
+    .filter((line) => line.includes('"claude-code:'))
+    .map((line) => JSON.parse(line) as { state: string; source: string })
+    .map((e) => `${e.source}=${e.state}`);
+  // The prompt, the Write tool having run, the end of the turn (which ended the round); then,
+  // when it was quick enough to say so, its session ending as orchestra stopped it.
+  assert.deepEqual(seen.slice(0, 3), [
+    'claude-code:UserPromptSubmit=working',
+    'claude-code:PostToolUse=working',
+    'claude-code:Stop=done',
+  ]);
+  assert.ok(
+    seen.slice(3).every((e) => e === 'claude-code:SessionEnd=done'),
+    `after the turn: ${seen.slice(3).join(', ')}`,
+  );
+  assert.equal(
+    w.model.requests.filter((r) => r.scenario === 'main').length,
+    2,
+    'the Write call, then the answer to its result',
+  );
+  return { inspect: JSON.stringify(info), mounts: info.Mounts as HelloRun['mounts'] };
+}
+
 describe('Claude Code in a Docker worker', { skip }, () => {
-  let world: World | undefined;
-  const key = `sk-ant-orchestra-test-${randomBytes(8).toString('hex')}`;
+  const worlds: World[] = [];
 
   before(async () => {
     const version = await claudeVersion(CLAUDE_BIN as string);
     await ensureWorkerImage(IMAGE, [{ cli: 'claude', version }]);
   });
-  after(() => dispose(world));
+  after(async () => {
+    for (const w of worlds) await dispose(w);
+  });
 
   test('edits the file, its hooks report working then done, the check gate passes; the key stays out of docker inspect and the image', async () => {
-    world = await makeWorld(
-      'claude-docker',
-      (root: string) => ({
-        scenarios: {
-          // Claude Code's main loop; side requests (a title for the session) get plain text.
-          main: {
-            match: { system: 'You are an interactive agent' },
-            turns: [
-              // The attempt's worktree (attempt-runner.ts): Claude Code's Write takes absolute paths.
-              turn.tool('Write', {
-                file_path: join(root, '.orchestra', 'worktrees', 'task-01-a1', 'hello.txt'),
-                content: 'hello from claude\n',
-              }),
-              turn.text('I wrote hello.txt.'),
-            ],
-          },
-          side: { turns: Array.from({ length: 20 }, () => turn.text('Write hello.txt')) },
-        },
-      }),
-      { ANTHROPIC_API_KEY: key },
-    );
-    const w = world;
-    await setConfig(w.root, [
-      [['sandbox'], 'docker'],
-      [['worker', 'image'], IMAGE],
-      [['defaultAgent'], 'claude'],
-      [['check'], ['grep -qx "hello from claude" hello.txt']],
-    ]);
-    const add = await runCli(['task', 'add', 'Write hello.txt saying hello from claude'], {
-      cwd: w.root,
-      env: w.env,
-    });
-    assert.equal(add.code, 0, add.stderr);
-    startServer(w);
-
-    // While it runs: nothing the engine shows of its container holds the key.
-    const container = await waitFor(
-      async () =>
-        (await findWorkers(w.session)).find((c) => c.name.endsWith('task-01-a1') && c.state === 'running'),
-      "the attempt's container running",
-      120_000,
-    );
-    const info = JSON.stringify(await dockerClient().getContainer(container.id).inspect());
-    assert.ok(!info.includes(key), 'the key is in docker inspect');
-    assert.ok(info.includes(`"Image":"${IMAGE}"`) || info.includes(IMAGE), info.slice(0, 200));
-
-    const done = await waitFor(
-      async () =>
-        (await readdir(join(w.root, '.orchestra', 'done')).catch(() => [])).find((f) =>
-          f.startsWith('task-01-'),
-        ),
-      'task-01 in done/',
-      180_000,
-    ).catch(async (error: unknown) => {
-      const events = await readFile(
-        join(w.root, '.orchestra', 'runs', 'task-01-a1', 'events.jsonl'),
-        'utf8',
-      ).catch(() => '');
-      throw new Error(
-        `${String(error)}\nevents:\n${events}\nrequests: ${w.model.requests.map((r) => `${r.path} ${r.scenario}#${r.turnIndex} ${r.status}`).join(', ')}`,
-      );
-    });
-    const attempt = (await state(w)).attempts['task-01-a1']!;
-    assert.equal(attempt.state, 'succeeded');
-    assert.equal(attempt.sandbox, 'docker');
-    const archived = await readFile(join(w.root, '.orchestra', 'done', done), 'utf8');
-    assert.match(archived, /- status: succeeded/);
-    assert.equal(gitOut(w.root, 'show', 'orchestra/task-01/a1:hello.txt'), 'hello from claude');
-
-    const events = (await readFile(join(w.root, '.orchestra', 'runs', 'task-01-a1', 'events.jsonl'), 'utf8'))
-      .split('\n')
-      .filter((line) => line.includes('"claude-code:'))
-      .map((line) => JSON.parse(line) as { state: string; source: string });
-    // The prompt, the Write tool having run, the end of the turn (which ended the round); then,
-    // when it was quick enough to say so, its session ending as orchestra stopped it.
-    const seen = events.map((e) => `${e.source}=${e.state}`);
-    assert.deepEqual(seen.slice(0, 3), [
-      'claude-code:UserPromptSubmit=working',
-      'claude-code:PostToolUse=working',
-      'claude-code:Stop=done',
-    ]);
-    assert.ok(
-      seen.slice(3).every((e) => e === 'claude-code:SessionEnd=done'),
-      `after the turn: ${seen.slice(3).join(', ')}`,
-    );
+    const key = `sk-ant-orchestra-test-${randomBytes(8).toString('hex')}`;
+    const w = await makeWorld('claude-docker', helloScenario, { ANTHROPIC_API_KEY: key });
+    worlds.push(w);
+    const seen = await runHello(w);
+    assert.ok(!seen.inspect.includes(key), 'the key is in docker inspect');
     // Claude Code's calls carried the key, so it did reach the process.
     const main = w.model.requests.filter((r) => r.scenario === 'main');
-    assert.equal(main.length, 2, 'the Write call, then the answer to its result');
     assert.equal(main[0]?.headers['x-api-key'], key);
-
     const history = (await run('docker', ['history', '--no-trunc', IMAGE])).stdout;
     const image = JSON.stringify(await dockerClient().getImage(IMAGE).inspect());
     assert.ok(!history.includes(key) && !image.includes(key), 'the key is in the image');
     assert.match(image, /@anthropic-ai\/claude-code@/);
+  });
+
+  test("with no API key, the user's login file is mounted read-only and Claude Code signs in with it", async () => {
+    const token = `sk-ant-oat01-orchestra-test-${randomBytes(8).toString('hex')}`;
+    const login = await tempDir();
+    const file = join(login, '.credentials.json');
+    const credentials = {
+      claudeAiOauth: {
+        accessToken: token,
+        refreshToken: 'sk-ant-ort01-unused',
+        expiresAt: Date.now() + 86_400_000,
+        scopes: ['user:inference'],
+      },
+    };
+    await writeFile(file, JSON.stringify(credentials), { mode: 0o600 });
+    // The user's own file, which the worker (the user's uid; 1000 when the server is root) reads.
+    const { uid, gid } = parseUser(workerUser(undefined, hostIds()));
+    if (process.getuid?.() === 0) await chown(file, uid, gid);
+    const w = await makeWorld('claude-login', helloScenario, {
+      ANTHROPIC_API_KEY: '',
+      CLAUDE_CONFIG_DIR: login,
+    });
+    worlds.push(w);
+    const seen = await runHello(w);
+    const main = w.model.requests.filter((r) => r.scenario === 'main');
+    assert.equal(main[0]?.headers.authorization, `Bearer ${token}`);
+    assert.equal(main[0]?.headers['x-api-key'], undefined);
+    const mount = seen.mounts.find((m) => m.Destination === '/run/orchestra/claude-config/.credentials.json');
+    assert.deepEqual(mount && { source: mount.Source, rw: mount.RW }, { source: file, rw: false });
+    assert.ok(!seen.inspect.includes(token), 'the token is in docker inspect');
+    // The run directory on the host holds only the empty mount point, never a copy.
+    const placeholder = await stat(
+      join(w.root, '.orchestra', 'runs', 'task-01-a1', 'claude-config', '.credentials.json'),
+    );
+    assert.equal(placeholder.size, 0);
+    await rm(login, { recursive: true, force: true });
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { baseEnv, exitState, programOf, screenState } from './common.js';
 import { type StatusLine, statusCommand } from './status-command.js';
 import type {
@@ -39,7 +40,12 @@ import type {
  *   too, so `--resume` works after the container is replaced.
  * - `IS_SANDBOX=1`: without it `--dangerously-skip-permissions` exits when the uid is 0.
  * - `skipDangerousModePermissionPrompt` in the settings: skips the bypass-mode confirmation.
- * - The API key through `apiKeyHelper` from `ORCHESTRA_ANTHROPIC_API_KEY` ({@link AgentLaunch.renameEnv}):
+ * - With no `ANTHROPIC_API_KEY` on the host, the user's login file ({@link claudeLoginFile}) mounted
+ *   read-only as the config directory's `.credentials.json`: Claude Code 2.1.197 then sends its
+ *   OAuth access token as `Authorization: Bearer` to `ANTHROPIC_BASE_URL` (seen against a
+ *   scripted server). It cannot write a refreshed token back: when the token expires, sign in
+ *   again on the host.
+ * - Else the API key through `apiKeyHelper` from `ORCHESTRA_ANTHROPIC_API_KEY` ({@link AgentLaunch.renameEnv}):
  *   with `ANTHROPIC_API_KEY` itself in its environment Claude Code asks "Do you want to use this
  *   API key?", defaulting to No, unless a fragment of the key is stored in `.claude.json`.
  */
@@ -100,14 +106,27 @@ export function claudeHooks(): Record<string, ClaudeHookGroup[]> {
   };
 }
 
-/** Claude Code's settings for one attempt. */
-export function claudeSettings(inContainer: boolean): ClaudeSettings {
+/**
+ * Claude Code's settings for one attempt. In a container, the API key comes through
+ * `apiKeyHelper` — unless `login` says it signs in with the user's login file instead.
+ */
+export function claudeSettings(inContainer: boolean, login: 'key' | 'file' = 'key'): ClaudeSettings {
   const settings: ClaudeSettings = { hooks: claudeHooks() };
   if (inContainer) {
-    settings.apiKeyHelper = `printenv ${CLAUDE_KEY_ENV}`;
+    if (login === 'key') settings.apiKeyHelper = `printenv ${CLAUDE_KEY_ENV}`;
     settings.skipDangerousModePermissionPrompt = true;
   }
   return settings;
+}
+
+/**
+ * Where Claude Code keeps its login on this machine, as Claude Code itself looks for it:
+ * `$CLAUDE_CONFIG_DIR/.credentials.json`, else `~/.claude/.credentials.json` (Linux; on macOS
+ * the login is in the Keychain and there is no file). Undefined without either variable.
+ */
+export function claudeLoginFile(env: NodeJS.ProcessEnv): string | undefined {
+  const dir = env.CLAUDE_CONFIG_DIR || (env.HOME ? path.join(env.HOME, '.claude') : undefined);
+  return dir && path.isAbsolute(dir) ? path.join(dir, '.credentials.json') : undefined;
 }
 
 /**
@@ -139,10 +158,13 @@ export const claudeAdapter: AgentAdapter = {
       ...ctx.agent.args,
       ...(ctx.resume ? [] : ['--', ctx.prompt]),
     ];
+    // With no API key on the host, a container signs in with the user's own login file.
+    const hostEnv = ctx.hostEnv ?? process.env;
+    const loginFile = ctx.inContainer && !hostEnv.ANTHROPIC_API_KEY ? claudeLoginFile(hostEnv) : undefined;
     const files: AgentLaunchFile[] = [
       {
         path: CLAUDE_SETTINGS_FILE,
-        content: `${JSON.stringify(claudeSettings(ctx.inContainer), null, 2)}\n`,
+        content: `${JSON.stringify(claudeSettings(ctx.inContainer, loginFile ? 'file' : 'key'), null, 2)}\n`,
       },
     ];
     const env = baseEnv(ctx);
@@ -155,7 +177,9 @@ export const claudeAdapter: AgentAdapter = {
       // checks to wait on, and no self-update of a binary in a read-only image.
       env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
       env.DISABLE_AUTOUPDATER = '1';
-      launch.renameEnv = { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' };
+      if (loginFile) {
+        launch.loginFiles = [{ host: loginFile, path: `${CLAUDE_CONFIG_DIR}/.credentials.json` }];
+      } else launch.renameEnv = { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' };
       const state = {
         hasCompletedOnboarding: true,
         projects: { [ctx.worktree]: { hasTrustDialogAccepted: true } },

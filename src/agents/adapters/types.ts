@@ -42,6 +42,17 @@ export interface AgentLaunchFile {
   mode?: number;
 }
 
+/**
+ * The user's login file of a CLI, which its container gets read-only when no API key is set (a
+ * subscription login). Never copied: the worker bind-mounts it, so it is in no image, store or log.
+ */
+export interface AgentLoginFile {
+  /** Absolute path on the host, e.g. `~/.claude/.credentials.json`; nothing is mounted when it is missing. */
+  host: string;
+  /** Where the CLI looks for it in the container, relative to the run directory (never `..`). */
+  path: string;
+}
+
 /** Screen-text patterns for CLIs that cannot report their state themselves. */
 export interface PromptPatterns {
   /** The agent waits for a person: its input prompt, a question or a dialog. Checked first. */
@@ -68,6 +79,8 @@ export interface AgentLaunch {
   renameEnv?: Record<string, string>;
   /** Written under the run directory before start, e.g. hook settings. */
   files: AgentLaunchFile[];
+  /** Login files to mount read-only into the container (containers only). */
+  loginFiles?: AgentLoginFile[];
   /** The CLI session this launch starts or resumes, to store for a later resume. */
   sessionId?: string;
   /** Patterns over the pane's screen text, for CLIs without hooks. */

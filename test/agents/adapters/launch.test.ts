@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { aiderAdapter } from '../../../src/agents/adapters/aider.js';
-import { CLAUDE_KEY_ENV, claudeAdapter } from '../../../src/agents/adapters/claude.js';
+import { CLAUDE_KEY_ENV, claudeAdapter, claudeLoginFile } from '../../../src/agents/adapters/claude.js';
 import { codexAdapter } from '../../../src/agents/adapters/codex.js';
 import { customAdapter } from '../../../src/agents/adapters/custom.js';
 import { ORCHESTRA_BIN, orchestraAdapter } from '../../../src/agents/adapters/orchestra.js';
@@ -169,6 +169,35 @@ describe('claude adapter', () => {
     const lost = claudeAdapter.launch(launchContext(agent, { resume: true }));
     assert.deepEqual(lost.command, ['claude', '--continue', '--settings', `${RUN}/claude-settings.json`]);
     assert.equal(lost.sessionId, undefined);
+  });
+
+  test("container without an API key: the user's login file goes read-only into the config dir, no apiKeyHelper", () => {
+    const agent = agentConfig('claude');
+    const launch = claudeAdapter.launch(
+      launchContext(agent, {
+        inContainer: true,
+        runDir: '/run/orchestra',
+        hostEnv: { HOME: '/home/u', PATH: '/bin' },
+      }),
+    );
+    assert.deepEqual(launch.loginFiles, [
+      { host: '/home/u/.claude/.credentials.json', path: 'claude-config/.credentials.json' },
+    ]);
+    assert.equal(launch.renameEnv, undefined);
+    const settings = JSON.parse(launch.files[0]?.content ?? '{}') as { apiKeyHelper?: string };
+    assert.equal(settings.apiKeyHelper, undefined);
+    // Claude Code's own rule: CLAUDE_CONFIG_DIR first.
+    assert.equal(
+      claudeLoginFile({ CLAUDE_CONFIG_DIR: '/srv/claude', HOME: '/home/u' }),
+      '/srv/claude/.credentials.json',
+    );
+    assert.equal(claudeLoginFile({}), undefined);
+    // A key on the host wins, and locally nothing is mounted.
+    assert.equal(claudeAdapter.launch(launchContext(agent, { inContainer: true })).loginFiles, undefined);
+    assert.equal(
+      claudeAdapter.launch(launchContext(agent, { hostEnv: { HOME: '/home/u' } })).loginFiles,
+      undefined,
+    );
   });
 
   test('container: bypass flag, config dir and trust in the run dir, key through apiKeyHelper', () => {
