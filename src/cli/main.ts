@@ -51,6 +51,7 @@ const COMMAND_MODULES: Array<{ names: string[]; load: () => Promise<Register[]> 
     load: async () => [(await import('./commands/model-server.js')).registerModelServerCommand],
   },
   { names: ['image'], load: async () => [(await import('./commands/image.js')).registerImageCommands] },
+  { names: ['hosts'], load: async () => [(await import('./commands/hosts.js')).registerHostsCommand] },
   { names: ['agent'], load: async () => [(await import('./commands/agent.js')).registerAgentCommand] },
   { names: ['merge'], load: async () => [(await import('./commands/merge.js')).registerMergeCommand] },
   { names: ['diff'], load: async () => [(await import('./commands/diff.js')).registerDiffCommand] },

@@ -3,6 +3,7 @@ import { globProblem } from '../common/path-glob.js';
 import { BUILTIN_AGENTS, BUILTIN_PROFILES, DEFAULT_MODEL } from './builtins.js';
 import { copyPathProblem } from './copy-path.js';
 import { deepMerge, isPlainObject } from './deep-merge.js';
+import { parseDockerAddress } from './docker-address.js';
 import { describeValue } from './format-issue.js';
 import { DEFAULT_KEY_BINDINGS, KEY_ACTIONS, KEY_NAME_PATTERN } from './key-bindings.js';
 
@@ -57,6 +58,47 @@ const positiveUsd = z.number().positive();
 export const WORKER_NETWORKS = ['model-only', 'bridge', 'none'] as const;
 export type WorkerNetwork = (typeof WORKER_NETWORKS)[number];
 
+/** One machine whose Docker engine runs workers (issue 14); see workers/host-url.ts for `docker`. */
+const workerHostSchema = z
+  .strictObject({
+    name: patternString(
+      /^[a-z0-9][a-z0-9-]{0,31}$/,
+      'a short name: lowercase letters, digits and dashes, e.g. "build-1"',
+    ).describe('Name shown on the board and in pane titles.'),
+    docker: z
+      .string()
+      .superRefine((text, ctx) => {
+        const address = parseDockerAddress(text);
+        if ('problem' in address) ctx.addIssue({ code: 'custom', message: address.problem });
+      })
+      .describe('The engine: "local", "unix:///path", "ssh://user@host[:port]" or "tcp://host:port".'),
+    tls: z
+      .strictObject({
+        ca: nonEmpty.describe('CA certificate file (PEM) the engine is checked against.'),
+        cert: nonEmpty.describe('Client certificate file (PEM).'),
+        key: nonEmpty.describe('Client key file (PEM).'),
+      })
+      .optional()
+      .describe('TLS files for a tcp:// engine, as `docker --tlsverify` takes them.'),
+    capacity: z.int().min(1).max(256).describe('Attempts that may run on this host at once.'),
+    memoryMb: z
+      .int()
+      .min(256)
+      .optional()
+      .describe("The host's memory for workers, in MiB (shown by `orchestra hosts`)."),
+    modelUrl: z
+      .url()
+      .optional()
+      .describe(
+        "ANTHROPIC_BASE_URL for this host's workers, when the server's own is not reachable from there.",
+      ),
+  })
+  .superRefine((host, ctx) => {
+    if (host.tls && !host.docker.startsWith('tcp://')) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'tls files are for a tcp:// engine only' });
+    }
+  });
+
 const workerSchema = z.strictObject({
   image: nonEmpty.default('orchestra-worker:latest').describe('Docker image each worker container runs.'),
   cpus: z
@@ -96,6 +138,21 @@ const workerSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("Size of the tmpfs mounted at /tmp, in MiB; unset uses Docker's default."),
+  hosts: z
+    .array(workerHostSchema)
+    .min(1)
+    .optional()
+    .superRefine((hosts, ctx) => {
+      const seen = new Set<string>();
+      for (const [i, host] of (hosts ?? []).entries()) {
+        if (seen.has(host.name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `"${host.name}" names two hosts` });
+        seen.add(host.name);
+      }
+    })
+    .describe(
+      "Docker engines workers run on (this machine, others over SSH or TLS); unset: this machine's engine only.",
+    ),
   packageCache: z
     .boolean()
     .default(true)

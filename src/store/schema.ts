@@ -115,6 +115,8 @@ export const attemptRecordSchema = z.object({
   /** absolute path of `.orchestra/runs/<attempt>/` */
   runDir: z.string().min(1),
   sandbox: z.enum(['docker', 'local']).optional(),
+  /** The worker host (`worker.hosts[].name`) of a Docker attempt; absent: this machine's engine */
+  host: z.string().optional(),
   /** Docker container id, or the local process id as a decimal string */
   workerId: z.string().optional(),
   /** No longer written (a pane is found by its attempt id, SessionServer.paneOfAttempt); kept so older state files load. */
