@@ -3,7 +3,13 @@
  * reach a worker only through its environment (DESIGN.md, "Security"), never a file or argv, and a
  * client started with one may hand it to a running server that lacks it (`set-env`).
  */
-export const SECRET_ENV = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'OPENAI_API_KEY'] as const;
+export const SECRET_ENV = [
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  // Claude Code's OAuth token (`claude setup-token`, or read from its login file, claude.ts).
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'OPENAI_API_KEY',
+] as const;
 
 /** One of {@link SECRET_ENV}. */
 export type SecretEnvName = (typeof SECRET_ENV)[number];

@@ -9,7 +9,12 @@
 export const REDACTED = '[redacted]';
 
 /** Environment variables whose values are always treated as secrets. */
-export const SECRET_ENV_VARS = ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'ANTHROPIC_AUTH_TOKEN'] as const;
+export const SECRET_ENV_VARS = [
+  'ANTHROPIC_API_KEY',
+  'OPENAI_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+] as const;
 
 /**
  * Secret values shorter than this are ignored: replacing a 3-character "secret" everywhere would

@@ -1,4 +1,4 @@
-import { access, mkdir, stat } from 'node:fs/promises';
+import { access, lstat, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { resolveAgent } from '../agents/adapters/registry.js';
 import type { AgentLaunch } from '../agents/adapters/types.js';
@@ -519,6 +519,7 @@ export class AttemptRunner {
       if (value) secrets[to] = value;
       delete secrets[from];
     }
+    if (inContainer) Object.assign(secrets, await this.loginSecret(launch));
     this.resetFinished();
     await this.transition('running', {
       sandbox: sandbox.kind,
@@ -592,7 +593,11 @@ export class AttemptRunner {
       }
       if (existing && existing.state === 'running') {
         this.containerId = existing.id;
-        return DockerWorker.reattach(existing.id, { ...size, forwarders: this.host.forwarders });
+        return DockerWorker.reattach(existing.id, {
+          ...size,
+          forwarders: this.host.forwarders,
+          env: { ...launch.env, ...secrets },
+        });
       }
       if (existing) {
         // It ended while no server was watching: clear it away and start the agent again from its checkpoint.
@@ -603,7 +608,6 @@ export class AttemptRunner {
       }
     }
     const caFile = hostCaFile(this.host.env);
-    const readOnlyFiles = await this.loginMounts(launch, resume);
     const worker = await DockerWorker.create({
       session: this.host.session,
       repo: this.host.root,
@@ -622,7 +626,6 @@ export class AttemptRunner {
       ...size,
       forwarders: this.host.forwarders,
       ...(caFile ? { caFile } : {}),
-      ...(readOnlyFiles.length > 0 ? { readOnlyFiles } : {}),
     });
     this.containerId = worker.id;
     await this.host.store.update((draft) => {
@@ -633,22 +636,23 @@ export class AttemptRunner {
   }
 
   /**
-   * The launch's login files that exist on the host, as read-only mounts at their place in the
-   * container's run directory. A fresh start puts an empty file where each goes (the mount point,
-   * the server's own; a resumed attempt's run directory is the container's and is not written).
+   * The token of the launch's login file, as the secret it names (`{ CLAUDE_CODE_OAUTH_TOKEN:
+   * ... }`), read here on the host as the server's user; nothing when there is no login file. A
+   * file that is missing or holds no token leaves the agent signed out, and the pane says why.
    */
-  private async loginMounts(
-    launch: AgentLaunch,
-    resume: boolean,
-  ): Promise<{ source: string; target: string }[]> {
-    const mounts: { source: string; target: string }[] = [];
-    for (const file of launch.loginFiles ?? []) {
-      const info = await stat(file.host).catch(() => undefined);
-      if (!info?.isFile()) continue;
-      if (!resume) await writeNoFollow(join(this.runDir, file.path), '', 0o600);
-      mounts.push({ source: file.host, target: `${CONTAINER_RUN_DIR}/${file.path}` });
-    }
-    return mounts;
+  private async loginSecret(launch: AgentLaunch): Promise<Record<string, string>> {
+    const login = launch.loginToken;
+    if (!login) return {};
+    const info = await lstat(login.file).catch(() => undefined);
+    // A login file is a few hundred bytes; anything else there is not one.
+    const text =
+      info?.isFile() && info.size < 64 * 1024 ? await readFile(login.file, 'utf8').catch(() => '') : '';
+    const token = login.read(text);
+    if (token) return { [login.env]: token };
+    this.print(
+      `orchestra: no API key in the server's environment and no login in ${login.file}; the agent starts signed out\n`,
+    );
+    return {};
   }
 
   /** Types an adapter's first line once the agent's screen reads as waiting (Aider). */
@@ -703,14 +707,18 @@ export class AttemptRunner {
       this.checkRound++;
       await this.transition('checking', { checkRounds: this.checkRound });
       const commands = this.checkCommands;
-      this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
       const base = this.base;
       const message = `${this.task.id}: ${this.task.title} (attempt ${this.n})`;
+      const cli = this.agentType !== 'orchestra';
       const round = await this.withAgentPaused(() =>
         withShell(this.place, 'checks', async (shell) => {
           // The work is taken first, from the tree the checks are about to see; what the checks
           // do to the folder afterwards is not part of it.
           const bundle = await this.exportWork(shell, base, message);
+          // A CLI agent's turn that changed nothing is a question for the person, or a pause —
+          // not a result to check (Claude Code's Stop hook fires at the end of every turn).
+          if (cli && this.agentAlive && bundle.length === 0) return { bundle, result: undefined };
+          this.print(`\n── orchestra: checks, round ${this.checkRound} of ${maxRounds} ──\n`);
           const result = commands.length
             ? await runChecks({
                 commands,
@@ -725,14 +733,22 @@ export class AttemptRunner {
         }),
       );
       const { result } = round;
-      const output = tail(result.output);
       if (this.stopped) throw new AttemptStopped(this.attemptId);
       if (this.ending) return this.ending;
+      if (!result) {
+        // Not a round: the attempt waits for the agent's next turn.
+        this.checkRound--;
+        await this.waitForNextTurn();
+        continue;
+      }
+      const output = tail(result.output);
       if (result.passed) return this.end(() => this.recordPass(round.bundle, base, output));
       if (this.checkRound < maxRounds && this.agentAlive) {
         this.print(`✗ orchestra: ${result.failed} failed; the output goes back to the agent\n`);
+        // The built-in agent ends with its task_complete tool; a CLI agent by ending its turn.
+        const then = cli ? 'then end your turn' : 'then call task_complete';
         await this.deliver(
-          `The checks failed (round ${this.checkRound} of ${maxRounds}): \`${result.failed}\` did not pass. Fix the problem, run the checks again yourself, then call task_complete.\n\nOutput (last part):\n${output}`,
+          `The checks failed (round ${this.checkRound} of ${maxRounds}): \`${result.failed}\` did not pass. Fix the problem, run the checks again yourself, ${then}.\n\nOutput (last part):\n${output}`,
         );
         continue;
       }
@@ -1031,6 +1047,26 @@ export class AttemptRunner {
       await new Promise((r) => setTimeout(r, 100));
       this.pane.input('\r');
     }
+  }
+
+  /**
+   * After a CLI agent's turn that changed nothing: says so in the pane, marks the agent waiting
+   * (a status line of the server's own in its events file, which the pane title and the
+   * notifications read), and waits for its next turn's end.
+   */
+  private async waitForNextTurn(): Promise<void> {
+    this.print('orchestra: the turn ended with no change; waiting for the agent (answer it here)\n');
+    this.resetFinished();
+    this.agentEnd = undefined;
+    await this.transition('running');
+    const line = {
+      ts: new Date().toISOString(),
+      type: 'status',
+      state: 'waiting',
+      summary: 'turn ended with no change',
+      source: 'orchestra',
+    };
+    await appendNoFollow(join(this.runDir, 'events.jsonl'), `${JSON.stringify(line)}\n`).catch(() => {});
   }
 
   /**

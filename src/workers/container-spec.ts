@@ -7,8 +7,7 @@ import type { WorkerConfig } from '../config/schema.js';
  * pids/memory/CPU limits, a read-only root file system with tmpfs for `/tmp` and the home, and
  * three mounts — the attempt's own repository, the host's object store read-only (the
  * repository's alternate, so nothing is copied), and the attempt's run directory — plus, when
- * asked, the host's extra CA file and a CLI's login file read-only, and (setup only) the
- * session's package cache. Never
+ * asked, the host's extra CA file read-only and (setup only) the session's package cache. Never
  * the host repository's `.git`, never the Docker socket.
  */
 
@@ -97,8 +96,6 @@ export interface ContainerSpecInput {
    * Node and npm inside trust what they trust on the host (a TLS-inspecting proxy).
    */
   caFile?: string;
-  /** Host files mounted read-only at `target` (absolute): a CLI's login, agent containers only. */
-  readOnlyFiles?: { source: string; target: string }[];
 }
 
 function tmpfsOptions(sizeMb: number | undefined, extra = ''): string {
@@ -145,9 +142,6 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
       Target: CONTAINER_CA_FILE,
       ReadOnly: true,
     });
-  }
-  for (const file of input.readOnlyFiles ?? []) {
-    hostConfig.Mounts?.push({ Type: 'bind', Source: file.source, Target: file.target, ReadOnly: true });
   }
   if (input.consoleSize) hostConfig.ConsoleSize = input.consoleSize;
   if (input.extraHosts && input.extraHosts.length > 0) hostConfig.ExtraHosts = input.extraHosts;

@@ -74,8 +74,8 @@ const SECRETS_WAIT_S = 60;
  * through the stdin of a `docker exec` right after the start; nothing of the task runs before
  * they arrive. Bash for `read -d ''`; `$0` is a label for `ps`.
  */
-const SECRETS_WRAPPER = `umask 077; f=${SECRETS_FIFO}; rm -f "$f"
-if ! mkfifo "$f" 2>/dev/null; then echo "orchestra: cannot make $f; the agent starts without its API keys" >&2; exec "$@"; fi
+const SECRETS_WRAPPER = `f=${SECRETS_FIFO}; rm -f "$f"
+if ! mkfifo -m 600 "$f" 2>/dev/null; then echo "orchestra: cannot make $f; the agent starts without its API keys" >&2; exec "$@"; fi
 exec 3<>"$f"; got=0
 while IFS= read -r -d '' -t ${SECRETS_WAIT_S} -u 3 kv; do [ -z "$kv" ] && { got=1; break; }; export "$kv"; done
 exec 3<&-; rm -f "$f"
@@ -88,6 +88,16 @@ exec "$@"`;
  */
 const SECRETS_WRITER =
   'n=0; while [ ! -p "$1" ] && [ $n -lt 1000 ]; do sleep 0.01; n=$((n+1)); done; [ -p "$1" ] || exit 3; exec cat >"$1"';
+/**
+ * The same for a container found again after a server restart: only when its wrapper still waits
+ * (the server died between start and hand-over); a FIFO that is gone means the agent has its keys.
+ */
+const SECRETS_REWRITER = '[ -p "$1" ] || exit 0; exec cat >"$1"';
+
+/** `command` behind {@link SECRETS_WRAPPER}: the container's command when the agent has secrets. */
+export function withSecretsWrapper(command: readonly string[]): string[] {
+  return ['/bin/bash', '-c', SECRETS_WRAPPER, 'orchestra-secrets', ...command];
+}
 
 /** An environment variable name the wrapper can export. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -156,8 +166,6 @@ export interface DockerWorkerOptions {
   user?: string;
   /** The host's extra CA file (`hostCaFile` of the server's environment), mounted read-only. */
   caFile?: string;
-  /** Host files (a CLI's login) mounted read-only at `target` in the container. */
-  readOnlyFiles?: { source: string; target: string }[];
   docker?: Docker;
 }
 
@@ -245,17 +253,18 @@ export function hostIds(): { uid: number; gid: number } {
  *
  * @throws Error when the exec fails or the FIFO never appears
  */
-async function handOverSecrets(docker: Docker, id: string, secrets: Record<string, string>): Promise<void> {
-  const result = await execInContainer(
-    id,
-    ['/bin/sh', '-c', SECRETS_WRITER, 'orchestra-secrets', SECRETS_FIFO],
-    {
-      workingDir: '/',
-      stdin: secretRecords(secrets),
-      timeoutMs: 30_000,
-      docker,
-    },
-  );
+async function handOverSecrets(
+  docker: Docker,
+  id: string,
+  secrets: Record<string, string>,
+  writer = SECRETS_WRITER,
+): Promise<void> {
+  const result = await execInContainer(id, ['/bin/sh', '-c', writer, 'orchestra-secrets', SECRETS_FIFO], {
+    workingDir: '/',
+    stdin: secretRecords(secrets),
+    timeoutMs: 30_000,
+    docker,
+  });
   if (result.exitCode !== 0) {
     throw new Error(
       `the agent's API keys could not be handed to the container (${result.timedOut ? 'timed out' : `exit ${result.exitCode}`})`,
@@ -375,7 +384,7 @@ export class DockerWorker implements PaneProcess {
     const { plain, secrets } = splitSecrets(env);
     env = plain;
     const hasSecrets = Object.keys(secrets).length > 0;
-    const keyed = hasSecrets ? ['/bin/bash', '-c', SECRETS_WRAPPER, 'orchestra-secrets', ...sized] : sized;
+    const keyed = hasSecrets ? withSecretsWrapper(sized) : sized;
     const cmd = relayed.length > 0 ? relayCommand(relayed, keyed) : keyed;
 
     let container: Docker.Container;
@@ -396,7 +405,6 @@ export class DockerWorker implements PaneProcess {
           tty: true,
           ...(options.readOnlyWorktree ? { readOnlyWorktree: true } : {}),
           ...(options.caFile ? { caFile: options.caFile } : {}),
-          ...(options.readOnlyFiles ? { readOnlyFiles: options.readOnlyFiles } : {}),
           ...(consoleSize ? { consoleSize: [options.rows, options.cols] as [number, number] } : {}),
         }),
       );
@@ -444,7 +452,18 @@ export class DockerWorker implements PaneProcess {
    */
   static async reattach(
     containerId: string,
-    options: { cols: number; rows: number; docker?: Docker; forwarders?: LoopbackForwarderPool },
+    options: {
+      cols: number;
+      rows: number;
+      docker?: Docker;
+      forwarders?: LoopbackForwarderPool;
+      /**
+       * The agent's environment ({@link splitSecrets} picks its secrets): they are handed over
+       * again if the container's wrapper still waits for them (a server that died right after the
+       * start).
+       */
+      env?: Record<string, string>;
+    },
   ): Promise<DockerWorker> {
     const docker = options.docker ?? dockerClient();
     const container = docker.getContainer(containerId);
@@ -491,6 +510,11 @@ export class DockerWorker implements PaneProcess {
         await pool?.forward(f.target, f.port).catch(() => undefined);
       }
       await worker.attachStream();
+      const { secrets } = splitSecrets(options.env ?? {});
+      if (Object.keys(secrets).length > 0) {
+        // Best effort: a container that cannot take them starts its agent without, and says so.
+        await handOverSecrets(docker, info.Id, secrets, SECRETS_REWRITER).catch(() => undefined);
+      }
       worker.hostPid = info.State.Pid || undefined;
       worker.repaint(options.cols, options.rows);
     } else {

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { parseUser, workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient } from '../../src/workers/docker-engine.js';
-import { hostIds } from '../../src/workers/docker-worker.js';
 import { findWorkers } from '../../src/workers/session-containers.js';
 import { gitOut, tempDir } from '../git/fixtures.js';
 import { waitFor } from '../server/fixtures.js';
@@ -137,16 +135,24 @@ async function runHello(w: World): Promise<HelloRun> {
 describe('Claude Code in a Docker worker', { skip }, () => {
   const worlds: World[] = [];
 
+  const key = `sk-ant-orchestra-test-${randomBytes(8).toString('hex')}`;
+
   before(async () => {
     const version = await claudeVersion(CLAUDE_BIN as string);
     await ensureWorkerImage(IMAGE, [{ cli: 'claude', version }]);
+    // Built again as a person would, with the key in the environment: none of it may go in.
+    const build = await runCli(['image', 'build', '--claude', version, '--tag', IMAGE, '--quiet'], {
+      cwd: process.cwd(),
+      env: { ...process.env, ANTHROPIC_API_KEY: key },
+      timeoutMs: 600_000,
+    });
+    assert.equal(build.code, 0, build.stderr);
   });
   after(async () => {
     for (const w of worlds) await dispose(w);
   });
 
   test('edits the file, its hooks report working then done, the check gate passes; the key stays out of docker inspect and the image', async () => {
-    const key = `sk-ant-orchestra-test-${randomBytes(8).toString('hex')}`;
     const w = await makeWorld('claude-docker', helloScenario, { ANTHROPIC_API_KEY: key });
     worlds.push(w);
     const seen = await runHello(w);
@@ -160,22 +166,20 @@ describe('Claude Code in a Docker worker', { skip }, () => {
     assert.match(image, /@anthropic-ai\/claude-code@/);
   });
 
-  test("with no API key, the user's login file is mounted read-only and Claude Code signs in with it", async () => {
+  test("with no API key, Claude Code signs in with the access token of the user's login file, which stays on the host", async () => {
     const token = `sk-ant-oat01-orchestra-test-${randomBytes(8).toString('hex')}`;
+    const refresh = `sk-ant-ort01-orchestra-test-${randomBytes(8).toString('hex')}`;
     const login = await tempDir();
     const file = join(login, '.credentials.json');
     const credentials = {
       claudeAiOauth: {
         accessToken: token,
-        refreshToken: 'sk-ant-ort01-unused',
+        refreshToken: refresh,
         expiresAt: Date.now() + 86_400_000,
         scopes: ['user:inference'],
       },
     };
     await writeFile(file, JSON.stringify(credentials), { mode: 0o600 });
-    // The user's own file, which the worker (the user's uid; 1000 when the server is root) reads.
-    const { uid, gid } = parseUser(workerUser(undefined, hostIds()));
-    if (process.getuid?.() === 0) await chown(file, uid, gid);
     const w = await makeWorld('claude-login', helloScenario, {
       ANTHROPIC_API_KEY: '',
       CLAUDE_CONFIG_DIR: login,
@@ -185,14 +189,17 @@ describe('Claude Code in a Docker worker', { skip }, () => {
     const main = w.model.requests.filter((r) => r.scenario === 'main');
     assert.equal(main[0]?.headers.authorization, `Bearer ${token}`);
     assert.equal(main[0]?.headers['x-api-key'], undefined);
-    const mount = seen.mounts.find((m) => m.Destination === '/run/orchestra/claude-config/.credentials.json');
-    assert.deepEqual(mount && { source: mount.Source, rw: mount.RW }, { source: file, rw: false });
-    assert.ok(!seen.inspect.includes(token), 'the token is in docker inspect');
-    // The run directory on the host holds only the empty mount point, never a copy.
-    const placeholder = await stat(
-      join(w.root, '.orchestra', 'runs', 'task-01-a1', 'claude-config', '.credentials.json'),
+    assert.ok(
+      !seen.inspect.includes(token) && !seen.inspect.includes(refresh),
+      'the login is in docker inspect',
     );
-    assert.equal(placeholder.size, 0);
+    assert.ok(!seen.mounts.some((m) => m.Source.startsWith(login)), 'the login folder is mounted');
+    // Nothing of the login file was written where the agent could read it.
+    const runs = join(w.root, '.orchestra', 'runs', 'task-01-a1');
+    assert.equal(
+      await stat(join(runs, 'claude-config', '.credentials.json')).catch(() => 'absent'),
+      'absent',
+    );
     await rm(login, { recursive: true, force: true });
   });
 });

@@ -6,13 +6,14 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { importBundle } from '../../src/git/attempt-repo.js';
-import { workerUser } from '../../src/workers/container-spec.js';
+import { containerSpec, workerUser } from '../../src/workers/container-spec.js';
 import { dockerClient } from '../../src/workers/docker-engine.js';
 import {
   computeStats,
   DockerWorker,
   type DockerWorkerOptions,
   hostIds,
+  withSecretsWrapper,
 } from '../../src/workers/docker-worker.js';
 import { exportCommand, exportEnv } from '../../src/workers/export-script.js';
 import { dockerBridgeNetwork, LoopbackForwarderPool } from '../../src/workers/loopback-forwarder.js';
@@ -205,6 +206,7 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
           'echo other:$(printf %s "$OPENAI_API_KEY" | sha256sum | cut -c1-16)',
           'echo plain:$PLAIN_SETTING',
           '[ -e $HOME/.orchestra-secrets ] && echo fifo:left || echo fifo:gone',
+          'echo umask:$(umask)',
           'echo done',
         ].join('; '),
       ],
@@ -228,6 +230,8 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
       `other:${digest(other)}`,
       'plain:kept',
       'fifo:gone',
+      // The wrapper leaves the agent the image's umask, not its own.
+      'umask:0022',
     ]) {
       assert.ok(text.includes(line), `expected ${JSON.stringify(line)} in ${JSON.stringify(text)}`);
     }
@@ -243,17 +247,33 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
       labels: info.Config.Labels,
     });
     assert.ok(!visible.includes(secret), `secret leaked: ${visible}`);
-    // Nothing the engine keeps has a key: not Env, not the exec that handed them over.
+    // Nothing the engine keeps has a key: not Env, not the command.
     const everything = JSON.stringify(info);
     assert.ok(!everything.includes(secret) && !everything.includes('a b'), 'a key is in docker inspect');
     assert.ok(info.Config.Env.includes('PLAIN_SETTING=kept'));
     assert.ok(!info.Config.Env.some((e: string) => e.startsWith('ANTHROPIC_API_KEY=')));
-    for (const execId of info.ExecIDs ?? []) {
-      const exec = JSON.stringify(await docker.getExec(execId).inspect());
-      assert.ok(!exec.includes(secret) && !exec.includes('a b'), `a key is in the exec ${exec}`);
-    }
     const logs = (await docker.getContainer(worker.id).logs({ stdout: true, stderr: true })).toString();
-    assert.ok(!logs.includes(secret), 'a key is in the container log');
+    assert.ok(!logs.includes(secret) && !logs.includes('a b'), 'a key is in the container log');
+    // The engine's events name each exec it ran, with its command: none holds a key.
+    const events = await new Promise<string>((resolve, reject) => {
+      docker.getEvents(
+        {
+          since: Math.floor(Date.now() / 1000) - 120,
+          until: Math.floor(Date.now() / 1000) + 1,
+          filters: { container: [worker.id] },
+        },
+        (error, stream) => {
+          if (error || !stream) return reject(error);
+          let text = '';
+          stream.on('data', (chunk: Buffer) => {
+            text += chunk.toString();
+          });
+          stream.on('end', () => resolve(text));
+        },
+      );
+    });
+    assert.match(events, /exec_create: \/bin\/sh -c/, 'the hand-over exec is among the events');
+    assert.ok(!events.includes(secret) && !events.includes('a b'), 'a key is in the engine events');
     assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
     assert.deepEqual(info.HostConfig.SecurityOpt, ['no-new-privileges']);
     assert.equal(info.HostConfig.ReadonlyRootfs, true);
@@ -267,6 +287,41 @@ describe('DockerWorker', { skip, concurrency: true }, () => {
     );
     assert.equal(info.Config.Labels['orchestra.session'], session);
     assert.equal(info.Config.Labels['orchestra.attempt'], worker.name.replace(`orchestra-${session}-`, ''));
+  });
+
+  test('a container found again before its keys arrived (the server died right after the start) gets them', async () => {
+    const secret = `sk-ant-test-late-${Date.now()}`;
+    const digest = createHash('sha256').update(secret).digest('hex').slice(0, 16);
+    // What DockerWorker.create makes, stopped short of the hand-over.
+    const container = await docker.createContainer(
+      containerSpec({
+        name: `orchestra-${session}-late-keys`,
+        command: withSecretsWrapper([
+          'sh',
+          '-c',
+          'echo key:$(printf %s "$ANTHROPIC_API_KEY" | sha256sum | cut -c1-16); sleep 30',
+        ]),
+        env: {},
+        labels: { 'orchestra.session': session, 'orchestra.attempt': 'late-keys' },
+        worktree: repo.worktree,
+        objectsDir: repo.objectsDir,
+        runDir: repo.runDir,
+        config: testWorkerConfig(),
+        user: workerUser(undefined, hostIds()),
+        network: 'none',
+        tty: true,
+      }),
+    );
+    await container.start();
+    const worker = await DockerWorker.reattach(container.id, {
+      cols: 80,
+      rows: 24,
+      env: { ANTHROPIC_API_KEY: secret },
+    });
+    workers.push(worker);
+    const out = new Output(worker);
+    await out.waitFor(new RegExp(`key:${digest}`), 15_000);
+    await worker.stop('SIGKILL', 0);
   });
 
   test('another uid gets a home of its own', async () => {

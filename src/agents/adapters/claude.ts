@@ -40,11 +40,12 @@ import type {
  *   too, so `--resume` works after the container is replaced.
  * - `IS_SANDBOX=1`: without it `--dangerously-skip-permissions` exits when the uid is 0.
  * - `skipDangerousModePermissionPrompt` in the settings: skips the bypass-mode confirmation.
- * - With no `ANTHROPIC_API_KEY` on the host, the user's login file ({@link claudeLoginFile}) mounted
- *   read-only as the config directory's `.credentials.json`: Claude Code 2.1.197 then sends its
- *   OAuth access token as `Authorization: Bearer` to `ANTHROPIC_BASE_URL` (seen against a
- *   scripted server). It cannot write a refreshed token back: when the token expires, sign in
- *   again on the host.
+ * - With no `ANTHROPIC_API_KEY` on the host, the user's own login: `CLAUDE_CODE_OAUTH_TOKEN` from
+ *   the host's environment, else the access token of their login file ({@link claudeLoginFile}),
+ *   handed over as that secret — Claude Code 2.1.197 then sends it as `Authorization: Bearer` to
+ *   `ANTHROPIC_BASE_URL` (seen against a scripted server). Only the access token goes in, never
+ *   the refresh token: when it expires, the container's agent gets 401s until the host signs in
+ *   again and the attempt is resumed.
  * - Else the API key through `apiKeyHelper` from `ORCHESTRA_ANTHROPIC_API_KEY` ({@link AgentLaunch.renameEnv}):
  *   with `ANTHROPIC_API_KEY` itself in its environment Claude Code asks "Do you want to use this
  *   API key?", defaulting to No, unless a fragment of the key is stored in `.claude.json`.
@@ -108,9 +109,9 @@ export function claudeHooks(): Record<string, ClaudeHookGroup[]> {
 
 /**
  * Claude Code's settings for one attempt. In a container, the API key comes through
- * `apiKeyHelper` — unless `login` says it signs in with the user's login file instead.
+ * `apiKeyHelper` — unless `login` says it signs in with the user's own login (an OAuth token) instead.
  */
-export function claudeSettings(inContainer: boolean, login: 'key' | 'file' = 'key'): ClaudeSettings {
+export function claudeSettings(inContainer: boolean, login: 'key' | 'login' = 'key'): ClaudeSettings {
   const settings: ClaudeSettings = { hooks: claudeHooks() };
   if (inContainer) {
     if (login === 'key') settings.apiKeyHelper = `printenv ${CLAUDE_KEY_ENV}`;
@@ -128,6 +129,20 @@ export function claudeLoginFile(env: NodeJS.ProcessEnv): string | undefined {
   const dir = env.CLAUDE_CONFIG_DIR || (env.HOME ? path.join(env.HOME, '.claude') : undefined);
   return dir && path.isAbsolute(dir) ? path.join(dir, '.credentials.json') : undefined;
 }
+
+/** The OAuth access token of a Claude Code login file (`{"claudeAiOauth": {"accessToken": ...}}`). */
+export function claudeAccessToken(text: string): string | undefined {
+  try {
+    const token = (JSON.parse(text) as { claudeAiOauth?: { accessToken?: unknown } }).claudeAiOauth
+      ?.accessToken;
+    return typeof token === 'string' && token.length > 0 ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The variable Claude Code takes an OAuth token from (what `claude setup-token` prints is one). */
+export const CLAUDE_TOKEN_ENV = 'CLAUDE_CODE_OAUTH_TOKEN';
 
 /**
  * Screens Claude Code shows before any hook can run, as seen from 2.1.197 in a 100x30 terminal:
@@ -158,13 +173,18 @@ export const claudeAdapter: AgentAdapter = {
       ...ctx.agent.args,
       ...(ctx.resume ? [] : ['--', ctx.prompt]),
     ];
-    // With no API key on the host, a container signs in with the user's own login file.
+    // With no API key on the host, a container signs in with the user's own login: a token in
+    // the environment (passed on as a secret), else the one in their login file.
     const hostEnv = ctx.hostEnv ?? process.env;
-    const loginFile = ctx.inContainer && !hostEnv.ANTHROPIC_API_KEY ? claudeLoginFile(hostEnv) : undefined;
+    const useLogin = ctx.inContainer && !hostEnv.ANTHROPIC_API_KEY;
+    const loginFile =
+      useLogin && !hostEnv[CLAUDE_TOKEN_ENV] && !hostEnv.ANTHROPIC_AUTH_TOKEN
+        ? claudeLoginFile(hostEnv)
+        : undefined;
     const files: AgentLaunchFile[] = [
       {
         path: CLAUDE_SETTINGS_FILE,
-        content: `${JSON.stringify(claudeSettings(ctx.inContainer, loginFile ? 'file' : 'key'), null, 2)}\n`,
+        content: `${JSON.stringify(claudeSettings(ctx.inContainer, useLogin ? 'login' : 'key'), null, 2)}\n`,
       },
     ];
     const env = baseEnv(ctx);
@@ -177,9 +197,9 @@ export const claudeAdapter: AgentAdapter = {
       // checks to wait on, and no self-update of a binary in a read-only image.
       env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
       env.DISABLE_AUTOUPDATER = '1';
-      if (loginFile) {
-        launch.loginFiles = [{ host: loginFile, path: `${CLAUDE_CONFIG_DIR}/.credentials.json` }];
-      } else launch.renameEnv = { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' };
+      if (!useLogin) launch.renameEnv = { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' };
+      else if (loginFile)
+        launch.loginToken = { file: loginFile, env: CLAUDE_TOKEN_ENV, read: claudeAccessToken };
       const state = {
         hasCompletedOnboarding: true,
         projects: { [ctx.worktree]: { hasTrustDialogAccepted: true } },

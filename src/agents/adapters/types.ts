@@ -43,14 +43,18 @@ export interface AgentLaunchFile {
 }
 
 /**
- * The user's login file of a CLI, which its container gets read-only when no API key is set (a
- * subscription login). Never copied: the worker bind-mounts it, so it is in no image, store or log.
+ * The user's own login of a CLI, for a container when no API key is set (a subscription login):
+ * the caller reads `file` on the host and hands the token `read` finds in it to the container as
+ * the secret `env`, like any key. The file itself never enters the container (its refresh token
+ * would let an agent keep the login, and could rotate the host's away).
  */
-export interface AgentLoginFile {
-  /** Absolute path on the host, e.g. `~/.claude/.credentials.json`; nothing is mounted when it is missing. */
-  host: string;
-  /** Where the CLI looks for it in the container, relative to the run directory (never `..`). */
-  path: string;
+export interface AgentLoginToken {
+  /** Absolute path on the host, e.g. `~/.claude/.credentials.json`. */
+  file: string;
+  /** The variable the CLI reads the token from, e.g. `CLAUDE_CODE_OAUTH_TOKEN`. */
+  env: string;
+  /** The token in the file's text; undefined when it holds none. */
+  read(text: string): string | undefined;
 }
 
 /** Screen-text patterns for CLIs that cannot report their state themselves. */
@@ -79,8 +83,8 @@ export interface AgentLaunch {
   renameEnv?: Record<string, string>;
   /** Written under the run directory before start, e.g. hook settings. */
   files: AgentLaunchFile[];
-  /** Login files to mount read-only into the container (containers only). */
-  loginFiles?: AgentLoginFile[];
+  /** The user's login to sign in with when no key is set (containers only). */
+  loginToken?: AgentLoginToken;
   /** The CLI session this launch starts or resumes, to store for a later resume. */
   sessionId?: string;
   /** Patterns over the pane's screen text, for CLIs without hooks. */

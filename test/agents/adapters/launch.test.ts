@@ -171,18 +171,19 @@ describe('claude adapter', () => {
     assert.equal(lost.sessionId, undefined);
   });
 
-  test("container without an API key: the user's login file goes read-only into the config dir, no apiKeyHelper", () => {
+  test("container without an API key: the access token of the user's login file, as CLAUDE_CODE_OAUTH_TOKEN; no apiKeyHelper", () => {
     const agent = agentConfig('claude');
-    const launch = claudeAdapter.launch(
-      launchContext(agent, {
-        inContainer: true,
-        runDir: '/run/orchestra',
-        hostEnv: { HOME: '/home/u', PATH: '/bin' },
-      }),
-    );
-    assert.deepEqual(launch.loginFiles, [
-      { host: '/home/u/.claude/.credentials.json', path: 'claude-config/.credentials.json' },
-    ]);
+    const inContainer = (hostEnv: NodeJS.ProcessEnv) =>
+      claudeAdapter.launch(launchContext(agent, { inContainer: true, runDir: '/run/orchestra', hostEnv }));
+    const launch = inContainer({ HOME: '/home/u', PATH: '/bin' });
+    assert.equal(launch.loginToken?.file, '/home/u/.claude/.credentials.json');
+    assert.equal(launch.loginToken?.env, 'CLAUDE_CODE_OAUTH_TOKEN');
+    const file = JSON.stringify({
+      claudeAiOauth: { accessToken: 'sk-ant-oat01-a', refreshToken: 'sk-ant-ort01-r' },
+    });
+    assert.equal(launch.loginToken?.read(file), 'sk-ant-oat01-a', 'the access token only');
+    assert.equal(launch.loginToken?.read('not json'), undefined);
+    assert.equal(launch.loginToken?.read('{"claudeAiOauth":{}}'), undefined);
     assert.equal(launch.renameEnv, undefined);
     const settings = JSON.parse(launch.files[0]?.content ?? '{}') as { apiKeyHelper?: string };
     assert.equal(settings.apiKeyHelper, undefined);
@@ -192,10 +193,16 @@ describe('claude adapter', () => {
       '/srv/claude/.credentials.json',
     );
     assert.equal(claudeLoginFile({}), undefined);
-    // A key on the host wins, and locally nothing is mounted.
-    assert.equal(claudeAdapter.launch(launchContext(agent, { inContainer: true })).loginFiles, undefined);
+    // A key on the host wins; a token in the environment needs no file; locally nothing is read.
+    const keyed = inContainer({ HOME: '/home/u', ANTHROPIC_API_KEY: 'sk-ant-api03-x' });
+    assert.equal(keyed.loginToken, undefined);
+    assert.deepEqual(keyed.renameEnv, { [CLAUDE_KEY_ENV]: 'ANTHROPIC_API_KEY' });
     assert.equal(
-      claudeAdapter.launch(launchContext(agent, { hostEnv: { HOME: '/home/u' } })).loginFiles,
+      inContainer({ HOME: '/home/u', CLAUDE_CODE_OAUTH_TOKEN: 'sk-ant-oat01-b' }).loginToken,
+      undefined,
+    );
+    assert.equal(
+      claudeAdapter.launch(launchContext(agent, { hostEnv: { HOME: '/home/u' } })).loginToken,
       undefined,
     );
   });
