@@ -32,14 +32,14 @@ import { type AttemptRecord, type AttemptState, FINISHED_ATTEMPT_STATES } from '
 import type { StateStore } from '../store/store.js';
 import type { AttemptOutcome } from '../strategies/types.js';
 import type { TaskFile } from '../tasks/task-file.js';
-import { hostCaFile, workerUser } from '../workers/container-spec.js';
+import { workerUser } from '../workers/container-spec.js';
 import { dockerClient } from '../workers/docker-engine.js';
 import { CONTAINER_RUN_DIR, DockerWorker, hostIds } from '../workers/docker-worker.js';
 import { exportCommand, exportEnv } from '../workers/export-script.js';
 import type { LoopbackForwarderPool } from '../workers/loopback-forwarder.js';
 import { chooseSandbox, type SandboxChoice } from '../workers/sandbox.js';
 import { findWorkers } from '../workers/session-containers.js';
-import { handOver, runCommands, type ShellPlace, withShell } from '../workers/shells.js';
+import { handOver, hostCaFile, runCommands, type ShellPlace, withShell } from '../workers/shells.js';
 import type { WorkerShell } from '../workers/worker-shell.js';
 import { runChecks, tail } from './check-gate.js';
 import { appendTransition, lastTransition, MAX_EVENTS_BYTES } from './event-log.js';
@@ -607,7 +607,7 @@ export class AttemptRunner {
           .catch(() => {});
       }
     }
-    const caFile = hostCaFile(this.host.env);
+    const caFile = await hostCaFile(this.host.env);
     const worker = await DockerWorker.create({
       session: this.host.session,
       repo: this.host.root,

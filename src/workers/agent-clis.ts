@@ -30,6 +30,15 @@ export interface AgentCliRequest {
 /** The folder of the build context the CLIs are installed into (Dockerfile.worker copies it). */
 export const AGENT_CLIS_DIR = 'agent-clis';
 
+/** The file in agent-clis/ naming the commands to link into /usr/local/bin, one a line. */
+export const AGENT_CLI_BINS_FILE = 'bins';
+
+/** Whether the version `text` (`10.9.2`) is at least `[major, minor]`. */
+function atLeast(text: string, [major, minor]: [number, number]): boolean {
+  const [a = 0, b = 0] = text.split('.').map((n) => Number.parseInt(n, 10));
+  return a > major || (a === major && b >= minor);
+}
+
 /** Image label listing the CLIs installed, `name@version` separated by spaces (empty for none). */
 export const AGENT_CLIS_LABEL = 'orchestra.agent-clis';
 
@@ -66,7 +75,10 @@ export async function stageAgentClis(
 ): Promise<string[]> {
   const dir = path.join(context, AGENT_CLIS_DIR);
   await mkdir(dir, { recursive: true });
-  if (requests.length === 0) return [];
+  if (requests.length === 0) {
+    await writeFile(path.join(dir, AGENT_CLI_BINS_FILE), '');
+    return [];
+  }
   const specs = requests.map(({ cli, version }) => {
     if (version !== undefined && !VERSION.test(version)) {
       throw new OrchestraError(
@@ -79,6 +91,19 @@ export async function stageAgentClis(
     }
     return `${AGENT_CLI_PACKAGES[cli]}@${version ?? 'latest'}`;
   });
+  // --os, --cpu and --libc pick the optional packages of the image's platform (npm 10.3 and
+  // later); an older npm ignores them and would stage this machine's platform instead.
+  const npmVersion = await run('npm', ['--version']).then(
+    ({ stdout }) => stdout.trim(),
+    () => undefined,
+  );
+  if (npmVersion !== undefined && !atLeast(npmVersion, [10, 3])) {
+    throw new OrchestraError(
+      'IMAGE_BUILD_FAILED',
+      `npm ${npmVersion} on this machine cannot install packages for another platform (it needs 10.3 or later)`,
+      { hint: 'update npm (`npm install -g npm@latest`) and build again' },
+    );
+  }
   // A package.json of its own, so npm installs here and not into a project above the folder.
   await writeFile(
     path.join(dir, 'package.json'),
@@ -90,7 +115,6 @@ export async function stageAgentClis(
     '--no-audit',
     '--no-fund',
     '--no-update-notifier',
-    '--prefer-offline',
     '--ignore-scripts',
     '--omit=dev',
     '--os=linux',
@@ -115,14 +139,23 @@ export async function stageAgentClis(
     );
   }
   const installed: string[] = [];
+  const bins: string[] = [];
   for (const { cli } of requests) {
     const name = AGENT_CLI_PACKAGES[cli];
     const manifest = JSON.parse(
       await readFile(path.join(dir, 'node_modules', name, 'package.json'), 'utf8'),
-    ) as {
-      version?: string;
-    };
+    ) as { version?: string; bin?: string | Record<string, string> };
+    // Only the asked-for packages' own commands go on PATH, not their dependencies'.
+    const commands =
+      typeof manifest.bin === 'string' ? [name.replace(/^@[^/]+\//, '')] : Object.keys(manifest.bin ?? {});
+    if (commands.length === 0) {
+      throw new OrchestraError('IMAGE_BUILD_FAILED', `${name}@${manifest.version} has no command to run`, {
+        hint: `pin a version of ${name} that has one, e.g. the latest`,
+      });
+    }
+    bins.push(...commands.filter((c) => /^[A-Za-z0-9._-]+$/.test(c)));
     installed.push(`${name}@${manifest.version ?? 'unknown'}`);
   }
+  await writeFile(path.join(dir, AGENT_CLI_BINS_FILE), bins.map((b) => `${b}\n`).join(''));
   return installed;
 }

@@ -16,22 +16,12 @@ export const CONTAINER_RUN_DIR = '/run/orchestra';
 /** The container user's home: a tmpfs, since the root file system is read-only. */
 export const CONTAINER_HOME = '/home/agent';
 /**
- * Where a session's package cache volume is mounted (setup containers only). Dockerfile.worker
- * makes the folder mode 1777, and Docker copies that mode into a new volume, so any worker uid
- * can write it.
+ * Where a session's package cache volume is mounted (setup containers only). A new volume is made
+ * mode 1777 first (tool-container.ts), so any worker uid can write it, in any image.
  */
 export const CONTAINER_PACKAGE_CACHE = '/var/cache/orchestra';
 /** Where the host's extra CA certificates (`NODE_EXTRA_CA_CERTS`) appear in a container, read-only. */
 export const CONTAINER_CA_FILE = '/etc/orchestra/extra-ca.pem';
-
-/**
- * The host's extra CA file for containers: `NODE_EXTRA_CA_CERTS` of the server's environment when
- * it is an absolute path (what Node on the host adds to its trust store), else none.
- */
-export function hostCaFile(env: Readonly<Record<string, string | undefined>>): string | undefined {
-  const file = env.NODE_EXTRA_CA_CERTS;
-  return file?.startsWith('/') ? file : undefined;
-}
 
 /** The worker user when orchestra runs as root: the image's `agent` user (Dockerfile.worker). */
 export const DEFAULT_WORKER_USER = '1000:1000';

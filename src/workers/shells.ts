@@ -1,7 +1,7 @@
-import { lchown, lstat, readdir } from 'node:fs/promises';
+import { lchown, lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkerConfig } from '../config/schema.js';
-import { hostCaFile, parseUser } from './container-spec.js';
+import { parseUser } from './container-spec.js';
 import { ToolContainer, type ToolRole } from './tool-container.js';
 import { LocalShell, type WorkerShell } from './worker-shell.js';
 
@@ -33,6 +33,21 @@ export interface ShellPlace {
 }
 
 /**
+ * The host's extra CA file for containers: `NODE_EXTRA_CA_CERTS` of the server's environment when
+ * it names a regular file by an absolute path (what Node on the host adds to its trust store).
+ * Anything else — missing, a folder, relative — is left out: Node on the host only warns about
+ * it, and a folder would put a tree of the host into the container.
+ */
+export async function hostCaFile(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string | undefined> {
+  const file = env.NODE_EXTRA_CA_CERTS;
+  if (!file?.startsWith('/')) return undefined;
+  const info = await stat(file).catch(() => undefined);
+  return info?.isFile() ? file : undefined;
+}
+
+/**
  * The network for the check gate: `bridge` only when the worker has it; with `model-only` or
  * `none` checks get no network (they need no model, and must not reach one with the agent's key).
  */
@@ -50,7 +65,7 @@ export function checksNetwork(config: WorkerConfig): string {
 export async function openShell(place: ShellPlace, role: ToolRole): Promise<WorkerShell> {
   const network = role === 'setup' ? 'bridge' : checksNetwork(place.config);
   if (place.sandbox === 'local') return new LocalShell(place.worktree, place.env);
-  const caFile = hostCaFile(place.env);
+  const caFile = await hostCaFile(place.env);
   return ToolContainer.start({
     session: place.session,
     ...(place.repo ? { repo: place.repo } : {}),

@@ -54,14 +54,46 @@ export interface ToolContainerOptions {
 
 /**
  * The session's package cache volume, made when missing with the session's labels (so it can be
- * told apart and removed); creating one that exists is a no-op in the engine.
+ * told apart and removed) and its top folder made mode 1777 by a one-off container of the image as
+ * root (the owner of a new volume; no capability needed, no network), so that the worker's uid can
+ * write it whatever image it is.
+ *
+ * @throws Error from the engine when the volume cannot be made or prepared
  */
 async function packageCacheVolume(docker: Docker, options: ToolContainerOptions): Promise<string> {
   const name = packageCacheVolumeName(options.session, options.repo);
+  const exists = await docker
+    .getVolume(name)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
+  if (exists) return name;
   await docker.createVolume({
     Name: name,
     Labels: { [LABEL_SESSION]: options.session, ...(options.repo ? { [LABEL_REPO]: options.repo } : {}) },
   });
+  const init = await docker.createContainer({
+    Image: options.config.image,
+    User: '0:0',
+    Entrypoint: ['chmod', '1777', '/cache'],
+    Cmd: [],
+    Labels: { [LABEL_SESSION]: options.session, ...(options.repo ? { [LABEL_REPO]: options.repo } : {}) },
+    HostConfig: {
+      Mounts: [{ Type: 'volume', Source: name, Target: '/cache' }],
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      NetworkMode: 'none',
+    },
+  });
+  try {
+    await init.start();
+    const { StatusCode } = (await init.wait()) as { StatusCode: number };
+    if (StatusCode !== 0) throw new Error(`preparing the package cache volume ${name} exited ${StatusCode}`);
+  } finally {
+    await init.remove({ force: true }).catch(() => {});
+  }
   return name;
 }
 

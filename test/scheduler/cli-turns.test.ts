@@ -96,6 +96,10 @@ test("a turn that changed nothing waits for the person; the agent's next turn is
   );
   const archived = await readFile(join(repo, '.orchestra', 'done', done), 'utf8');
   assert.match(archived, /- status: succeeded/);
-  assert.match(archived, /- check rounds: task-01-a1 1 \(passed\)/, 'the turn without a change was not a round');
+  assert.match(
+    archived,
+    /- check rounds: task-01-a1 1 \(passed\)/,
+    'the turn without a change was not a round',
+  );
   assert.equal(gitOut(repo, 'show', 'orchestra/task-01/a1:README.md').trim().split('\n').at(-1), 'yes');
 });

@@ -3,7 +3,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyEdits, modify } from 'jsonc-parser';
-import { removeSessionContainers } from '../../src/workers/session-containers.js';
 import { gitOut, makeRepo, tempDir } from '../git/fixtures.js';
 import { ORCHESTRA_BIN, runCli } from '../support/cli.js';
 import {
@@ -11,6 +10,7 @@ import {
   startScriptedModelServer,
   TEST_API_KEY,
 } from '../support/scripted-model.js';
+import { cleanupSession } from '../workers/docker-support.js';
 
 /**
  * A repository with orchestra initialised, a scripted model server, and the environment a real
@@ -86,7 +86,8 @@ export async function dispose(world: World | undefined): Promise<void> {
   if (!world) return;
   await runCli(['kill-server', '-t', world.session], { cwd: world.root, env: world.env }).catch(() => {});
   for (const server of world.servers) server.kill('SIGKILL');
-  await removeSessionContainers(world.session).catch(() => {});
+  // Its containers, and the package cache volume an attempt's setup made.
+  await cleanupSession(world.session).catch(() => {});
   await world.model.close();
   gitOut(world.root, 'worktree', 'prune');
   await rm(world.root, { recursive: true, force: true });

@@ -8,7 +8,6 @@ import {
   type ContainerSpecInput,
   containerSpec,
   DEFAULT_WORKER_USER,
-  hostCaFile,
   parseUser,
   workerUser,
 } from '../../src/workers/container-spec.js';
@@ -86,9 +85,6 @@ test('a package cache is a volume with npm in it; the host CA file is mounted re
     !plain.Env?.some((e) => e.startsWith('npm_config_cache=') || e.startsWith('NODE_EXTRA_CA_CERTS=')),
   );
   assert.equal(defaultConfig().worker.packageCache, true);
-  assert.equal(hostCaFile({ NODE_EXTRA_CA_CERTS: '/etc/ssl/corp.pem' }), '/etc/ssl/corp.pem');
-  assert.equal(hostCaFile({ NODE_EXTRA_CA_CERTS: 'relative.pem' }), undefined);
-  assert.equal(hostCaFile({}), undefined);
 });
 
 test('commands a task can influence get no secrets', () => {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { workerUser } from '../../src/workers/container-spec.js';
 import { hostIds } from '../../src/workers/docker-worker.js';
-import { openShell, type ShellPlace } from '../../src/workers/shells.js';
+import { hostCaFile, openShell, type ShellPlace } from '../../src/workers/shells.js';
 import type { ToolRole } from '../../src/workers/tool-container.js';
 import type { WorkerShell } from '../../src/workers/worker-shell.js';
 import {
@@ -23,6 +24,21 @@ import {
  * cache inside it, writable by the worker's uid, and absent from containers that run agent code.
  * The host's extra CA file reaches containers read-only. (The npm ci timing is `npm run bench`'s.)
  */
+test('the CA file is taken only when NODE_EXTRA_CA_CERTS names a regular file by an absolute path', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestra-ca-'));
+  try {
+    const file = path.join(dir, 'ca.pem');
+    await writeFile(file, 'pem');
+    assert.equal(await hostCaFile({ NODE_EXTRA_CA_CERTS: file }), file);
+    assert.equal(await hostCaFile({ NODE_EXTRA_CA_CERTS: dir }), undefined, 'a folder would mount a tree');
+    assert.equal(await hostCaFile({ NODE_EXTRA_CA_CERTS: path.join(dir, 'missing.pem') }), undefined);
+    assert.equal(await hostCaFile({ NODE_EXTRA_CA_CERTS: 'ca.pem' }), undefined);
+    assert.equal(await hostCaFile({}), undefined);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 const skip = await dockerSkipReason();
 
 describe('the package cache and the CA file', { skip }, () => {
@@ -82,7 +98,7 @@ describe('the package cache and the CA file', { skip }, () => {
     const checks = await output(
       'task-02-a1',
       'checks',
-      'echo "cache=${npm_config_cache:-unset}"; ls -A /var/cache/orchestra | wc -l',
+      'echo "cache=${npm_config_cache:-unset}"; ls -A /var/cache/orchestra 2>/dev/null | wc -l',
     );
     assert.match(checks, /cache=unset\n0\n/);
   });
