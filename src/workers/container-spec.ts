@@ -16,8 +16,9 @@ export const CONTAINER_RUN_DIR = '/run/orchestra';
 /** The container user's home: a tmpfs, since the root file system is read-only. */
 export const CONTAINER_HOME = '/home/agent';
 /**
- * Where a session's package cache volume is mounted (setup containers only). A new volume is made
- * mode 1777 first (tool-container.ts), so any worker uid can write it, in any image.
+ * Where a session's package cache volume is mounted (setup containers only). Dockerfile.worker
+ * makes the folder mode 1777, and Docker gives a new volume that mode, so any worker uid can
+ * write it; npm is pointed at it only when it can (tool-container.ts).
  */
 export const CONTAINER_PACKAGE_CACHE = '/var/cache/orchestra';
 /** Where the host's extra CA certificates (`NODE_EXTRA_CA_CERTS`) appear in a container, read-only. */
@@ -138,11 +139,6 @@ export function containerSpec(input: ContainerSpecInput): Docker.ContainerCreate
   const env: Record<string, string> = {
     ...(input.tty ? { TERM: 'xterm-256color' } : {}),
     ...input.env,
-    // With the cache, npm takes what it holds without asking the registry again (the lock file
-    // pins versions and integrity); what it lacks it still fetches.
-    ...(input.packageCache
-      ? { npm_config_cache: `${CONTAINER_PACKAGE_CACHE}/npm`, npm_config_prefer_offline: 'true' }
-      : {}),
     ...(input.caFile ? { NODE_EXTRA_CA_CERTS: CONTAINER_CA_FILE } : {}),
     HOME: CONTAINER_HOME,
     ORCHESTRA_RUN_DIR: CONTAINER_RUN_DIR,

@@ -8,7 +8,7 @@ import {
   packageCacheVolumeName,
   workerContainerName,
 } from './container-labels.js';
-import { containerSpec } from './container-spec.js';
+import { CONTAINER_PACKAGE_CACHE, containerSpec } from './container-spec.js';
 import { dockerClient } from './docker-engine.js';
 import { execInContainer } from './docker-exec.js';
 import { createError } from './docker-worker.js';
@@ -54,47 +54,33 @@ export interface ToolContainerOptions {
 
 /**
  * The session's package cache volume, made when missing with the session's labels (so it can be
- * told apart and removed) and its top folder made mode 1777 by a one-off container of the image as
- * root (the owner of a new volume; no capability needed, no network), so that the worker's uid can
- * write it whatever image it is.
- *
- * @throws Error from the engine when the volume cannot be made or prepared
+ * told apart and removed); creating one that exists is a no-op in the engine. A new volume takes
+ * the mode of the image's folder it is mounted on (Dockerfile.worker makes it 1777).
  */
 async function packageCacheVolume(docker: Docker, options: ToolContainerOptions): Promise<string> {
   const name = packageCacheVolumeName(options.session, options.repo);
-  const exists = await docker
-    .getVolume(name)
-    .inspect()
-    .then(
-      () => true,
-      () => false,
-    );
-  if (exists) return name;
   await docker.createVolume({
     Name: name,
     Labels: { [LABEL_SESSION]: options.session, ...(options.repo ? { [LABEL_REPO]: options.repo } : {}) },
   });
-  const init = await docker.createContainer({
-    Image: options.config.image,
-    User: '0:0',
-    Entrypoint: ['chmod', '1777', '/cache'],
-    Cmd: [],
-    Labels: { [LABEL_SESSION]: options.session, ...(options.repo ? { [LABEL_REPO]: options.repo } : {}) },
-    HostConfig: {
-      Mounts: [{ Type: 'volume', Source: name, Target: '/cache' }],
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges'],
-      NetworkMode: 'none',
-    },
-  });
-  try {
-    await init.start();
-    const { StatusCode } = (await init.wait()) as { StatusCode: number };
-    if (StatusCode !== 0) throw new Error(`preparing the package cache volume ${name} exited ${StatusCode}`);
-  } finally {
-    await init.remove({ force: true }).catch(() => {});
-  }
   return name;
+}
+
+/**
+ * npm's settings for the cache, when the worker's uid can write the mounted volume — an image
+ * other than orchestra's may have no 1777 folder there; its setup then runs without the cache
+ * rather than fail (no root container is ever started to fix the mode: DESIGN.md, "Security").
+ */
+async function cacheEnv(docker: Docker, id: string, worktree: string): Promise<Record<string, string>> {
+  const probe = await execInContainer(id, ['sh', '-c', `test -w ${CONTAINER_PACKAGE_CACHE}`], {
+    workingDir: worktree,
+    timeoutMs: 10_000,
+    docker,
+  }).catch(() => undefined);
+  if (probe?.exitCode !== 0) return {};
+  // npm takes what the cache holds without asking the registry again (the lock file pins versions
+  // and integrity); what it lacks it still fetches.
+  return { npm_config_cache: `${CONTAINER_PACKAGE_CACHE}/npm`, npm_config_prefer_offline: 'true' };
 }
 
 /** The main process: it only has to stay up until the container is removed (~68 years). */
@@ -162,7 +148,11 @@ export class ToolContainer implements WorkerShell {
         .catch(() => {});
       throw createError(error, name, options.config.image);
     }
-    return new ToolContainer(docker, container, container.id, options.worktree, options.env ?? {});
+    const env = {
+      ...(options.env ?? {}),
+      ...(options.packageCache ? await cacheEnv(docker, container.id, options.worktree) : {}),
+    };
+    return new ToolContainer(docker, container, container.id, options.worktree, env);
   }
 
   async run(command: string, options: ShellRunOptions): Promise<ShellResult> {
