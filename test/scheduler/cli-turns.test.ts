@@ -85,8 +85,15 @@ test("a turn that changed nothing waits for the person; the agent's next turn is
     ).catch(() => '');
     throw new Error(`${String(error)}\npane:\n${text}\nevents:\n${events}`);
   });
-  const events = await readFile(join(repo, '.orchestra', 'runs', 'task-01-a1', 'events.jsonl'), 'utf8');
-  assert.match(events, /"state":"waiting","summary":"turn ended with no change","source":"orchestra"/);
+  // The pane title and the notifications read the agent as waiting from its events file.
+  await waitFor(
+    async () =>
+      /"state":"waiting","summary":"turn ended with no change","source":"orchestra"/.test(
+        await readFile(join(repo, '.orchestra', 'runs', 'task-01-a1', 'events.jsonl'), 'utf8'),
+      ),
+    'the agent marked waiting in its events',
+    10_000,
+  );
   assert.deepEqual(await readdir(join(repo, '.orchestra', 'failed')).catch(() => []), [], 'nothing failed');
   await sendText(client, `%${pane.id}`, 'yes\r');
   const done = await waitFor(
