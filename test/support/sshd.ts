@@ -49,8 +49,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts sshd on a free port of 127.0.0.1 and an agent with the user's key. */
-export async function startSshd(): Promise<TestSshd> {
+/**
+ * Starts sshd on a free port of 127.0.0.1 and an agent with the user's key.
+ *
+ * @param options.setEnv variables sshd sets for every session (`SetEnv`), e.g. a `DOCKER_HOST`
+ *   naming a second engine, which `docker system dial-stdio` over this server then reaches
+ */
+export async function startSshd(options: { setEnv?: Record<string, string> } = {}): Promise<TestSshd> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orchestra-sshd-'));
   const home = path.join(dir, 'home');
   await mkdir(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
@@ -76,6 +81,7 @@ export async function startSshd(): Promise<TestSshd> {
       // The folder is the test's, in /tmp: sshd's ownership checks would refuse it.
       'StrictModes no',
       'UsePAM no',
+      ...Object.entries(options.setEnv ?? {}).map(([name, value]) => `SetEnv ${name}=${value}`),
       '',
     ].join('\n'),
   );

@@ -9,8 +9,13 @@ import { configSchema } from '../../src/config/schema.js';
 import { checkHostKey } from '../../src/workers/known-hosts.js';
 import { makeRepo } from '../git/fixtures.js';
 import { runCli } from '../support/cli.js';
+import {
+  type SecondDockerd,
+  secondDockerdSkipReason,
+  startSecondDockerd,
+} from '../support/second-dockerd.js';
 import { sshdSkipReason, startSshd, type TestSshd } from '../support/sshd.js';
-import { dockerSkipReason } from './docker-support.js';
+import { dockerSkipReason, ensureWorkerImage } from './docker-support.js';
 
 /** Worker hosts (issue 14.1): the config's `worker.hosts`, host keys, and `orchestra hosts`. */
 
@@ -186,5 +191,77 @@ describe('orchestra hosts, with an engine reached over a real sshd', { skip: ski
     const table = await runCli(['hosts'], { cwd: root, env: { ...process.env, ...sshd.env } });
     assert.match(table.stdout, /^HOST\s+DOCKER\s+STATE/m);
     assert.match(table.stdout, /over-ssh\s+ssh:\/\/\S+\s+unreachable/);
+  });
+});
+
+const shipSkip = skip ?? secondDockerdSkipReason();
+
+describe('the worker image shipped to a second engine, reached over SSH, that lacks it', {
+  skip: shipSkip ?? false,
+}, () => {
+  let engine: SecondDockerd;
+  let sshd: TestSshd;
+  let root: string;
+
+  before(async () => {
+    await ensureWorkerImage();
+    engine = await startSecondDockerd();
+    // `docker system dial-stdio` over this sshd reaches the second engine.
+    sshd = await startSshd({ setEnv: { DOCKER_HOST: engine.host } });
+    root = await makeRepo({ initialized: false });
+    const init = await runCli(['init'], { cwd: root });
+    assert.equal(init.code, 0, init.stderr);
+    const file = join(root, '.orchestra', 'orchestra.json');
+    const text = await readFile(file, 'utf8');
+    const hosts = [
+      { name: 'local', docker: 'local', capacity: 1 },
+      { name: 'far', docker: sshd.url, capacity: 1 },
+    ];
+    await writeFile(file, applyEdits(text, modify(text, ['worker', 'hosts'], hosts, {})));
+  });
+  after(async () => {
+    await sshd?.stop();
+    await engine?.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  const cli = (args: string[]) =>
+    runCli(args, { cwd: root, env: { ...process.env, ...sshd.env }, timeoutMs: 300_000 });
+  const far = async () => {
+    const result = await cli(['hosts', '--json']);
+    return (
+      JSON.parse(result.stdout) as { name: string; image?: { present: boolean; current?: boolean } }[]
+    ).find((h) => h.name === 'far');
+  };
+
+  test('the host starts without the image; ship sends it with progress and says so; then it is current there', async () => {
+    assert.deepEqual((await far())?.image, {
+      tag: 'orchestra-worker:latest',
+      present: false,
+      current: false,
+    });
+    const ship = await cli(['image', 'ship', 'far']);
+    assert.equal(ship.code, 0, ship.stderr);
+    const progress = ship.stderr.split('\n').filter((l) => /^sent \d+ MB of about \d+ MB$/.test(l));
+    assert.ok(progress.length >= 2, `progress lines: ${ship.stderr}`);
+    assert.match(ship.stderr, /Loaded image: orchestra-worker:latest/);
+    assert.match(
+      ship.stdout,
+      /^shipped orchestra-worker:latest to far: \d+ MB in [\d.]+ s \(saved here, loaded there; nothing was built\)/,
+    );
+    assert.deepEqual((await far())?.image, { tag: 'orchestra-worker:latest', present: true, current: true });
+    const again = await cli(['image', 'ship', 'far']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /far has orchestra-worker:latest already/);
+  });
+
+  test('a host the config does not name, and this machine itself, are refused with a hint', async () => {
+    const unknown = await cli(['image', 'ship', 'nowhere']);
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /no worker host named "nowhere"/);
+    assert.match(unknown.stderr, /local, far/);
+    const local = await cli(['image', 'ship', 'local']);
+    assert.notEqual(local.code, 0);
+    assert.match(local.stderr, /this machine's engine/);
   });
 });

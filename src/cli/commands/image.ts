@@ -28,4 +28,13 @@ export function registerImageCommands(program: Command, env: CommandEnv): void {
       const { runImageBuildCommand } = await import('../../workers/image-command.js');
       await runImageBuildCommand({ ...opts, noCache: opts.cache === false }, env);
     });
+  image
+    .command('ship <host>')
+    .description("put this machine's worker image on a host of worker.hosts, engine to engine (no registry)")
+    .option('-q, --quiet', 'print only the summary')
+    .option('--json', 'print the result as JSON')
+    .action(async (host: string, opts: { quiet?: boolean; json?: boolean }) => {
+      const { runImageShipCommand } = await import('../../workers/image-command.js');
+      await runImageShipCommand(host, opts, env);
+    });
 }
