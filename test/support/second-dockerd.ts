@@ -1,12 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import Docker from 'dockerode';
+
+const run = promisify(execFile);
 
 /**
  * A second Docker engine beside the machine's own, for tests of shipping the worker image to a
- * host that lacks it (issue 14.4): its own data root (so no image), exec root, pid file and socket,
- * and `--bridge none`. Needs root (dockerd does); `.ci/run` runs as root.
+ * host that lacks it (issue 14.4): its own data root (so no image), exec root, pid file, socket,
+ * and a bridge of its own with no iptables rules. Not `--bridge none`: a daemon without a bridge
+ * deletes the `docker0` interface at start (moby's removeDefaultBridgeInterface), which takes the
+ * network from the machine's own engine. Needs root (dockerd and `ip` do); `.ci/run` runs as root.
  */
 export interface SecondDockerd {
   /** `unix:///…/docker.sock`. */
@@ -28,6 +34,11 @@ export async function startSecondDockerd(): Promise<SecondDockerd> {
   // Short paths: containerd's socket lives under the exec root and a socket path has 108 bytes.
   const dir = await mkdtemp('/tmp/od-');
   const socket = path.join(dir, 'docker.sock');
+  // Interface names have at most 15 characters.
+  const bridge = `od${randomBytes(3).toString('hex')}`;
+  await run('ip', ['link', 'add', bridge, 'type', 'bridge']);
+  await run('ip', ['addr', 'add', `10.213.${randomBytes(1)[0] ?? 7}.1/24`, 'dev', bridge]);
+  await run('ip', ['link', 'set', bridge, 'up']);
   let log = '';
   const daemon: ChildProcess = spawn(
     'dockerd',
@@ -41,7 +52,9 @@ export async function startSecondDockerd(): Promise<SecondDockerd> {
       '--host',
       `unix://${socket}`,
       '--bridge',
-      'none',
+      bridge,
+      '--iptables=false',
+      '--ip-masq=false',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -55,7 +68,10 @@ export async function startSecondDockerd(): Promise<SecondDockerd> {
       () => false,
     );
     if (up) break;
-    if (i > 150 || daemon.exitCode !== null) throw new Error(`the second dockerd did not start:\n${log}`);
+    if (i > 150 || daemon.exitCode !== null) {
+      await run('ip', ['link', 'del', bridge]).catch(() => {});
+      throw new Error(`the second dockerd did not start:\n${log}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
@@ -67,6 +83,7 @@ export async function startSecondDockerd(): Promise<SecondDockerd> {
         if (daemon.exitCode !== null) resolve(undefined);
         else daemon.once('exit', resolve);
       });
+      await run('ip', ['link', 'del', bridge]).catch(() => {});
       await rm(dir, { recursive: true, force: true }).catch(() => {});
     },
   };

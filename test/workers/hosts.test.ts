@@ -112,22 +112,28 @@ test('host keys are checked as ssh does: plain and bracketed names, hashed names
 
 const skip = (await dockerSkipReason()) ?? (await sshdSkipReason());
 
+/** A repository set up for orchestra whose worker hosts are this machine and `name` at `url`. */
+async function repoWithHosts(name: string, url: string): Promise<string> {
+  const root = await makeRepo({ initialized: false });
+  const init = await runCli(['init'], { cwd: root });
+  assert.equal(init.code, 0, init.stderr);
+  const file = join(root, '.orchestra', 'orchestra.json');
+  const text = await readFile(file, 'utf8');
+  const hosts = [
+    { name: 'local', docker: 'local', capacity: 1 },
+    { name, docker: url, capacity: 1 },
+  ];
+  await writeFile(file, applyEdits(text, modify(text, ['worker', 'hosts'], hosts, {})));
+  return root;
+}
+
 describe('orchestra hosts, with an engine reached over a real sshd', { skip: skip ?? false }, () => {
   let sshd: TestSshd;
   let root: string;
 
   before(async () => {
     sshd = await startSshd();
-    root = await makeRepo({ initialized: false });
-    const init = await runCli(['init'], { cwd: root });
-    assert.equal(init.code, 0, init.stderr);
-    const file = join(root, '.orchestra', 'orchestra.json');
-    const text = await readFile(file, 'utf8');
-    const hosts = [
-      { name: 'local', docker: 'local', capacity: 1 },
-      { name: 'over-ssh', docker: sshd.url, capacity: 1 },
-    ];
-    await writeFile(file, applyEdits(text, modify(text, ['worker', 'hosts'], hosts, {})));
+    root = await repoWithHosts('over-ssh', sshd.url);
   });
   after(async () => {
     await sshd?.stop();
@@ -208,16 +214,7 @@ describe('the worker image shipped to a second engine, reached over SSH, that la
     engine = await startSecondDockerd();
     // `docker system dial-stdio` over this sshd reaches the second engine.
     sshd = await startSshd({ setEnv: { DOCKER_HOST: engine.host } });
-    root = await makeRepo({ initialized: false });
-    const init = await runCli(['init'], { cwd: root });
-    assert.equal(init.code, 0, init.stderr);
-    const file = join(root, '.orchestra', 'orchestra.json');
-    const text = await readFile(file, 'utf8');
-    const hosts = [
-      { name: 'local', docker: 'local', capacity: 1 },
-      { name: 'far', docker: sshd.url, capacity: 1 },
-    ];
-    await writeFile(file, applyEdits(text, modify(text, ['worker', 'hosts'], hosts, {})));
+    root = await repoWithHosts('far', sshd.url);
   });
   after(async () => {
     await sshd?.stop();
