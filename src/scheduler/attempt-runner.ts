@@ -74,6 +74,12 @@ const PASS_THROUGH_ENV = [
   'GIT_COMMITTER_EMAIL',
 ];
 
+/**
+ * Turns in a row a CLI agent may end with nothing changed — questions for the person — before the
+ * attempt fails: each is an export in a container, and the turn's end comes from the agent's own
+ * events file, which a runaway agent can fill.
+ */
+const MAX_EMPTY_TURNS = 20;
 /** How long an agent told to finish has to exit by itself before it is ended, ms. */
 const FINISH_GRACE_MS = 10_000;
 
@@ -130,6 +136,8 @@ export class AttemptRunner {
   private exitState: (code: number | null) => 'done' | 'error' = () => 'error';
   private baseCommit: string | undefined;
   private checkRound = 0;
+  /** Turns in a row that ended with nothing changed (CLI agents), see {@link MAX_EMPTY_TURNS}. */
+  private emptyTurns = 0;
   private agentAlive = false;
   /** Set when the agent said done or its process ended; reset when it is sent back to work. */
   private agentFinished: Promise<void> = Promise.resolve();
@@ -736,11 +744,16 @@ export class AttemptRunner {
       if (this.stopped) throw new AttemptStopped(this.attemptId);
       if (this.ending) return this.ending;
       if (!result) {
-        // Not a round: the attempt waits for the agent's next turn.
+        // Not a round: the attempt waits for the agent's next turn — a bounded number of times,
+        // since each "done" the agent writes costs a container and an export.
         this.checkRound--;
+        if (++this.emptyTurns > MAX_EMPTY_TURNS) {
+          return this.failWith(`the agent ended ${MAX_EMPTY_TURNS} turns in a row without a change`);
+        }
         await this.waitForNextTurn();
         continue;
       }
+      this.emptyTurns = 0;
       const output = tail(result.output);
       if (result.passed) return this.end(() => this.recordPass(round.bundle, base, output));
       if (this.checkRound < maxRounds && this.agentAlive) {

@@ -48,7 +48,11 @@ function dockerHostOptions(env: NodeJS.ProcessEnv): Docker.DockerOptions {
   }
 }
 
-function explain(error: unknown, host: string): string {
+/**
+ * Why the engine at `host` did not answer, in one line, from the error dockerode gave (ENOENT,
+ * ECONNREFUSED, EACCES, a timeout, else its message).
+ */
+export function engineUnreachableReason(error: unknown, host: string): string {
   const code = (error as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOENT':
@@ -82,7 +86,7 @@ export async function probeDocker(
     const version = (await docker.version()) as { Version?: string };
     return { reachable: true, host, version: version.Version ?? 'unknown' };
   } catch (error) {
-    return { reachable: false, host, reason: explain(error, host) };
+    return { reachable: false, host, reason: engineUnreachableReason(error, host) };
   }
 }
 

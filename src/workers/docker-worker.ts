@@ -94,9 +94,12 @@ const SECRETS_WRITER =
  */
 const SECRETS_REWRITER = '[ -p "$1" ] || exit 0; exec cat >"$1"';
 
+/** The wrapper's `$0` (what `ps` shows), by which a reattach knows a container started behind it. */
+const SECRETS_WRAPPER_LABEL = 'orchestra-secrets';
+
 /** `command` behind {@link SECRETS_WRAPPER}: the container's command when the agent has secrets. */
 export function withSecretsWrapper(command: readonly string[]): string[] {
-  return ['/bin/bash', '-c', SECRETS_WRAPPER, 'orchestra-secrets', ...command];
+  return ['/bin/bash', '-c', SECRETS_WRAPPER, SECRETS_WRAPPER_LABEL, ...command];
 }
 
 /** An environment variable name the wrapper can export. */
@@ -511,7 +514,10 @@ export class DockerWorker implements PaneProcess {
       }
       await worker.attachStream();
       const { secrets } = splitSecrets(options.env ?? {});
-      if (Object.keys(secrets).length > 0) {
+      // Only a container started behind the wrapper waits for keys: the FIFO path in any other is
+      // the agent's to make, and nothing of the server's goes to it.
+      const wrapped = (info.Config.Cmd ?? []).includes(SECRETS_WRAPPER_LABEL);
+      if (wrapped && Object.keys(secrets).length > 0) {
         // Best effort: a container that cannot take them starts its agent without, and says so.
         await handOverSecrets(docker, info.Id, secrets, SECRETS_REWRITER).catch(() => undefined);
       }

@@ -4,8 +4,8 @@ import Docker from 'dockerode';
 import { errorMessage } from '../common/errors.js';
 import { type DockerAddress, parseDockerAddress } from '../config/docker-address.js';
 import type { OrchestraConfig } from '../config/schema.js';
-import { dockerClient } from './docker-engine.js';
-import { workerImageStatus } from './image.js';
+import { dockerClient, engineUnreachableReason } from './docker-engine.js';
+import { workerImageStatus, type workerImageVersion } from './image.js';
 import { checkHostKey, knownHostsName } from './known-hosts.js';
 
 /**
@@ -135,27 +135,25 @@ export interface HostReport {
   running: number;
 }
 
-/** Why an engine did not answer, in one line (the errors dockerode and ssh2 give). */
+/**
+ * Why `host` did not answer, in one line: what is particular to SSH (sshd down, the host key, the
+ * login), else the engine's own reasons (docker-engine.ts).
+ */
 function unreachableReason(error: unknown, host: WorkerHost): string {
   const e = error as NodeJS.ErrnoException & { level?: string };
   const where = host.docker;
-  if (e.code === 'ECONNREFUSED') {
-    return host.address.kind === 'ssh'
-      ? `the SSH server at ${where} refused the connection (sshd not running?)`
-      : `the Docker engine at ${where} refused the connection (dockerd not running?)`;
+  if (host.address.kind === 'ssh') {
+    const { host: name, port, user } = host.address;
+    if (e.code === 'ECONNREFUSED')
+      return `the SSH server at ${where} refused the connection (sshd not running?)`;
+    if (/verification failed/i.test(e.message ?? '')) {
+      return `the SSH host key of ${knownHostsName(name, port)} is not in ~/.ssh/known_hosts, or it changed (check it, then \`ssh -p ${port} ${user}@${name}\` once to accept it)`;
+    }
+    if (e.level === 'client-authentication') {
+      return `${where} refused the SSH login (is the key in the agent at SSH_AUTH_SOCK?)`;
+    }
   }
-  if (e.code === 'ENOENT') return `no Docker engine socket at ${where}`;
-  if (e.code === 'ETIMEDOUT' || e.code === 'ESOCKETTIMEDOUT' || /timeout/i.test(e.message ?? '')) {
-    return `${where} did not answer in time`;
-  }
-  if (/verification failed/i.test(e.message ?? '') && host.address.kind === 'ssh') {
-    const name = knownHostsName(host.address.host, host.address.port);
-    return `the SSH host key of ${name} is not in ~/.ssh/known_hosts, or it changed (check it, then \`ssh -p ${host.address.port} ${host.address.user}@${host.address.host}\` once to accept it)`;
-  }
-  if (e.level === 'client-authentication') {
-    return `${where} refused the SSH login (is the key in the agent at SSH_AUTH_SOCK?)`;
-  }
-  return `${where}: ${errorMessage(error)}`;
+  return engineUnreachableReason(error, where);
 }
 
 /**
@@ -167,7 +165,14 @@ function unreachableReason(error: unknown, host: WorkerHost): string {
  */
 export async function reportHost(
   host: WorkerHost,
-  options: { image: string; running: number; env: NodeJS.ProcessEnv; timeoutMs?: number },
+  options: {
+    image: string;
+    /** {@link workerImageVersion} of this checkout, worked out once for all hosts. */
+    expected?: string;
+    running: number;
+    env: NodeJS.ProcessEnv;
+    timeoutMs?: number;
+  },
 ): Promise<HostReport> {
   const report: HostReport = {
     name: host.name,
@@ -191,7 +196,12 @@ export async function reportHost(
     const version = (await inTime(docker.version())) as { Version?: string };
     report.reachable = true;
     report.version = version.Version ?? 'unknown';
-    const status = await inTime(workerImageStatus(options.image, { docker }));
+    const status = await inTime(
+      workerImageStatus(options.image, {
+        docker,
+        ...(options.expected ? { expected: options.expected } : {}),
+      }),
+    );
     report.image = { tag: options.image, present: status.present, current: status.current };
   } catch (error) {
     if (!report.reachable) report.reason = unreachableReason(error, host);

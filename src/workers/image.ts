@@ -238,17 +238,18 @@ export interface WorkerImageStatus {
 
 /**
  * Inspects the worker image `tag` and compares its version label with the current files.
+ * `options.expected`: their version, when the caller has it already (asking several engines).
  *
  * @throws Error from dockerode when the engine cannot be asked (anything but "no such image")
  */
 export async function workerImageStatus(
   tag: string,
-  options: { context?: string; docker?: Docker } = {},
+  options: { context?: string; docker?: Docker; expected?: string } = {},
 ): Promise<WorkerImageStatus> {
   const docker = options.docker ?? dockerClient(process.env, 10_000);
-  let expected: string | undefined;
+  let expected = options.expected;
   try {
-    expected = await workerImageVersion(options.context ?? packageRoot());
+    expected ??= await workerImageVersion(options.context ?? packageRoot());
   } catch {
     // An install without the bundle can still report presence; currency is then unknown.
   }

@@ -44,12 +44,27 @@ before(async () => {
       '',
     ].join('\n'),
   );
+  // A runaway: ends turn after turn, changing nothing.
+  const spins = join(scripts, 'spins.sh');
+  await writeFile(
+    spins,
+    [
+      'run_dir="$1"',
+      'for i in $(seq 1 40); do',
+      '  printf \'{"type":"status","state":"done","summary":"turn %s","source":"test:Stop"}\\n\' "$i" >> "$run_dir/events.jsonl"',
+      '  sleep 0.3',
+      'done',
+      'exec sleep 600',
+      '',
+    ].join('\n'),
+  );
   const configPath = join(repo, '.orchestra', 'orchestra.json');
   let text = await readFile(configPath, 'utf8');
   for (const [key, value] of [
     [['sandbox'], 'local'],
     [['check'], ['grep -qx yes README.md']],
     [['agents', 'asks'], { type: 'custom', command: `sh ${agent} {run_dir}` }],
+    [['agents', 'spins'], { type: 'custom', command: `sh ${spins} {run_dir}` }],
     [['defaultAgent'], 'asks'],
   ] as const) {
     text = applyEdits(text, modify(text, [...key], value, {}));
@@ -57,6 +72,8 @@ before(async () => {
   await writeFile(configPath, text);
   const add = await runCli(['task', 'add', 'Write the word'], { cwd: repo });
   assert.equal(add.code, 0, add.stderr);
+  const runaway = await runCli(['task', 'add', 'Spin', '--agent', 'spins'], { cwd: repo });
+  assert.equal(runaway.code, 0, runaway.stderr);
   session = await startTestSession('cli-turns', { root: repo });
 });
 after(async () => {
@@ -74,7 +91,11 @@ test("a turn that changed nothing waits for the person; the agent's next turn is
     20_000,
   );
   await waitFor(
-    async () => (await capture(client, `%${pane.id}`)).includes('orchestra: the turn ended with no change;'),
+    async () =>
+      (await capture(client, `%${pane.id}`))
+        // Two panes share the width: the line may wrap.
+        .replace(/\n/g, '')
+        .includes('orchestra: the turn ended with no change;'),
     'orchestra saying it waits for the agent',
     30_000,
   ).catch(async (error: unknown) => {
@@ -94,7 +115,12 @@ test("a turn that changed nothing waits for the person; the agent's next turn is
     'the agent marked waiting in its events',
     10_000,
   );
-  assert.deepEqual(await readdir(join(repo, '.orchestra', 'failed')).catch(() => []), [], 'nothing failed');
+  assert.ok(
+    !(await readdir(join(repo, '.orchestra', 'failed')).catch(() => [])).some((f) =>
+      f.startsWith('task-01-'),
+    ),
+    'task-01 did not fail',
+  );
   await sendText(client, `%${pane.id}`, 'yes\r');
   const done = await waitFor(
     async () => (await readdir(join(repo, '.orchestra', 'done'))).find((f) => f.startsWith('task-01-')),
@@ -109,4 +135,17 @@ test("a turn that changed nothing waits for the person; the agent's next turn is
     'the turn without a change was not a round',
   );
   assert.equal(gitOut(repo, 'show', 'orchestra/task-01/a1:README.md').trim().split('\n').at(-1), 'yes');
+});
+
+test('an agent that keeps ending turns without a change fails after 20 of them, not never', async () => {
+  const failed = await waitFor(
+    async () =>
+      (await readdir(join(repo, '.orchestra', 'failed')).catch(() => [])).find((f) =>
+        f.startsWith('task-02-'),
+      ),
+    'task-02 in failed/',
+    60_000,
+  );
+  const archived = await readFile(join(repo, '.orchestra', 'failed', failed), 'utf8');
+  assert.match(archived, /- reason: the agent ended 20 turns in a row without a change/);
 });

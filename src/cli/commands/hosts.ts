@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/load.js';
 import { FINISHED_ATTEMPT_STATES } from '../../store/schema.js';
 import { StateStore } from '../../store/store.js';
 import { LOCAL_HOST, reportHost, workerHosts } from '../../workers/hosts.js';
+import { workerImageVersion } from '../../workers/image.js';
 import type { CommandEnv } from '../command-env.js';
 import { repoContext } from '../context.js';
 import { formatTable, printJson, QuietExit } from '../output.js';
@@ -36,9 +37,16 @@ export function registerHostsCommand(program: Command, env: CommandEnv): void {
             !FINISHED_ATTEMPT_STATES.includes(a.state) &&
             (a.host ?? LOCAL_HOST) === name,
         ).length;
+      // The checkout's image version, read and hashed once for all hosts.
+      const expected = await workerImageVersion().catch(() => undefined);
       const reports = await Promise.all(
         workerHosts(config).map((host) =>
-          reportHost(host, { image: config.worker.image, running: running(host.name), env: env.env }),
+          reportHost(host, {
+            image: config.worker.image,
+            ...(expected ? { expected } : {}),
+            running: running(host.name),
+            env: env.env,
+          }),
         ),
       );
       if (opts.json) printJson(env.output, reports);
